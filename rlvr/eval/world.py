@@ -1,0 +1,141 @@
+"""The figures that make the world's base model fit for the R1 story (see README, "The shipped base").
+
+On held-out test problems, temperature 1, one sample each:
+  free        the demo distribution (arithmetic + and -, 4-6 digits): accuracy, share of each style;
+  stepwise    the same problems with the completion forced to open in the stepwise style;
+  check       forced into the check style: accuracy, and how many wrong first attempts the check
+              catches (says ``no``) and turns into a right final answer;
+  countdown   3 numbers, free style.
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from ..rollout import SamplingConfig, generate
+from ..tasks import get_task
+
+
+@dataclass
+class Scored:
+    problem: object
+    completion: str
+    correct: bool
+    style: str
+
+
+def sample_and_score(model, tokenizer, task, problems, prefix: str = "", temperature: float = 1.0,
+                     max_new_tokens: int = 500, seed: int = 0, batch_size: int = 128) -> list[Scored]:
+    """One completion per problem, optionally forced to start with ``prefix``; verified by the task."""
+    sampling = SamplingConfig(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
+                              batch_size=batch_size)
+    # sort by prompt length so batches pad little; restore the order after
+    order = sorted(range(len(problems)), key=lambda i: len(problems[i].prompt))
+    ro = generate(model, tokenizer, [problems[i].prompt + prefix for i in order], n=1, sampling=sampling)
+    out: list[Scored | None] = [None] * len(problems)
+    for j, i in enumerate(order):
+        text = prefix + ro.text[j]
+        p = problems[i]
+        out[i] = Scored(p, text, task.verify(p, text).correct, task.style_of(text))
+    return out
+
+
+def first_attempt(completion: str) -> str | None:
+    """The result of a check trace's first attempt (the last running result before ``check``)."""
+    head = completion.split("\ncheck", 1)[0]
+    found = re.findall(r" r(\d+)\n", head + "\n")
+    return found[-1] if found else None
+
+
+def summarize(scored: list[Scored]) -> dict:
+    n = len(scored)
+    by_d = defaultdict(list)
+    for s in scored:
+        by_d[s.problem.difficulty].append(s.correct)
+    styles = Counter(s.style for s in scored)
+    return {
+        "n": n,
+        "accuracy": sum(s.correct for s in scored) / max(1, n),
+        "style_share": {k: v / n for k, v in sorted(styles.items())},
+        "careful_share": (styles["stepwise"] + styles["check"]) / max(1, n),
+        "mean_chars": sum(len(s.completion) for s in scored) / max(1, n),
+        "by_difficulty": {str(d): sum(v) / len(v) for d, v in sorted(by_d.items())},
+    }
+
+
+def check_repairs(scored: list[Scored]) -> dict:
+    """Of the check traces whose first attempt was wrong, how many said ``no`` and ended right."""
+    wrong_first = caught = fixed = 0
+    for s in scored:
+        fa = first_attempt(s.completion)
+        if fa is None or int(fa) == int(s.problem.answer):
+            continue
+        wrong_first += 1
+        if " no\nwait" in s.completion:
+            caught += 1
+            fixed += s.correct
+    return {"wrong_first_attempts": wrong_first, "caught": caught, "caught_and_fixed": fixed,
+            "fix_rate": fixed / wrong_first if wrong_first else None}
+
+
+def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int = 128,
+                  progress=print) -> dict:
+    """Every figure of the shipped-base acceptance table, as a dict."""
+    t0 = time.time()
+    demo = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
+    probs = demo.problems("test", n, seed)
+    res: dict = {"n_problems": n, "seed": seed}
+    free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size)
+    res["free"] = summarize(free)
+    progress(f"free: accuracy {res['free']['accuracy']:.3f}, careful {res['free']['careful_share']:.3f}")
+    step = sample_and_score(model, tokenizer, demo, probs, prefix="work\n", seed=seed + 1, batch_size=batch_size)
+    res["forced_stepwise"] = summarize(step)
+    progress(f"forced stepwise: {res['forced_stepwise']['by_difficulty']}")
+    chk = sample_and_score(model, tokenizer, demo, probs, prefix="work+check\n", seed=seed + 2,
+                           batch_size=batch_size)
+    res["forced_check"] = summarize(chk) | check_repairs(chk)
+    progress(f"forced check: {res['forced_check']['by_difficulty']}, fix rate {res['forced_check']['fix_rate']}")
+    hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems("test", n // 2, seed)
+    h_step = sample_and_score(model, tokenizer, demo, hard, prefix="work\n", seed=seed + 3, batch_size=batch_size)
+    h_chk = sample_and_score(model, tokenizer, demo, hard, prefix="work+check\n", seed=seed + 4,
+                             batch_size=batch_size)
+    res["hard7"] = {"stepwise": summarize(h_step)["accuracy"], "check": summarize(h_chk)["accuracy"],
+                    **check_repairs(h_chk)}
+    progress(f"7 digits: stepwise {res['hard7']['stepwise']:.3f} check {res['hard7']['check']:.3f}")
+    cd = get_task("countdown", min_numbers=3, max_numbers=3)
+    cd_probs = cd.problems("test", n, seed)
+    cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size)
+    res["countdown3"] = summarize(cd_s)
+    progress(f"countdown 3: {res['countdown3']['accuracy']:.3f} styles {res['countdown3']['style_share']}")
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def print_table(res: dict) -> None:
+    """The acceptance table, with each figure's goal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    f, st, ch, h7, cd = (res["free"], res["forced_stepwise"], res["forced_check"], res["hard7"],
+                         res["countdown3"])
+    bd = st["by_difficulty"]
+    rows = [
+        ("free accuracy, 4-6 digits", f"{f['accuracy']:.1%}", "15% - 45%"),
+        ("free careful share (stepwise + check)", f"{f['careful_share']:.1%}", "<= 30%"),
+        ("forced stepwise, 4 digits", f"{bd.get('4', 0):.1%}", ">= 95%"),
+        ("forced stepwise, 5 digits", f"{bd.get('5', 0):.1%}", ">= 95%"),
+        ("forced stepwise, 6 digits", f"{bd.get('6', 0):.1%}", ""),
+        ("forced check, 6 digits", f"{ch['by_difficulty'].get('6', 0):.1%}", ">= stepwise + 3 pts"),
+        ("forced stepwise / check, 7 digits", f"{h7['stepwise']:.1%} / {h7['check']:.1%}", ""),
+        ("wrong first attempts caught and fixed (4-6)",
+         f"{ch['caught_and_fixed']}/{ch['wrong_first_attempts']}", ">= half"),
+        ("countdown, 3 numbers", f"{cd['accuracy']:.1%}", "10% - 60%"),
+    ]
+    table = Table(title=f"world figures ({res['n_problems']} test problems, temperature 1)")
+    for c in ("figure", "measured", "goal"):
+        table.add_column(c)
+    for r in rows:
+        table.add_row(*r)
+    Console().print(table)

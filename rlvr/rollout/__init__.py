@@ -1,0 +1,1 @@
+from .engine import Rollouts, SamplingConfig, generate  # noqa: F401

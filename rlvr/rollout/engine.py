@@ -1,0 +1,165 @@
+"""The rollout engine: batched sampling with a KV cache over any Hugging Face causal LM.
+
+``generate(model, tokenizer, prompts, n, sampling) -> Rollouts`` samples ``n`` completions per prompt.
+Prompts are left-padded; position ids follow the attention mask, so padding never shifts positions.
+Each step feeds only the newest token through the model with the cache; rows that have finished
+(EOS, a stop string, or the token budget) are dropped from the batch and from the cache, so they stop
+costing compute. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
+prompts and batch size give the same tokens.
+
+``logprobs`` are the log-probabilities of the sampled tokens under the temperature-scaled distribution
+(before top-k / top-p truncation), which is what a policy-gradient ratio needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class SamplingConfig:
+    temperature: float = 1.0
+    """Softmax temperature; 0 means greedy."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1: off)."""
+    top_k: int = 0
+    """Keep only the k most likely tokens (0: off)."""
+    max_new_tokens: int = 512
+    """Token budget per completion; a completion that reaches it finishes with reason ``length``."""
+    stop: list = field(default_factory=list)
+    """Strings that end a completion (kept in the text); EOS always ends one."""
+    seed: int = 0
+    """Seed of the sampling generator."""
+    batch_size: int = 128
+    """Most sequences decoded together."""
+
+
+@dataclass
+class Rollouts:
+    """n completions for each prompt, flattened prompt-major: rows i*n .. i*n+n-1 belong to prompt i."""
+
+    prompts: list[str]
+    prompt_ids: list[list[int]]
+    completion_ids: list[list[int]]
+    logprobs: list[list[float]]
+    group: list[int]
+    finish_reason: list[str]   # "stop" (EOS or a stop string) or "length"
+    text: list[str]
+
+    def __len__(self) -> int:
+        return len(self.completion_ids)
+
+
+def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
+    if top_k and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]               # [B, 1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, idx = torch.sort(logits, descending=True, dim=-1)      # [B, V]
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        remove = cum - sorted_logits.softmax(-1) >= top_p                      # keep the first token always
+        sorted_logits = sorted_logits.masked_fill(remove, float("-inf"))
+        logits = torch.full_like(logits, float("-inf")).scatter(-1, idx, sorted_logits)
+    return logits
+
+
+@torch.inference_mode()
+def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, eos_id: int,
+                    pad_id: int, gen: torch.Generator, stop_check) -> tuple[list, list, list]:
+    from transformers import DynamicCache
+
+    B = len(prompt_ids)
+    L = max(len(p) for p in prompt_ids)
+    input_ids = torch.full((B, L), pad_id, dtype=torch.long)                  # [B, L]
+    attn = torch.zeros((B, L), dtype=torch.long)                              # [B, L]
+    for i, p in enumerate(prompt_ids):
+        input_ids[i, L - len(p):] = torch.tensor(p, dtype=torch.long)
+        attn[i, L - len(p):] = 1
+    pos = (attn.cumsum(-1) - 1).clamp(min=0)                                  # [B, L]
+    cache = DynamicCache(config=model.config)
+    alive = torch.arange(B)                                                   # rows still decoding
+    out_ids = [[] for _ in range(B)]
+    out_lp = [[] for _ in range(B)]
+    reason = ["length"] * B
+    logits = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, cache=cache,
+                   use_cache=True).logits[:, -1, :].float()                  # [B, V]
+    next_pos = pos[:, -1] + 1                                                  # [B]
+    for _ in range(sampling.max_new_tokens):
+        if sampling.temperature <= 0:
+            tok = logits.argmax(-1)                                            # [b]
+            lp = torch.zeros_like(tok, dtype=torch.float)
+        else:
+            scaled = logits / sampling.temperature                             # [b, V]
+            logp_all = scaled.log_softmax(-1)
+            probs = _filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)
+            tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)      # [b]
+            lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
+        done = torch.zeros(len(alive), dtype=torch.bool)
+        for j, row in enumerate(alive.tolist()):
+            t = int(tok[j])
+            if t == eos_id:
+                reason[row], done[j] = "stop", True
+                continue
+            out_ids[row].append(t)
+            out_lp[row].append(float(lp[j]))
+            if stop_check is not None and stop_check(out_ids[row]):
+                reason[row], done[j] = "stop", True
+        keep = (~done).nonzero().squeeze(-1)                                   # [b']
+        if len(keep) == 0:
+            break
+        if len(keep) < len(alive):
+            alive, tok, next_pos, attn = alive[keep], tok[keep], next_pos[keep], attn[keep]
+            for layer in cache.layers:
+                layer.batch_select_indices(keep)
+        attn = torch.cat([attn, torch.ones((len(alive), 1), dtype=torch.long)], dim=-1)  # [b, L+t]
+        logits = model(input_ids=tok[:, None], attention_mask=attn, position_ids=next_pos[:, None],
+                       cache=cache, use_cache=True).logits[:, -1, :].float()
+        next_pos = next_pos + 1
+    return out_ids, out_lp, reason
+
+
+def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None,
+             prompt_ids: list[list[int]] | None = None) -> Rollouts:
+    """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``)."""
+    sampling = sampling or SamplingConfig()
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    if sampling.max_new_tokens < 1:
+        raise ValueError("max_new_tokens must be >= 1")
+    if prompt_ids is None:
+        prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
+    if any(len(p) == 0 for p in prompt_ids):
+        raise ValueError("empty prompt: a prompt needs at least one token")
+    eos_id = tokenizer.eos_token_id
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_id
+    stop_check = None
+    if sampling.stop:
+        longest = max(len(s) for s in sampling.stop)
+
+        def stop_check(ids):
+            tail = tokenizer.decode(ids[-(longest + 2):], skip_special_tokens=True)
+            return any(s in tail for s in sampling.stop)
+    gen = torch.Generator().manual_seed(sampling.seed)
+    rows = [(i, p) for i, p in enumerate(prompt_ids) for _ in range(n)]
+    was_training = model.training
+    model.eval()
+    comp, lps, reasons = [], [], []
+    try:
+        for s in range(0, len(rows), sampling.batch_size):
+            chunk = [p for _, p in rows[s:s + sampling.batch_size]]
+            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check)
+            comp += o
+            lps += l
+            reasons += r
+    finally:
+        model.train(was_training)
+    text = tokenizer.batch_decode(comp, skip_special_tokens=True)
+    if sampling.stop:  # cut each text just after its first stop string
+        for i, t in enumerate(text):
+            cuts = [t.find(s) + len(s) for s in sampling.stop if s in t]
+            if cuts:
+                text[i] = t[:min(cuts)]
+    return Rollouts(prompts=list(prompts) if prompts is not None else [], prompt_ids=[p for _, p in rows],
+                    completion_ids=comp, logprobs=lps, group=[i for i, _ in rows],
+                    finish_reason=reasons, text=text)

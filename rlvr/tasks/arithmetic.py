@@ -1,0 +1,356 @@
+"""Multi-digit arithmetic: addition and subtraction of d-digit numbers (d = difficulty, 2 to 7), and
+multiplication of a d-digit number (d = 2 to 5) by a one-digit number, or of a two-digit number by a
+two-digit one.
+
+The prompt is the bare sum, e.g. ``48213+99210=`` and a newline. The answer is read from the answer tag
+only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
+
+direct    ``<answer>147423</answer>``
+stepwise  ``work`` then one line per column, right to left, each restating its digits, the carry in,
+          the column sum, the carry out and the running partial answer ``r...``, so that the final
+          answer is a copy of the last ``r`` rather than a re-assembly of digits::
+
+              work
+              3+0+0=3 c0 r3
+              1+1+0=2 c0 r23
+              ...
+              4+9+1=14 r147423
+              <answer>147423</answer>
+
+check     ``work+check``, the same work, then a check by another route (addition: the columns re-added
+          with the operands swapped; subtraction: the result added back to the subtrahend; multiplication:
+          the product recomputed), a comparison line ``X vs Y ok`` / ``no``, and after ``no`` the word
+          ``wait`` and a fresh attempt whose result is the answer.
+
+In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
+when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
+copied from the neighbouring column. Later lines follow consistently from the slip, so the check sees a
+real disagreement. The slipped characters are marked untrained (``Segment.train = False``): the model
+learns to notice and repair slips in context without learning to make them.
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from .base import Problem, Verdict, check_split, extract_answer, split_of
+
+STYLES = ("direct", "stepwise", "check")
+STYLE_PREFIX = {"direct": "<answer>", "stepwise": "work\n", "check": "work+check\n"}
+OPS = ("+", "-", "*")
+ADD_SUB_DIGITS = (2, 7)
+MUL_DIGITS = (2, 5)
+MAX_ANSWER_DIGITS = 40
+
+
+@dataclass
+class Segment:
+    """A piece of a trace; ``train`` False marks characters left out of the pretraining loss."""
+
+    text: str
+    train: bool = True
+
+
+def style_of(completion: str) -> str:
+    """Which style a completion is written in: direct, stepwise, check, or other."""
+    if completion.startswith(STYLE_PREFIX["check"]):
+        return "check"
+    if completion.startswith(STYLE_PREFIX["stepwise"]):
+        return "stepwise"
+    if completion.startswith(STYLE_PREFIX["direct"]):
+        return "direct"
+    return "other"
+
+
+class Arithmetic:
+    """The arithmetic task. ``ops`` restricts the operations (e.g. ``"+-"`` for the demo)."""
+
+    name = "arithmetic"
+    styles = STYLES
+    style_prefix = STYLE_PREFIX
+
+    def __init__(self, ops: str = "+-", min_digits: int = 2, max_digits: int = 7):
+        bad = set(ops) - set(OPS)
+        if not ops or bad:
+            raise ValueError(f"arithmetic ops must be a non-empty subset of '+-*', got {ops!r}")
+        if not ADD_SUB_DIGITS[0] <= min_digits <= max_digits <= ADD_SUB_DIGITS[1]:
+            raise ValueError(f"arithmetic digits must satisfy 2 <= min_digits <= max_digits <= 7, "
+                             f"got {min_digits}..{max_digits}")
+        self.ops = ops
+        self.min_digits = min_digits
+        self.max_digits = max_digits
+
+    # ---------------------------------------------------------------- problems
+    def difficulties(self, op: str) -> list[int]:
+        lo, hi = (self.min_digits, self.max_digits)
+        if op == "*":
+            lo, hi = max(lo, MUL_DIGITS[0]), min(hi, MUL_DIGITS[1])
+        return list(range(lo, hi + 1))
+
+    def make(self, a: int, op: str, b: int) -> Problem:
+        """The problem ``a op b`` (subtraction keeps a >= b, so answers are never negative)."""
+        value = {"+": a + b, "-": a - b, "*": a * b}[op]
+        digits = len(str(a))
+        key = f"arith:{a}{op}{b}"
+        return Problem(id=key, prompt=f"{a}{op}{b}=\n", answer=str(value), difficulty=digits,
+                       meta={"a": a, "b": b, "op": op})
+
+    def _sample(self, rng: random.Random, difficulty: int | None) -> Problem:
+        op = rng.choice([o for o in self.ops if difficulty is None or difficulty in self.difficulties(o)])
+        d = difficulty if difficulty is not None else rng.choice(self.difficulties(op))
+        lo, hi = 10 ** (d - 1), 10 ** d - 1
+        a = rng.randint(lo, hi)
+        if op == "*":
+            b = rng.randint(10, 99) if d == 2 and rng.random() < 0.5 else rng.randint(2, 9)
+        else:
+            b = rng.randint(lo, hi)
+            if op == "-" and b > a:
+                a, b = b, a
+        return self.make(a, op, b)
+
+    def problems(self, split: str, n: int, seed: int, difficulty: int | None = None) -> list[Problem]:
+        """n distinct problems of ``split``, drawn with ``seed``; ``difficulty`` fixes the digit count."""
+        check_split(split)
+        if difficulty is not None and not any(difficulty in self.difficulties(o) for o in self.ops):
+            raise ValueError(f"difficulty {difficulty} is outside this task's range")
+        rng = random.Random(f"{self.name}:{split}:{seed}:{difficulty}")
+        out, seen = [], set()
+        tries = 0
+        while len(out) < n:
+            tries += 1
+            if tries > 200 * n + 10_000:
+                raise ValueError(f"could not draw {n} distinct {split} problems at difficulty {difficulty}")
+            p = self._sample(rng, difficulty)
+            if p.id in seen or split_of(p.id) != split:
+                continue
+            seen.add(p.id)
+            out.append(p)
+        return out
+
+    # ---------------------------------------------------------------- verifier
+    def verify(self, problem: Problem, completion: str) -> Verdict:
+        try:
+            parsed, format_ok, info = extract_answer(completion)
+            if parsed is None:
+                return Verdict(False, None, False, {"reason": info})
+            if not re.fullmatch(r"-?\d{1,%d}" % MAX_ANSWER_DIGITS, parsed):
+                return Verdict(False, parsed, False, {"reason": "not an integer"})
+            correct = int(parsed) == int(problem.answer)
+            return Verdict(correct, parsed, format_ok, {"reason": "ok" if correct else "wrong value"})
+        except Exception as e:  # a verifier never raises
+            return Verdict(False, None, False, {"reason": f"error: {type(e).__name__}"})
+
+    def normalize(self, parsed: str | None) -> str | None:
+        """Canonical form of an answer, for majority voting."""
+        if parsed is None or not re.fullmatch(r"-?\d{1,%d}" % MAX_ANSWER_DIGITS, parsed):
+            return None
+        return str(int(parsed))
+
+    style_of = staticmethod(style_of)
+
+    # ---------------------------------------------------------------- traces
+    def trace(self, problem: Problem, style: str, rng: random.Random,
+              p_slip: float = 0.4, p_check_slip: float = 0.15) -> list[Segment]:
+        """A worked solution of ``problem`` in ``style``; every trace ends in the right answer."""
+        a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
+        answer = f"<answer>{problem.answer}</answer>"
+        if style == "direct":
+            return [Segment(answer)]
+        if style == "stepwise":
+            segs, _ = _work(a, op, b, None)
+            return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(answer)]
+        if style != "check":
+            raise ValueError(f"unknown style {style!r}")
+        slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
+        first, first_r = _work(a, op, b, slip)
+        check_slip = None
+        if slip is None and rng.random() < p_check_slip:
+            check_slip = _random_slip(*_check_operands(a, op, b, first_r), rng)
+        check_lines, got, want = _check(a, op, b, first_r, check_slip)
+        out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
+        if got == want:
+            out.append(Segment(f"{got} vs {want} ok\n"))
+        else:
+            redo, _ = _work(a, op, b, None)
+            out += [Segment(f"{got} vs {want} no\n"), Segment("wait\n"), *redo]
+        out.append(Segment(answer))
+        return out
+
+
+# -------------------------------------------------------------------- column work
+# A slip is (column index from the right, kind, value) applied while writing the work.
+
+def _digits(n: int, width: int) -> list[int]:
+    s = str(n).rjust(width, "0")
+    return [int(ch) for ch in reversed(s)]
+
+
+def _columns_add(x: int, y: int, slip) -> tuple[list[Segment], str]:
+    width = max(len(str(x)), len(str(y)))
+    xs, ys = _digits(x, width), _digits(y, width)
+    carry, r, segs = 0, "", []
+    for i in range(width):
+        dx, dy = xs[i], ys[i]
+        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
+        if bad_copy:
+            dy = slip[2]
+        s = dx + dy + carry
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
+        last = i == width - 1
+        head = f"{dx}+"
+        if bad_copy:
+            segs += [Segment(head), Segment(str(dy), False), Segment(f"+{carry}=")]
+        else:
+            segs.append(Segment(f"{dx}+{dy}+{carry}="))
+        if bad_sum:
+            segs.append(Segment(str(s), False))
+        else:
+            segs.append(Segment(str(s)))
+        if last:
+            r = str(s) + r
+            segs.append(Segment(f" r{r}\n"))
+        else:
+            r = str(s % 10) + r
+            c = s // 10
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                c = 1 - c
+                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" c{c} r{r}\n"))
+            carry = c
+    return segs, r
+
+
+def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
+    width = len(str(x))
+    xs, ys = _digits(x, width), _digits(y, width)
+    borrow, r, segs = 0, "", []
+    for i in range(width):
+        dx, dy = xs[i], ys[i]
+        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
+        if bad_copy:
+            dy = slip[2]
+        d = dx - dy - borrow
+        bout = 1 if d < 0 else 0
+        d += 10 * bout
+        last = i == width - 1
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            d = (d + slip[2]) % 10
+        pre = "1" if bout else ""
+        if bad_copy:
+            segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
+        else:
+            segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
+        segs.append(Segment(str(d), not bad_sum))
+        r = str(d) + r
+        if last:
+            segs.append(Segment(f" r{r}\n"))
+        else:
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                bout = 1 - bout
+                segs += [Segment(" b"), Segment(str(bout), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" b{bout} r{r}\n"))
+            borrow = bout
+    return segs, r
+
+
+def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
+    xs = _digits(x, len(str(x)))
+    carry, r, segs = 0, "", []
+    for i, dx in enumerate(xs):
+        p = dx * m + carry
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
+        last = i == len(xs) - 1
+        segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
+        if last:
+            r = str(p) + r
+            segs.append(Segment(f" r{r}\n"))
+        else:
+            r = str(p % 10) + r
+            c = p // 10
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                c = c + (1 if c == 0 or slip[2] > 0 else -1)
+                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" c{c} r{r}\n"))
+            carry = c
+    return segs, r
+
+
+def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
+    """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
+    if op == "+":
+        return _columns_add(a, b, slip)
+    if op == "-":
+        return _columns_sub(a, b, slip)
+    if b < 10:
+        return _columns_mul1(a, b, slip)
+    # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
+    units, tens = b % 10, b // 10
+    s1, r1 = _columns_mul1(a, units, slip)
+    s2, r2 = _columns_mul1(a, tens, None)
+    p1, p2 = int(r1), int(r2) * 10
+    width = len(str(max(p1, p2)))
+    x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
+    s3, r3 = _columns_add(int(x), int(y), None)
+    # _columns_add pads internally; restate the aligned operands for the reader
+    return ([Segment(f"{a}*{units}\n"), *s1, Segment(f"{a}*{tens}0\n"), *s2,
+             Segment(f"{x}+{y}\n"), *s3], r3)
+
+
+def _check_operands(a: int, op: str, b: int, first_r: str) -> tuple[int, str, int]:
+    """The problem the check computes: swapped addends, the result added back, or the same product."""
+    if op == "+":
+        return b, "+", a
+    if op == "-":
+        return int(first_r), "+", b
+    return a, "*", b
+
+
+def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
+    """Check lines and the two values compared: (lines, value the check got, value it must match)."""
+    x, cop, y = _check_operands(a, op, b, first_r)
+    if op == "-":
+        width = len(str(a))
+        xs = first_r.rjust(width, "0")
+        header = f"check {xs}+{str(b).rjust(width, '0')}\n"
+        segs, got = _columns_add(int(xs), b, slip)
+        return [Segment(header), *segs], got, str(a)
+    header = f"check {x}{cop}{y}\n"
+    segs, got = _work(x, cop, y, slip)
+    return [Segment(header), *segs], got, first_r
+
+
+def _random_slip(a: int, op: str, b: int, rng: random.Random):
+    """A slip of the kind the model makes: biased towards columns with a carry and to the left."""
+    if op == "*" and b >= 10:
+        b = b % 10
+    width = len(str(a))
+    if op == "*":
+        kinds = ["sum", "sum", "carry"]
+    else:
+        kinds = ["sum", "carry", "copy"]
+    weights = [1 + i for i in range(width)]
+    col = rng.choices(range(width), weights=weights)[0]
+    kind = rng.choice(kinds)
+    if kind == "carry" and col == width - 1:
+        kind = "sum"
+    if kind == "copy":
+        ys = _digits(b, width)
+        neighbours = [ys[j] for j in (col - 1, col + 1) if 0 <= j < width and ys[j] != ys[col]]
+        if not neighbours:
+            kind = "sum"
+        else:
+            return (col, "copy", rng.choice(neighbours))
+    return (col, kind, rng.choice([-1, 1]))
+
+
+def trace_text(segments: list[Segment]) -> str:
+    return "".join(s.text for s in segments)

@@ -1,0 +1,94 @@
+"""The task interface: problems with checkable answers, and verdicts that never raise.
+
+A task is an object with
+  - ``name``: its registry name;
+  - ``problems(split, n, seed, difficulty=None) -> list[Problem]``;
+  - ``verify(problem, completion) -> Verdict`` (never raises, bounded in time and memory).
+Tasks of the embedded world also write worked solutions (``trace``) for the pretraining corpus.
+
+Splits are disjoint by construction: a problem's split is a pure function of its canonical key
+(``split_of``), so the same problem can never be drawn into two splits, whatever the seed.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+SPLITS = ("train", "validation", "test")
+# Share of the problem space held by each split, in percent of a 100-bucket hash.
+SPLIT_BUCKETS = {"train": range(0, 80), "validation": range(80, 90), "test": range(90, 100)}
+
+ANSWER_OPEN = "<answer>"
+ANSWER_CLOSE = "</answer>"
+MAX_ANSWER_CHARS = 256  # an answer longer than this is wrong without being parsed
+
+
+@dataclass
+class Problem:
+    """One problem. ``answer`` is the reference answer as text; ``meta`` holds task details."""
+
+    id: str
+    prompt: str
+    answer: str
+    difficulty: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Verdict:
+    """The verifier's judgement of one completion.
+
+    correct: the final answer is right (strict accuracy).
+    parsed: the answer as read from the answer tag, or None when none could be read.
+    format_ok: exactly one answer tag, and nothing but whitespace after it.
+    info: why, in a few words (``"no answer tag"``, ``"wrong value"``, ...).
+    """
+
+    correct: bool
+    parsed: str | None
+    format_ok: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def split_of(key: str) -> str:
+    """The split a problem belongs to, from a hash of its canonical key."""
+    bucket = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") % 100
+    for split, buckets in SPLIT_BUCKETS.items():
+        if bucket in buckets:
+            return split
+    raise AssertionError(bucket)
+
+
+def check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+
+
+_TAG = re.compile(re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.DOTALL)
+
+
+def extract_answer(completion: str) -> tuple[str | None, bool, str]:
+    """Read the final answer from the answer tag.
+
+    Returns (answer or None, format_ok, info). A completion with more than one answer tag, or a
+    nested tag, gives no answer: listing several candidates must not score.
+    """
+    if not isinstance(completion, str):
+        return None, False, "not text"
+    n_open = completion.count(ANSWER_OPEN)
+    if n_open == 0:
+        return None, False, "no answer tag"
+    if n_open > 1:
+        return None, False, "several answer tags"
+    m = _TAG.search(completion)
+    if m is None:
+        return None, False, "unclosed answer tag"
+    inner = m.group(1)
+    if ANSWER_CLOSE in completion[m.end():]:
+        return None, False, "several answer tags"
+    if len(inner) > MAX_ANSWER_CHARS:
+        return None, False, "answer too long"
+    format_ok = completion[m.end():].strip() == ""
+    return inner.strip(), format_ok, "ok" if format_ok else "text after answer"

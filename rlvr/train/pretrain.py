@@ -1,0 +1,202 @@
+"""Pretraining of the world's tiny base model on the synthetic corpus.
+
+Plain next-token prediction on packed ``<bos> prompt completion <eos>`` documents: blocks of
+``seq_len`` tokens cut from one long stream, AdamW, linear warm-up then cosine decay. The only
+departure from ordinary LM pretraining: characters of deliberate slips in check traces are left out of
+the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair slips without learning to make them.
+
+The corpus is generated up front from the config's seed, so a resumed run sees the same data.
+Output: a Hugging Face model folder (``save_pretrained`` weights and tokenizer) plus ``manifest.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..config import to_dict, to_yaml
+from ..utils import MetricsLog, atomic_dir, atomic_write_text, environment, rng_state, seed_everything, \
+    set_rng_state, set_threads, truncate_metrics
+from ..world.corpus import CorpusConfig, documents, tokenize_documents
+from ..world.model import ModelConfig, build_model
+from ..world.tokenizer import build_tokenizer
+
+
+@dataclass
+class PretrainConfig:
+    out: str = "runs/pretrain"
+    """Run directory: metrics, checkpoints, and the final model in ``model/``."""
+    seed: int = 0
+    """Seed of the model initialisation and of batch order."""
+    threads: int = 1
+    """Torch threads for this process."""
+    tokens: int = 4_000_000
+    """Training tokens (the corpus is generated to this size)."""
+    seq_len: int = 512
+    """Tokens per packed block; must exceed the longest document."""
+    batch_size: int = 8
+    """Blocks per optimizer step."""
+    lr: float = 2e-3
+    """Peak learning rate."""
+    min_lr_ratio: float = 0.1
+    """Final learning rate as a share of the peak (cosine decay)."""
+    warmup_steps: int = 100
+    """Linear warm-up steps."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (matrices only)."""
+    grad_clip: float = 1.0
+    """Gradient norm clip."""
+    log_every: int = 10
+    """Steps between metric records."""
+    checkpoint_every: int = 200
+    """Steps between checkpoints (0: only the final model)."""
+    max_seconds: float = 0.0
+    """Stop early after this many seconds of training (0: no limit); the model is saved either way."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The architecture."""
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    """The corpus mixture."""
+
+
+def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Token stream and loss mask of at least ``cfg.tokens + 1`` tokens."""
+    ids, masks, total, chunk, offset = [], [], 0, 4000, 0
+    while total < cfg.tokens + cfg.seq_len + 1:
+        docs = list(documents(cfg.corpus, chunk, offset=offset))
+        longest = max(sum(len(s.text) for s in d) for d in docs)
+        if longest + 2 > cfg.seq_len:
+            raise ValueError(f"a corpus document has {longest} characters, longer than seq_len={cfg.seq_len}")
+        i, m = tokenize_documents(tokenizer, docs)
+        ids.append(i)
+        masks.append(m)
+        total += len(i)
+        offset += 1
+        if progress:
+            progress(total)
+    return np.concatenate(ids), np.concatenate(masks)
+
+
+def lr_at(step: int, cfg: PretrainConfig, total_steps: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps)
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = None) -> Path:
+    import torch
+    import torch.nn.functional as F
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    set_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    t_start = time.time()
+
+    tokenizer = build_tokenizer()
+    ids, mask = build_corpus(cfg, tokenizer)
+    n_blocks = (len(ids) - 1) // cfg.seq_len
+    total_steps = max(1, cfg.tokens // (cfg.seq_len * cfg.batch_size))
+    t_corpus = time.time() - t_start
+
+    model = build_model(cfg.model, tokenizer)
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    order = np.random.default_rng(cfg.seed).permutation(n_blocks)
+    step, train_seconds = 0, 0.0
+    ckpt = out / "checkpoint"
+    if resume and (ckpt / "state.pt").exists():
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(ckpt)
+        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        step, train_seconds = state["step"], state["train_seconds"]
+        truncate_metrics(out / "metrics.jsonl", step)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb")
+    n_params = sum(p.numel() for p in model.parameters())
+
+    def save_checkpoint():
+        def fill(tmp):
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            torch.save({"optimizer": opt.state_dict(), "rng": rng_state(), "step": step,
+                        "train_seconds": train_seconds}, tmp / "state.pt")
+        atomic_dir(ckpt, fill)
+
+    model.train()
+    ids_t = torch.from_numpy(ids.astype(np.int64))
+    mask_t = torch.from_numpy(mask.astype(np.bool_))
+    progress = Progress(TextColumn("pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        disable=not sys.stderr.isatty())
+    tokens_seen = step * cfg.batch_size * cfg.seq_len
+    with progress:
+        bar = progress.add_task("pretrain", total=total_steps, completed=step, info="")
+        t_last, loss_acc, n_acc = time.time(), 0.0, 0
+        while step < total_steps:
+            t0 = time.time()
+            rows = order[(np.arange(cfg.batch_size) + step * cfg.batch_size) % n_blocks]
+            starts = torch.from_numpy(rows * cfg.seq_len)
+            idx = starts[:, None] + torch.arange(cfg.seq_len + 1)[None, :]   # [B, T+1]
+            block, bmask = ids_t[idx], mask_t[idx]
+            x, y = block[:, :-1], block[:, 1:].clone()                           # [B, T]
+            y[~bmask[:, 1:]] = -100
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, cfg, total_steps)
+            logits = model(input_ids=x).logits                                   # [B, T, V]
+            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            opt.step()
+            step += 1
+            tokens_seen += x.numel()
+            train_seconds += time.time() - t0
+            loss_acc, n_acc = loss_acc + loss.item(), n_acc + 1
+            if step % cfg.log_every == 0 or step == total_steps:
+                now = time.time()
+                rec = {"loss/train": loss_acc / n_acc, "train/lr": opt.param_groups[0]["lr"],
+                       "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
+                       "perf/tokens_per_s": n_acc * x.numel() / (now - t_last)}
+                log.log(step, rec)
+                progress.update(bar, completed=step, info=f"loss {rec['loss/train']:.3f}")
+                if not sys.stderr.isatty():
+                    print(f"step {step}/{total_steps} loss {rec['loss/train']:.4f} "
+                          f"{rec['perf/tokens_per_s']:.0f} tok/s", flush=True)
+                t_last, loss_acc, n_acc = now, 0.0, 0
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
+                save_checkpoint()
+            if cfg.max_seconds and train_seconds >= cfg.max_seconds:
+                break
+    log.close()
+    final = out / "model"
+    manifest = {
+        "command": command or "rlvr pretrain", "config": to_dict(cfg), "steps": step,
+        "total_steps": total_steps, "tokens_trained": tokens_seen, "parameters": n_params,
+        "corpus_tokens": int(len(ids)), "corpus_seconds": round(t_corpus, 1),
+        "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t_start, 1),
+        "environment": environment(),
+    }
+
+    def fill(tmp):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    atomic_dir(final, fill)
+    save_checkpoint()
+    return final

@@ -1,0 +1,85 @@
+"""The pretraining corpus of the embedded world: verifiable problems with worked solutions in several
+styles, mixed so that careful reasoning is present but rare.
+
+Documents are ``<bos> prompt completion <eos>``; characters inside a slip (see tasks/arithmetic.py) are
+left out of the loss. Only train-split problems enter the corpus, so validation and test stay held out.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..tasks import get_task
+from ..tasks.arithmetic import Segment
+
+
+@dataclass
+class CorpusConfig:
+    seed: int = 0
+    """Seed of the problem and style draws."""
+    task_weights: dict = field(default_factory=lambda: {"arithmetic": 0.8, "countdown": 0.2})
+    """Share of documents from each task."""
+    style_weights: dict = field(default_factory=lambda: {"direct": 0.75, "stepwise": 0.15, "check": 0.10})
+    """Share of each solution style; the careful styles (stepwise, check) are kept rare."""
+    arithmetic_ops: str = "+-*"
+    """Operations of the arithmetic documents."""
+    op_weights: dict = field(default_factory=lambda: {"+": 0.42, "-": 0.42, "*": 0.16})
+    """Share of each operation among arithmetic documents."""
+    p_slip: float = 0.5
+    """Share of check traces whose first attempt holds a slip that the check catches."""
+    p_check_slip: float = 0.15
+    """Share of the remaining check traces whose check (not the first attempt) slips."""
+
+
+def _choice(rng: random.Random, weights: dict):
+    keys = list(weights)
+    return rng.choices(keys, weights=[weights[k] for k in keys])[0]
+
+
+def documents(cfg: CorpusConfig, n: int, offset: int = 0):
+    """Yield n documents as lists of Segments (prompt first), deterministic in (cfg.seed, offset)."""
+    tasks = {name: get_task(name) for name in cfg.task_weights}
+    arith_by_op = {op: get_task("arithmetic", ops=op) for op in cfg.arithmetic_ops}
+    rng = random.Random(f"corpus:{cfg.seed}:{offset}")
+    for i in range(n):
+        name = _choice(rng, cfg.task_weights)
+        if name == "arithmetic":
+            op = _choice(rng, {o: w for o, w in cfg.op_weights.items() if o in cfg.arithmetic_ops})
+            task = arith_by_op[op]
+        else:
+            task = tasks[name]
+        # problems() rejects by split, so every corpus problem comes from the train split
+        problem = task.problems("train", 1, seed=rng.getrandbits(48))[0]
+        style = _choice(rng, cfg.style_weights)
+        if name == "arithmetic":
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
+        else:
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
+        yield [Segment(problem.prompt), *segs]
+
+
+def tokenize_documents(tokenizer, docs) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and loss mask (1 = trained) of the documents, concatenated, each ``<bos> ... <eos>``."""
+    texts, spans = [], []
+    for segs in docs:
+        text, pos, off = "", 0, []
+        for s in segs:
+            if not s.train:
+                off.append((pos, pos + len(s.text)))
+            text += s.text
+            pos += len(s.text)
+        texts.append(text)
+        spans.append(off)
+    enc = tokenizer(texts, return_offsets_mapping=True, add_special_tokens=True)
+    ids_all, mask_all = [], []
+    eos = tokenizer.eos_token_id
+    for ids, offsets, off in zip(enc["input_ids"], enc["offset_mapping"], spans):
+        mask = [1] * len(ids)
+        for j, (a, b) in enumerate(offsets):
+            if any(a < e and s < b for s, e in off):
+                mask[j] = 0
+        ids_all.extend(ids + [eos])
+        mask_all.extend(mask + [1])
+    return np.asarray(ids_all, dtype=np.int32), np.asarray(mask_all, dtype=np.uint8)

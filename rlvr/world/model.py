@@ -1,0 +1,34 @@
+"""The world's base model: a stock Hugging Face Llama, small enough to train and sample on one core."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ModelConfig:
+    hidden_size: int = 128
+    """Width of the residual stream."""
+    layers: int = 4
+    """Number of transformer blocks."""
+    heads: int = 4
+    """Attention heads (no grouped-query sharing)."""
+    intermediate_size: int = 384
+    """Width of the SwiGLU feed-forward layer."""
+    max_positions: int = 1024
+    """Longest sequence the model is built for (prompt and completion together)."""
+    rope_theta: float = 10000.0
+    """RoPE base."""
+
+
+def build_model(cfg: ModelConfig, tokenizer):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if cfg.hidden_size % cfg.heads:
+        raise ValueError(f"hidden_size {cfg.hidden_size} must be divisible by heads {cfg.heads}")
+    hf = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads, num_key_value_heads=cfg.heads,
+        max_position_embeddings=cfg.max_positions, rope_theta=cfg.rope_theta, tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id)
+    return LlamaForCausalLM(hf)

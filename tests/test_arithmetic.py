@@ -1,0 +1,141 @@
+import random
+
+import pytest
+
+from rlvr.tasks import get_task
+from rlvr.tasks.arithmetic import Arithmetic, Segment, style_of, trace_text
+from rlvr.tasks.base import extract_answer, split_of
+
+T = Arithmetic(ops="+-*")
+
+
+def prob(a, op, b):
+    return T.make(a, op, b)
+
+
+@pytest.mark.parametrize("completion,correct,parsed,format_ok", [
+    ("<answer>147423</answer>", True, "147423", True),
+    ("work\n3+0+0=3 c0 r3\n<answer>147423</answer>\n", True, "147423", True),
+    ("<answer> 147423 </answer>", True, "147423", True),
+    ("<answer>147422</answer>", False, "147422", True),
+    ("the answer is 147423", False, None, False),                       # right digits, no tag
+    ("147423 <answer>1</answer>", False, "1", True),                     # right digits in the wrong place
+    ("<answer>147423</answer> and more", True, "147423", False),         # text after the tag
+    ("<answer>147423</answer><answer>5</answer>", False, None, False),   # several tags
+    ("<answer>147423", False, None, False),                              # unclosed
+    ("<answer><answer>147423</answer></answer>", False, None, False),    # nested
+    ("<answer>147,423</answer>", False, "147,423", False),
+    ("<answer>1e5</answer>", False, "1e5", False),
+    ("<answer>" + "9" * 100 + "</answer>", False, "9" * 100, False),     # too many digits
+])
+def test_verdicts(completion, correct, parsed, format_ok):
+    p = prob(48213, "+", 99210)
+    assert p.answer == "147423"
+    v = T.verify(p, completion)
+    assert (v.correct, v.parsed, v.format_ok) == (correct, parsed, format_ok)
+
+
+@pytest.mark.parametrize("completion", [
+    "<answer>__import__('os').system('ls')</answer>",
+    "<answer>9**9**9</answer>",
+    "<answer>" + "(" * 5000 + "1" + ")" * 5000 + "</answer>",
+    "x" * 1_000_000 + "<answer>147423</answer>" * 2,
+    b"\xff\xfe<answer>\x00\x1b[2J</answer>".decode("utf-8", "surrogateescape"),
+    "\u202e<answer>324741</answer>",
+    None, 12345,
+])
+def test_hostile_never_raises(completion):
+    v = T.verify(prob(48213, "+", 99210), completion)
+    assert v.correct is False
+
+
+def test_megabyte_with_right_answer_at_end_is_still_read():
+    v = T.verify(prob(48213, "+", 99210), "y" * 1_000_000 + "<answer>147423</answer>")
+    assert v.correct
+
+
+def test_problem_texts_and_answers():
+    assert prob(48213, "+", 99210).prompt == "48213+99210=\n"
+    assert prob(9921, "-", 4821).answer == "5100"
+    assert prob(320, "*", 97).answer == "31040"
+    assert prob(320, "*", 97).difficulty == 3
+
+
+def test_splits_disjoint_and_deterministic():
+    ids = {}
+    for split in ("train", "validation", "test"):
+        ps = T.problems(split, 300, seed=1)
+        assert len({p.id for p in ps}) == 300
+        assert all(split_of(p.id) == split for p in ps)
+        ids[split] = {p.id for p in ps}
+        assert [p.id for p in T.problems(split, 300, seed=1)] == [p.id for p in ps]
+    assert not ids["train"] & ids["validation"] and not ids["train"] & ids["test"]
+    assert not ids["validation"] & ids["test"]
+    assert T.problems("test", 50, seed=2)[0].id != T.problems("test", 50, seed=3)[0].id
+
+
+def test_difficulty_and_bad_input():
+    demo = Arithmetic(ops="+-", min_digits=4, max_digits=6)
+    ps = demo.problems("test", 200, seed=0)
+    assert {p.difficulty for p in ps} == {4, 5, 6}
+    assert all(p.meta["op"] in "+-" for p in ps)
+    assert all(len(str(p.meta["a"])) == 5 for p in demo.problems("train", 20, 0, difficulty=5))
+    with pytest.raises(ValueError):
+        Arithmetic(ops="/")
+    with pytest.raises(ValueError):
+        Arithmetic(min_digits=1)
+    with pytest.raises(ValueError):
+        T.problems("dev", 1, 0)
+    with pytest.raises(ValueError):
+        demo.problems("test", 1, 0, difficulty=7)
+
+
+def test_stepwise_trace_exact():
+    text = trace_text(T.trace(prob(4821, "+", 9921), "stepwise", random.Random(0)))
+    assert text == ("work\n1+1+0=2 c0 r2\n2+2+0=4 c0 r42\n8+9+0=17 c1 r742\n4+9+1=14 r14742\n"
+                    "<answer>14742</answer>")
+    text = trace_text(T.trace(prob(9021, "-", 4829), "stepwise", random.Random(0)))
+    assert text == ("work\n11-9-0=2 b1 r2\n12-2-1=9 b1 r92\n10-8-1=1 b1 r192\n9-4-1=4 r4192\n"
+                    "<answer>4192</answer>")
+
+
+@pytest.mark.parametrize("op", ["+", "-", "*"])
+def test_every_trace_verifies_and_is_classified(op):
+    task = Arithmetic(ops=op)
+    rng = random.Random(0)
+    slipped = 0
+    for p in task.problems("train", 150, seed=0):
+        for style in ("direct", "stepwise", "check"):
+            segs = task.trace(p, style, rng, p_slip=0.5, p_check_slip=0.3)
+            text = trace_text(segs)
+            assert task.verify(p, text).correct, text
+            assert style_of(text) == style
+            if any(not s.train for s in segs):
+                slipped += 1
+                assert " no\nwait\n" in text, text
+    assert slipped > 40
+
+
+def test_check_trace_with_slip_is_caught():
+    rng = random.Random(3)
+    p = prob(269336, "+", 927548)
+    segs = T.trace(p, "check", rng, p_slip=1.0)
+    text = trace_text(segs)
+    untrained = [s.text for s in segs if not s.train]
+    assert len(untrained) == 1 and untrained[0].isdigit()
+    assert "1196884 vs" in text or "vs 1196884" not in text
+    assert text.endswith("<answer>1196884</answer>")
+    first = text.split("\ncheck")[0]
+    assert "r1196884\n" not in first + "\n"      # the first attempt really is wrong
+
+
+def test_extract_answer():
+    assert extract_answer("<answer>7</answer>") == ("7", True, "ok")
+    assert extract_answer("<answer>7</answer>x")[1] is False
+    assert extract_answer("nothing")[0] is None
+
+
+def test_registry():
+    assert get_task("arithmetic").name == "arithmetic"
+    with pytest.raises(ValueError, match="unknown task"):
+        get_task("chess")
