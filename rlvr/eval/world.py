@@ -73,7 +73,7 @@ def check_repairs(scored: list[Scored]) -> dict:
         if fa is None or int(fa) == int(s.problem.answer):
             continue
         wrong_first += 1
-        if " no\nwait" in s.completion:
+        if " no\nwait " in s.completion:
             caught += 1
             fixed += s.correct
     return {"wrong_first_attempts": wrong_first, "caught": caught, "caught_and_fixed": fixed,
@@ -90,16 +90,16 @@ def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int
     free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size)
     res["free"] = summarize(free)
     progress(f"free: accuracy {res['free']['accuracy']:.3f}, careful {res['free']['careful_share']:.3f}")
-    step = sample_and_score(model, tokenizer, demo, probs, prefix="work\n", seed=seed + 1, batch_size=batch_size)
+    step = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["stepwise"], seed=seed + 1, batch_size=batch_size)
     res["forced_stepwise"] = summarize(step)
     progress(f"forced stepwise: {res['forced_stepwise']['by_difficulty']}")
-    chk = sample_and_score(model, tokenizer, demo, probs, prefix="work+check\n", seed=seed + 2,
+    chk = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["check"], seed=seed + 2,
                            batch_size=batch_size)
     res["forced_check"] = summarize(chk) | check_repairs(chk)
     progress(f"forced check: {res['forced_check']['by_difficulty']}, fix rate {res['forced_check']['fix_rate']}")
     hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems("test", n // 2, seed)
-    h_step = sample_and_score(model, tokenizer, demo, hard, prefix="work\n", seed=seed + 3, batch_size=batch_size)
-    h_chk = sample_and_score(model, tokenizer, demo, hard, prefix="work+check\n", seed=seed + 4,
+    h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, batch_size=batch_size)
+    h_chk = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["check"], seed=seed + 4,
                              batch_size=batch_size)
     res["hard7"] = {"stepwise": summarize(h_step)["accuracy"], "check": summarize(h_chk)["accuracy"],
                     **check_repairs(h_chk)}

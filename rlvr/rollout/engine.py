@@ -7,6 +7,8 @@ Each step feeds only the newest token through the model with the cache; rows tha
 costing compute. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
 prompts and batch size give the same tokens.
 
+``completion_ids`` end with the EOS token when the completion stopped on it (stopping is an action the
+policy takes, so it is trained like any other token); ``text`` leaves it out.
 ``logprobs`` are the log-probabilities of the sampled tokens under the temperature-scaled distribution
 (before top-k / top-p truncation), which is what a policy-gradient ratio needs.
 """
@@ -98,11 +100,11 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
         done = torch.zeros(len(alive), dtype=torch.bool)
         for j, row in enumerate(alive.tolist()):
             t = int(tok[j])
+            out_ids[row].append(t)
+            out_lp[row].append(float(lp[j]))
             if t == eos_id:
                 reason[row], done[j] = "stop", True
                 continue
-            out_ids[row].append(t)
-            out_lp[row].append(float(lp[j]))
             if stop_check is not None and stop_check(out_ids[row]):
                 reason[row], done[j] = "stop", True
         keep = (~done).nonzero().squeeze(-1)                                   # [b']

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from .base import Problem, Verdict, check_split, extract_answer, split_of
 
 STYLES = ("direct", "stepwise", "check")
-STYLE_PREFIX = {"direct": "<answer>", "stepwise": "work\n", "check": "work+check\n"}
+STYLE_PREFIX = {"direct": "<answer>", "stepwise": "work ", "check": "work+check "}
 OPS = ("+", "-", "*")
 ADD_SUB_DIGITS = (2, 7)
 MUL_DIGITS = (2, 5)
@@ -166,14 +166,14 @@ class Arithmetic:
         first, first_r = _work(a, op, b, slip)
         check_slip = None
         if slip is None and rng.random() < p_check_slip:
-            check_slip = _random_slip(*_check_operands(a, op, b, first_r), rng)
+            check_slip = _random_slip(a, op, b, rng)
         check_lines, got, want = _check(a, op, b, first_r, check_slip)
         out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
         if got == want:
             out.append(Segment(f"{got} vs {want} ok\n"))
         else:
             redo, _ = _work(a, op, b, None)
-            out += [Segment(f"{got} vs {want} no\n"), Segment("wait\n"), *redo]
+            out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
         out.append(Segment(answer))
         return out
 
@@ -186,12 +186,14 @@ def _digits(n: int, width: int) -> list[int]:
     return [int(ch) for ch in reversed(s)]
 
 
-def _columns_add(x: int, y: int, slip) -> tuple[list[Segment], str]:
+def _columns_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
     width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
+    xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
     carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
+        segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -200,11 +202,12 @@ def _columns_add(x: int, y: int, slip) -> tuple[list[Segment], str]:
         if bad_sum:
             s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
         last = i == width - 1
-        head = f"{dx}+"
-        if bad_copy:
-            segs += [Segment(head), Segment(str(dy), False), Segment(f"+{carry}=")]
+        if bad_copy and swap:
+            segs += [Segment(str(dy), False), Segment(f"+{dx}+{carry}=")]
+        elif bad_copy:
+            segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
         else:
-            segs.append(Segment(f"{dx}+{dy}+{carry}="))
+            segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
         if bad_sum:
             segs.append(Segment(str(s), False))
         else:
@@ -227,9 +230,11 @@ def _columns_add(x: int, y: int, slip) -> tuple[list[Segment], str]:
 def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
+    xt, yt = str(x), str(y).rjust(width, "0")
     borrow, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
+        segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -261,8 +266,10 @@ def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
 
 def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
+    xt = str(x)
     carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
+        segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
         p = dx * m + carry
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         if bad_sum:
@@ -300,32 +307,19 @@ def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
     width = len(str(max(p1, p2)))
     x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
     s3, r3 = _columns_add(int(x), int(y), None)
-    # _columns_add pads internally; restate the aligned operands for the reader
-    return ([Segment(f"{a}*{units}\n"), *s1, Segment(f"{a}*{tens}0\n"), *s2,
-             Segment(f"{x}+{y}\n"), *s3], r3)
-
-
-def _check_operands(a: int, op: str, b: int, first_r: str) -> tuple[int, str, int]:
-    """The problem the check computes: swapped addends, the result added back, or the same product."""
-    if op == "+":
-        return b, "+", a
-    if op == "-":
-        return int(first_r), "+", b
-    return a, "*", b
+    return [*s1, *s2, *s3], r3
 
 
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
-    """Check lines and the two values compared: (lines, value the check got, value it must match)."""
-    x, cop, y = _check_operands(a, op, b, first_r)
-    if op == "-":
-        width = len(str(a))
-        xs = first_r.rjust(width, "0")
-        header = f"check {xs}+{str(b).rjust(width, '0')}\n"
-        segs, got = _columns_add(int(xs), b, slip)
-        return [Segment(header), *segs], got, str(a)
-    header = f"check {x}{cop}{y}\n"
-    segs, got = _work(x, cop, y, slip)
-    return [Segment(header), *segs], got, first_r
+    """Check lines and the two values compared: (lines, value the check got, value it must match).
+
+    The check is a second, independent computation of the same problem; addition re-adds every column
+    with its digits in the other order."""
+    if op == "+":
+        segs, got = _columns_add(a, b, slip, swap=True)
+    else:
+        segs, got = _work(a, op, b, slip)
+    return [Segment("check "), *segs], got, first_r
 
 
 def _random_slip(a: int, op: str, b: int, rng: random.Random):

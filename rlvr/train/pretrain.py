@@ -35,11 +35,11 @@ class PretrainConfig:
     """Seed of the model initialisation and of batch order."""
     threads: int = 1
     """Torch threads for this process."""
-    tokens: int = 4_000_000
+    tokens: int = 5_500_000
     """Training tokens (the corpus is generated to this size)."""
-    seq_len: int = 512
+    seq_len: int = 768
     """Tokens per packed block; must exceed the longest document."""
-    batch_size: int = 8
+    batch_size: int = 6
     """Blocks per optimizer step."""
     lr: float = 2e-3
     """Peak learning rate."""

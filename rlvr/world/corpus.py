@@ -21,7 +21,7 @@ class CorpusConfig:
     """Seed of the problem and style draws."""
     task_weights: dict = field(default_factory=lambda: {"arithmetic": 0.8, "countdown": 0.2})
     """Share of documents from each task."""
-    style_weights: dict = field(default_factory=lambda: {"direct": 0.75, "stepwise": 0.15, "check": 0.10})
+    style_weights: dict = field(default_factory=lambda: {"direct": 0.70, "stepwise": 0.17, "check": 0.13})
     """Share of each solution style; the careful styles (stepwise, check) are kept rare."""
     arithmetic_ops: str = "+-*"
     """Operations of the arithmetic documents."""

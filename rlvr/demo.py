@@ -1,0 +1,164 @@
+"""``rlvr demo``: R1-Zero in miniature on the shipped base, measured before and after.
+
+1. evaluate the shipped base on held-out test problems (temperature 1 and greedy);
+2. GRPO on the arithmetic world (4-6 digits), verifier reward only: nobody asks for longer answers;
+3. evaluate the result on the same problems;
+4. print a before/after table, write ``summary.json`` and a PNG of accuracy and length against step.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .train.grpo import GRPOConfig
+
+
+@dataclass
+class DemoConfig:
+    out: str = "runs/demo"
+    """Run directory of the demo."""
+    test_problems: int = 500
+    """Held-out test problems evaluated before and after."""
+    grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(out=""))
+    """The GRPO stage (its ``out`` is set to the demo's run directory)."""
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    import numpy as np
+
+    def ranks(v):
+        v = np.asarray(v, dtype=float)
+        order = v.argsort(kind="stable")
+        r = np.empty(len(v))
+        r[order] = np.arange(len(v))
+        for val in np.unique(v):
+            sel = v == val
+            r[sel] = r[sel].mean()
+        return r
+    rx, ry = ranks(x), ranks(y)
+    if rx.std() == 0 or ry.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def measure(model, tokenizer, task, problems, sampling) -> dict:
+    """The demo's figures for one model on the test problems."""
+    from .eval.behaviour import behaviour
+    from .rollout import SamplingConfig, generate
+
+    res = {}
+    for key, temp in (("", sampling.temperature), ("_greedy", 0.0)):
+        s = SamplingConfig(**{**sampling.__dict__, "temperature": temp, "seed": 12345})
+        ro = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
+        correct = [task.verify(p, t).correct for p, t in zip(problems, ro.text)]
+        lengths = [len(c) for c in ro.completion_ids]
+        res[f"accuracy{key}"] = sum(correct) / len(problems)
+        if key:
+            continue
+        res["mean_completion_tokens"] = sum(lengths) / len(lengths)
+        b = behaviour(task, ro.text, correct)
+        res["style_share"] = {k.split("/")[1]: v for k, v in b.items() if k.startswith("style/")}
+        res["wait_share"] = b["marker/wait"]
+        res["wait_fix_rate"] = b["marker/wait_fix_rate"]
+        by = {}
+        for p, ok, n in zip(problems, correct, lengths):
+            by.setdefault(str(p.difficulty), []).append((ok, n))
+        res["by_difficulty"] = {d: {"accuracy": sum(o for o, _ in v) / len(v),
+                                    "mean_tokens": sum(n for _, n in v) / len(v), "n": len(v)}
+                                for d, v in sorted(by.items())}
+        res["spearman_difficulty_length"] = spearman([p.difficulty for p in problems], lengths)
+    return res
+
+
+def plot(metrics_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    recs = [json.loads(l) for l in metrics_path.read_text().splitlines() if l.strip()]
+    steps = [r["step"] for r in recs]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    ax[0].plot(steps, [r["task/accuracy"] for r in recs], label="train rollouts (T=1)")
+    ev = [r for r in recs if "eval/accuracy" in r]
+    if ev:
+        ax[0].plot([r["step"] for r in ev], [r["eval/accuracy"] for r in ev], "o-", label="validation (T=1)")
+        ax[0].plot([r["step"] for r in ev], [r["eval/accuracy_greedy"] for r in ev], "s--", label="validation (greedy)")
+    ax[0].set_xlabel("step"), ax[0].set_ylabel("accuracy"), ax[0].set_ylim(0, 1), ax[0].legend()
+    ax[1].plot(steps, [r["rollout/mean_tokens"] for r in recs], color="tab:red")
+    ax[1].set_xlabel("step"), ax[1].set_ylabel("mean completion tokens")
+    fig.suptitle("GRPO on the shipped base: accuracy and length (nobody asks for longer answers)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def run_demo(cfg: DemoConfig, quick: bool = False) -> dict:
+    from rich.console import Console
+    from rich.table import Table
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .tasks import get_task
+    from .train.grpo import train_grpo
+    from .utils import set_threads
+    from .world import shipped_base_path
+
+    t0 = time.time()
+    out = Path(cfg.out)
+    g = cfg.grpo
+    g.out = str(out)
+    set_threads(g.threads)
+    task = get_task(g.task.name, **g.task.kwargs)
+    problems = task.problems("test", cfg.test_problems, seed=0)
+    base_path = g.model or str(shipped_base_path())
+    console = Console(stderr=True)
+    console.print(f"[bold]1/3[/] evaluating the base on {len(problems)} test problems")
+    base = AutoModelForCausalLM.from_pretrained(base_path)
+    tok = AutoTokenizer.from_pretrained(base_path)
+    before = measure(base, tok, task, problems, g.sampling)
+    console.print(f"[bold]2/3[/] GRPO for {g.steps} steps ({g.prompts_per_step} prompts x {g.group_size})")
+    t_train = time.time()
+    final = train_grpo(g)
+    train_seconds = time.time() - t_train
+    console.print("[bold]3/3[/] evaluating the result")
+    rl = AutoModelForCausalLM.from_pretrained(final)
+    after = measure(rl, tok, task, problems, g.sampling)
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    summary = {"base": before, "rl": after, "steps": g.steps, "wall_seconds": round(time.time() - t0, 1),
+               "train_seconds": round(train_seconds, 1),
+               "seconds_per_step": round(sum(r["perf/step_s"] for r in recs) / max(1, len(recs)), 2),
+               "sample_tokens_per_s": round(sum(r["perf/sample_tokens_per_s"] for r in recs) / max(1, len(recs))),
+               "test_problems": len(problems), "quick": quick}
+    first90 = [r for r in recs if r.get("eval/accuracy", 0) >= 0.9]
+    if first90:
+        t_start = recs[0]["time"] - recs[0]["perf/step_s"]
+        summary["seconds_to_90pct_validation"] = round(first90[0]["time"] - t_start, 1)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot(out / "metrics.jsonl", out / "accuracy_length.png")
+
+    table = Table(title=f"R1-Zero demo: {len(problems)} held-out test problems, before and after GRPO")
+    for c in ("", "base", "after RL"):
+        table.add_column(c)
+    pct = lambda v: f"{v:.1%}"  # noqa: E731
+    table.add_row("accuracy (T=1)", pct(before["accuracy"]), pct(after["accuracy"]))
+    table.add_row("accuracy (greedy)", pct(before["accuracy_greedy"]), pct(after["accuracy_greedy"]))
+    table.add_row("mean completion tokens", f"{before['mean_completion_tokens']:.0f}",
+                  f"{after['mean_completion_tokens']:.0f}")
+    table.add_row("careful style share", pct(before["style_share"].get("careful", 0)),
+                  pct(after["style_share"].get("careful", 0)))
+    table.add_row("check style share", pct(before["style_share"].get("check", 0)),
+                  pct(after["style_share"].get("check", 0)))
+    table.add_row("wait-fix rate", pct(before["wait_fix_rate"]), pct(after["wait_fix_rate"]))
+    table.add_row("Spearman(digits, length)", f"{before['spearman_difficulty_length']:.2f}",
+                  f"{after['spearman_difficulty_length']:.2f}")
+    for d in before["by_difficulty"]:
+        b, a = before["by_difficulty"][d], after["by_difficulty"][d]
+        table.add_row(f"{d} digits: accuracy / tokens", f"{b['accuracy']:.1%} / {b['mean_tokens']:.0f}",
+                      f"{a['accuracy']:.1%} / {a['mean_tokens']:.0f}")
+    table.add_row("wall time", "", f"{summary['wall_seconds']:.0f} s ({summary['seconds_per_step']} s/step)")
+    Console().print(table)
+    print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
+    return summary

@@ -1,0 +1,322 @@
+"""GRPO: reinforcement learning against a verifier, straight from a base model (R1-Zero).
+
+Each step, read top to bottom:
+  1. draw ``prompts_per_step`` training problems;
+  2. sample ``group_size`` completions for each with the rollout engine (the policy at temperature T);
+  3. score every completion with the task's verifier and the weighted reward functions;
+  4. advantages per group: A_i = (r_i - mean(r)) / (std(r) + eps) (or another estimator);
+  5. ``num_iterations`` passes over the rollouts in microbatches: the PPO-clipped surrogate per token
+     with the ratio to the sampling policy, plus beta * KL(policy || reference) (k3 estimator),
+     aggregated over tokens; gradient accumulation, clipping, AdamW;
+  6. log, sample, evaluate on the validation split, checkpoint.
+
+Departures from the DeepSeek-R1 / DeepSeekMath equations:
+  - aggregation defaults to ``token-mean`` over all completion tokens of the batch (DAPO), not the
+    per-sequence mean of the paper (``seq-mean-token-mean``, one config value away);
+  - beta defaults to 0 (no reference model), as DAPO and Dr. GRPO argue for verifiable rewards; the
+    k3 term is added to the loss when beta > 0, as in the paper;
+  - the old policy's log-probs are the rollout engine's own (same weights, inference mode), so with
+    ``num_iterations = 1`` the ratio is 1 up to float error and the clip never binds;
+  - the completion's EOS token is trained like any other token.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
+from ..algorithms.losses import LossConfig, microbatch_weight, policy_loss
+from ..config import to_yaml
+from ..eval.behaviour import behaviour
+from ..rewards import score
+from ..rollout import SamplingConfig, generate
+from ..tasks import get_task
+from ..utils import MetricsLog, atomic_dir, atomic_write_text, environment, rng_state, seed_everything, \
+    set_rng_state, set_threads, truncate_metrics
+
+
+@dataclass
+class TaskConfig:
+    name: str = "arithmetic"
+    """Task registry name."""
+    kwargs: dict = field(default_factory=lambda: {"ops": "+-", "min_digits": 4, "max_digits": 6})
+    """Arguments of the task (for arithmetic: ops, min_digits, max_digits)."""
+
+
+@dataclass
+class GRPOConfig:
+    out: str = "runs/grpo"
+    """Run directory."""
+    model: str = ""
+    """Policy to start from: a Hugging Face model folder (empty: the shipped base)."""
+    seed: int = 0
+    """Seed of problem draws, sampling and initialisation of anything random."""
+    threads: int = 1
+    """Torch threads for this process."""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    """The task trained on."""
+    steps: int = 40
+    """Optimizer steps (one batch of rollouts each, times num_iterations)."""
+    prompts_per_step: int = 16
+    """Problems per step."""
+    group_size: int = 8
+    """Completions per problem (K)."""
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=400))
+    """Rollout sampling settings (temperature, top_p, top_k, max_new_tokens, ...)."""
+    lr: float = 1e-3
+    """Peak learning rate of AdamW."""
+    lr_schedule: str = "constant"
+    """After warm-up: constant or cosine (to 10% of the peak)."""
+    warmup_steps: int = 2
+    """Linear warm-up steps."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    grad_clip: float = 1.0
+    """Gradient norm clip."""
+    num_iterations: int = 1
+    """Optimizer updates per batch of rollouts (mu in the GRPO paper)."""
+    microbatch_size: int = 32
+    """Sequences per forward/backward; gradients accumulate over microbatches."""
+    advantage: AdvantageConfig = field(default_factory=AdvantageConfig)
+    """Advantage estimator."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Policy loss, clip ranges, KL and aggregation."""
+    rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
+    """Reward functions and their weights (accuracy, format)."""
+    eval_every: int = 10
+    """Steps between validation evaluations (0: never)."""
+    eval_problems: int = 200
+    """Validation problems per evaluation."""
+    sample_every: int = 5
+    """Steps between writes of rollouts to samples/step-N.jsonl (0: never)."""
+    samples_kept: int = 16
+    """Rollouts written per sample file."""
+    checkpoint_every: int = 10
+    """Steps between checkpoints (0: only at the end)."""
+
+
+# ------------------------------------------------------------------------------ pieces
+def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int):
+    """Per-token log-probs and entropies of the completions under ``model``.
+
+    Returns logp [B, Tc], entropy [B, Tc], mask [B, Tc] (1 on completion tokens), aligned so that column
+    t is the t-th completion token of each row. Rows are right-padded, so positions start at 0 as in
+    sampling (where prompts were left-padded with matching position ids).
+    """
+    B = len(prompt_ids)
+    lens = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)]
+    L = max(lens)
+    Tc = max(1, max(len(c) for c in completion_ids))
+    ids = torch.full((B, L), pad_id, dtype=torch.long)                         # [B, L]
+    attn = torch.zeros((B, L), dtype=torch.long)                               # [B, L]
+    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
+        ids[i, :lens[i]] = torch.tensor(p + c, dtype=torch.long)
+        attn[i, :lens[i]] = 1
+    logits = model(input_ids=ids, attention_mask=attn).logits.float()          # [B, L, V]
+    starts = torch.tensor([len(p) - 1 for p in prompt_ids])                    # logit predicting token 0
+    idx = (starts[:, None] + torch.arange(Tc)[None, :]).clamp(max=L - 1)       # [B, Tc]
+    sel = logits.gather(1, idx[:, :, None].expand(-1, -1, logits.size(-1)))    # [B, Tc, V]
+    logp_all = sel.log_softmax(-1)
+    targets = torch.full((B, Tc), pad_id, dtype=torch.long)
+    mask = torch.zeros((B, Tc))
+    for i, c in enumerate(completion_ids):
+        targets[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[i, :len(c)] = 1
+    logp = logp_all.gather(-1, targets[:, :, None]).squeeze(-1)                # [B, Tc]
+    entropy = -(logp_all.exp() * logp_all).sum(-1)                             # [B, Tc]
+    return logp, entropy, mask
+
+
+def pad_rows(rows: list[list[float]], width: int) -> torch.Tensor:
+    out = torch.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = torch.tensor(r)
+    return out
+
+
+def lr_factor(step: int, cfg: GRPOConfig) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "cosine":
+        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return 1.0
+
+
+def evaluate(model, tokenizer, task, problems, sampling: SamplingConfig, greedy: bool = True) -> dict:
+    """Validation figures: accuracy at the sampling temperature (and greedy), length, styles, by difficulty."""
+    out = {}
+    modes = [("", sampling.temperature)] + ([("_greedy", 0.0)] if greedy else [])
+    for suffix, temp in modes:
+        s = SamplingConfig(**{**sampling.__dict__, "temperature": temp})
+        ro = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
+        correct = [task.verify(p, t).correct for p, t in zip(problems, ro.text)]
+        lengths = [len(c) for c in ro.completion_ids]
+        out[f"eval/accuracy{suffix}"] = sum(correct) / len(problems)
+        out[f"eval/mean_tokens{suffix}"] = sum(lengths) / len(problems)
+        if not suffix:
+            for k, v in behaviour(task, ro.text, correct).items():
+                out[f"eval/{k}"] = v
+            by_d: dict = {}
+            for p, ok, n in zip(problems, correct, lengths):
+                by_d.setdefault(p.difficulty, []).append((ok, n))
+            for d, v in sorted(by_d.items()):
+                out[f"eval/accuracy_d{d}"] = sum(ok for ok, _ in v) / len(v)
+                out[f"eval/mean_tokens_d{d}"] = sum(n for _, n in v) / len(v)
+    return out
+
+
+# ------------------------------------------------------------------------------ the loop
+def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..world import shipped_base_path
+
+    set_threads(cfg.threads)
+    seed_everything(cfg.seed)
+    if cfg.group_size < 2:
+        raise ValueError("group_size must be >= 2: GRPO compares completions within a group")
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "samples").mkdir(exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    task = get_task(cfg.task.name, **cfg.task.kwargs)
+    ckpt = out / "checkpoints" / "last"
+    start = ckpt if resume and (ckpt / "state.pt").exists() else Path(cfg.model or shipped_base_path())
+    model = AutoModelForCausalLM.from_pretrained(start)
+    tokenizer = AutoTokenizer.from_pretrained(start)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ref = None
+    if cfg.loss.beta > 0:
+        ref = AutoModelForCausalLM.from_pretrained(cfg.model or shipped_base_path()).eval()
+        for p in ref.parameters():
+            p.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    step = 0
+    if start == ckpt:
+        state = torch.load(ckpt / "state.pt", weights_only=False)
+        opt.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        step = state["step"]
+        truncate_metrics(out / "metrics.jsonl", step)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb")
+    val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
+
+    def save(where: Path):
+        def fill(tmp):
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            torch.save({"optimizer": opt.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
+        where.parent.mkdir(parents=True, exist_ok=True)
+        atomic_dir(where, fill)
+
+    progress = Progress(TextColumn("grpo"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        disable=not sys.stderr.isatty())
+    with progress:
+        bar = progress.add_task("grpo", total=cfg.steps, completed=step, info="")
+        while step < cfg.steps:
+            t0 = time.time()
+            # 1-2. problems and rollouts
+            problems = task.problems("train", cfg.prompts_per_step, seed=cfg.seed * 1_000_003 + step)
+            sampling = SamplingConfig(**{**cfg.sampling.__dict__, "seed": cfg.seed * 1_000_003 + step})
+            ro = generate(model, tokenizer, [p.prompt for p in problems], n=cfg.group_size, sampling=sampling)
+            t_sample = time.time() - t0
+            # 3. rewards
+            t1 = time.time()
+            rewards, parts, correct = [], {k: [] for k in cfg.rewards}, []
+            for g, text in zip(ro.group, ro.text):
+                verdict = task.verify(problems[g], text)
+                total, each = score(problems[g], text, verdict, cfg.rewards)
+                rewards.append(total)
+                correct.append(verdict.correct)
+                for k, v in each.items():
+                    parts[k].append(v)
+            r = torch.tensor(rewards)                                          # [B]
+            group = torch.tensor(ro.group)                                     # [B]
+            # 4. advantages
+            adv = compute_advantages(r, group, cfg.advantage)                  # [B]
+            flat, n_groups = zero_variance_groups(r, group)
+            t_score = time.time() - t1
+            # 5. update
+            t2 = time.time()
+            lr = cfg.lr * lr_factor(step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            Tc = max(len(c) for c in ro.completion_ids)
+            old_all = pad_rows(ro.logprobs, Tc)                                # [B, Tc]
+            mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)
+            model.train()
+            stats: dict = {}
+            for _ in range(cfg.num_iterations):
+                opt.zero_grad(set_to_none=True)
+                for s in range(0, len(ro), cfg.microbatch_size):
+                    sl = slice(s, s + cfg.microbatch_size)
+                    pids, cids = ro.prompt_ids[sl], ro.completion_ids[sl]
+                    logp, ent, mask = completion_logprobs(model, pids, cids, pad_id)   # [b, t]
+                    t = logp.size(1)
+                    ref_logp = None
+                    if ref is not None:
+                        with torch.no_grad():
+                            ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id)
+                    loss, m = policy_loss(logp, old_all[sl, :t], ref_logp, adv[sl], mask, cfg.loss)
+                    if cfg.loss.entropy_coef:
+                        loss = loss - cfg.loss.entropy_coef * (ent * mask).sum() / mask.sum().clamp(min=1)
+                    w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
+                    (loss * w).backward()
+                    m["loss/entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1))
+                    m["loss/total"] = float(loss.detach())
+                    for k, v in m.items():
+                        stats[k] = stats.get(k, 0.0) + v * w / cfg.num_iterations
+                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                opt.step()
+            t_update = time.time() - t2
+            step += 1
+            # 6. metrics, samples, evaluation, checkpoints
+            n_tok = [len(c) for c in ro.completion_ids]
+            rec = {"reward/mean": float(r.mean()), **{f"reward/{k}": sum(v) / len(v) for k, v in parts.items()},
+                   "task/accuracy": sum(correct) / len(correct),
+                   "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
+                   "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
+                   "rollout/zero_variance_groups": flat / n_groups, **stats,
+                   "loss/grad_norm": float(gnorm), "train/lr": lr,
+                   "perf/sample_s": t_sample, "perf/score_s": t_score, "perf/update_s": t_update,
+                   "perf/step_s": time.time() - t0, "perf/sample_tokens_per_s": sum(n_tok) / max(t_sample, 1e-9)}
+            rec.update({f"behaviour/{k}": v for k, v in behaviour(task, ro.text, correct).items()})
+            if cfg.sample_every and step % cfg.sample_every == 0:
+                with open(out / "samples" / f"step-{step}.jsonl", "w") as f:
+                    for i in range(min(cfg.samples_kept, len(ro))):
+                        f.write(json.dumps({"step": step, "prompt": problems[ro.group[i]].prompt,
+                                            "completion": ro.text[i], "reward": rewards[i],
+                                            "advantage": float(adv[i]), "correct": correct[i],
+                                            "group": ro.group[i], "finish_reason": ro.finish_reason[i]}) + "\n")
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                rec.update(evaluate(model, tokenizer, task, val, cfg.sampling, greedy=True))
+            log.log(step, rec)
+            if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save(ckpt)
+            info = (f"reward {rec['reward/mean']:.2f} acc {rec['task/accuracy']:.2f} "
+                    f"len {rec['rollout/mean_tokens']:.0f}")
+            progress.update(bar, completed=step, info=info)
+            if not sys.stderr.isatty():
+                print(f"step {step}/{cfg.steps} {info} {rec['perf/step_s']:.1f}s", flush=True)
+            if on_step is not None:
+                on_step(step, rec)
+    log.close()
+    final = out / "final"
+
+    def fill(tmp):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "run.json").write_text(json.dumps({"steps": step, "config": str(out / "config.yaml"),
+                                                   "environment": environment()}, indent=2))
+    atomic_dir(final, fill)
+    return final

@@ -1,0 +1,22 @@
+import pytest
+import torch
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def world_tokenizer():
+    from rlvr.world.tokenizer import build_tokenizer
+
+    return build_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(world_tokenizer):
+    from rlvr.world.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64,
+                                    max_positions=256), world_tokenizer)
+    model.eval()
+    return model

@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from rlvr.rollout import SamplingConfig, generate
+
+
+def reference_sample(model, tokenizer, prompt, max_new, seed, temperature=1.0):
+    """Sampling written plainly: a full forward over the whole sequence at every step, no cache."""
+    gen = torch.Generator().manual_seed(seed)
+    ids = tokenizer(prompt)["input_ids"]
+    out, lps = [], []
+    with torch.no_grad():
+        for _ in range(max_new):
+            logits = model(input_ids=torch.tensor([ids + out])).logits[0, -1].float() / temperature
+            logp = logits.log_softmax(-1)
+            tok = int(torch.multinomial(logits.softmax(-1)[None], 1, generator=gen)[0, 0])
+            out.append(tok)
+            lps.append(float(logp[tok]))
+            if tok == tokenizer.eos_token_id:
+                break
+    return out, lps
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_cache_path_matches_no_cache_reference(tiny_model, world_tokenizer, seed):
+    prompt = "1234+5678=\n"
+    ro = generate(tiny_model, world_tokenizer, [prompt], n=1,
+                  sampling=SamplingConfig(max_new_tokens=30, seed=seed, batch_size=1))
+    ref_ids, ref_lps = reference_sample(tiny_model, world_tokenizer, prompt, 30, seed)
+    assert ro.completion_ids[0] == ref_ids
+    assert torch.allclose(torch.tensor(ro.logprobs[0]), torch.tensor(ref_lps), atol=1e-5)
+
+
+def test_batched_left_padded_logprobs_match_teacher_forcing(tiny_model, world_tokenizer):
+    prompts = ["12+34=\n", "1234567+7654321=\n", "make 24 from 3 8 1\n"]
+    ro = generate(tiny_model, world_tokenizer, prompts, n=3,
+                  sampling=SamplingConfig(max_new_tokens=25, seed=5, temperature=0.7))
+    assert ro.group == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert len(set(map(tuple, ro.completion_ids))) > 1          # sampling differs within a group
+    for pids, cids, lps in zip(ro.prompt_ids, ro.completion_ids, ro.logprobs):
+        if not cids:
+            continue
+        with torch.no_grad():
+            logits = tiny_model(input_ids=torch.tensor([pids + cids])).logits[0].float() / 0.7
+        logp = logits.log_softmax(-1)[len(pids) - 1:-1].gather(-1, torch.tensor(cids)[:, None])[:, 0]
+        assert torch.allclose(logp, torch.tensor(lps), atol=1e-4)
+
+
+def test_deterministic_and_finish_reasons(tiny_model, world_tokenizer):
+    s = SamplingConfig(max_new_tokens=12, seed=3)
+    a = generate(tiny_model, world_tokenizer, ["5+5=\n", "77-7=\n"], n=4, sampling=s)
+    b = generate(tiny_model, world_tokenizer, ["5+5=\n", "77-7=\n"], n=4, sampling=s)
+    assert a.completion_ids == b.completion_ids and a.text == b.text
+    for ids, reason in zip(a.completion_ids, a.finish_reason):
+        assert reason in ("stop", "length")
+        assert len(ids) <= 12
+        if reason == "length":
+            assert len(ids) == 12 and world_tokenizer.eos_token_id not in ids
+        else:
+            assert ids[-1] == world_tokenizer.eos_token_id
+    c = generate(tiny_model, world_tokenizer, ["5+5=\n", "77-7=\n"], n=4, sampling=SamplingConfig(max_new_tokens=12, seed=4))
+    assert c.completion_ids != a.completion_ids
+
+
+def test_greedy_matches_argmax(tiny_model, world_tokenizer):
+    ro = generate(tiny_model, world_tokenizer, ["99+1=\n"], n=2, sampling=SamplingConfig(temperature=0, max_new_tokens=8))
+    assert ro.completion_ids[0] == ro.completion_ids[1]
+    ids = world_tokenizer("99+1=\n")["input_ids"]
+    with torch.no_grad():
+        for t in ro.completion_ids[0]:
+            assert int(tiny_model(input_ids=torch.tensor([ids])).logits[0, -1].argmax()) == t
+            ids.append(t)
+
+
+def test_stop_string_and_bad_input(tiny_model, world_tokenizer):
+    ro = generate(tiny_model, world_tokenizer, ["1+1=\n"], n=8,
+                  sampling=SamplingConfig(max_new_tokens=40, seed=0, stop=["1"]))
+    for text, reason in zip(ro.text, ro.finish_reason):
+        if "1" in text:
+            assert text.endswith("1") and text.count("1") == 1 and reason == "stop"
+    with pytest.raises(ValueError):
+        generate(tiny_model, world_tokenizer, ["x"], n=0)

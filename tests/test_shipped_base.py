@@ -1,0 +1,37 @@
+"""The base shipped in the package loads with plain transformers and does the world's arithmetic."""
+import json
+
+import pytest
+
+from rlvr.world import shipped_base_path
+
+BASE = shipped_base_path()
+pytestmark = pytest.mark.skipif(not (BASE / "config.json").exists(), reason="no shipped base yet")
+
+
+def test_loads_with_plain_transformers_and_has_a_manifest():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(BASE))
+    tok = AutoTokenizer.from_pretrained(str(BASE))
+    assert model.config.model_type == "llama"
+    manifest = json.loads((BASE / "manifest.json").read_text())
+    for key in ("command", "config", "tokens_trained", "train_seconds", "figures"):
+        assert key in manifest, key
+    assert manifest["config"]["corpus"]["style_weights"]["direct"] >= 0.5
+    assert sum(p.numel() for p in model.parameters()) == manifest["parameters"]
+    assert tok.decode(tok("4821+9921=\n")["input_ids"], skip_special_tokens=True) == "4821+9921=\n"
+
+
+def test_forced_stepwise_solves_easy_problems():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr.eval.world import sample_and_score
+    from rlvr.tasks import get_task
+
+    model = AutoModelForCausalLM.from_pretrained(str(BASE))
+    tok = AutoTokenizer.from_pretrained(str(BASE))
+    task = get_task("arithmetic", ops="+-", min_digits=3, max_digits=3)
+    scored = sample_and_score(model, tok, task, task.problems("test", 20, seed=0), prefix="work\n",
+                              temperature=0)
+    assert sum(s.correct for s in scored) >= 18

@@ -1,0 +1,72 @@
+import json
+import random
+
+import numpy as np
+import pytest
+
+from rlvr.tasks import get_task
+from rlvr.tasks.arithmetic import trace_text
+from rlvr.world.corpus import CorpusConfig, documents, tokenize_documents
+
+
+def test_tokenizer_round_trips_every_corpus_character(world_tokenizer):
+    docs = list(documents(CorpusConfig(seed=1), 3000))
+    text = "".join(trace_text(d) for d in docs)
+    chars = sorted(set(text))
+    assert world_tokenizer.unk_token_id not in world_tokenizer("".join(chars))["input_ids"]
+    for d in docs[:500]:
+        t = trace_text(d)
+        ids = world_tokenizer(t)["input_ids"]
+        assert ids[0] == world_tokenizer.bos_token_id
+        assert world_tokenizer.decode(ids, skip_special_tokens=True) == t
+
+
+def test_tokenizer_words_are_single_tokens(world_tokenizer):
+    for w in ["<answer>", "</answer>", "work", "check", "wait"]:
+        assert len(world_tokenizer(w, add_special_tokens=False)["input_ids"]) == 1
+    assert len(world_tokenizer("12+34", add_special_tokens=False)["input_ids"]) == 5
+
+
+def test_corpus_mixture_and_correctness():
+    cfg = CorpusConfig(seed=0)
+    docs = list(documents(cfg, 2000))
+    styles = {"direct": 0, "stepwise": 0, "check": 0}
+    arith = get_task("arithmetic", ops="+-*")
+    cd = get_task("countdown")
+    for d in docs:
+        prompt, completion = d[0].text, trace_text(d[1:])
+        task = cd if prompt.startswith("make") else arith
+        styles[task.style_of(completion)] += 1
+    share = {k: v / len(docs) for k, v in styles.items()}
+    assert abs(share["direct"] - 0.70) < 0.04 and abs(share["check"] - 0.13) < 0.03
+    # documents are deterministic in the seed
+    assert [trace_text(d) for d in documents(cfg, 50)] == [trace_text(d) for d in docs[:50]]
+
+
+def test_corpus_problems_come_from_train_split_only():
+    from rlvr.tasks.base import split_of
+
+    arith = get_task("arithmetic", ops="+-*")
+    for d in documents(CorpusConfig(seed=2, task_weights={"arithmetic": 1.0}), 300):
+        prompt = d[0].text
+        a, op, b = None, None, None
+        for o in "+-*":
+            if o in prompt:
+                a, b = prompt.rstrip("=\n").split(o)
+                op = o
+        assert split_of(arith.make(int(a), op, int(b)).id) == "train"
+
+
+def test_slips_are_masked_out_of_the_loss(world_tokenizer):
+    from rlvr.tasks.arithmetic import Arithmetic
+
+    t = Arithmetic()
+    p = t.make(269336, "+", 927548)
+    segs = t.trace(p, "check", random.Random(3), p_slip=1.0)
+    from rlvr.tasks.arithmetic import Segment
+
+    ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt), *segs]])
+    bad = [s.text for s in segs if not s.train]
+    masked = world_tokenizer.decode(ids[mask == 0].tolist())
+    assert masked == "".join(bad) and len(bad[0]) >= 1
+    assert ids[-1] == world_tokenizer.eos_token_id and mask.sum() == len(ids) - len(bad[0])
