@@ -9,7 +9,7 @@ def test_defaults_yaml_and_overrides(tmp_path):
     f.write_text("lr: 0.01\nmodel:\n  layers: 2\ncorpus:\n  style_weights: {direct: 0.5, stepwise: 0.5}\n")
     cfg = load_config(PretrainConfig, f, ["model.hidden_size=64", "tokens=1000", "corpus.seed=7"])
     assert cfg.lr == 0.01 and cfg.model.layers == 2 and cfg.model.hidden_size == 64
-    assert cfg.model.heads == 4                      # untouched defaults stay
+    assert cfg.model.heads == 2                      # untouched defaults stay
     assert cfg.tokens == 1000 and cfg.corpus.seed == 7
     assert cfg.corpus.style_weights == {"direct": 0.5, "stepwise": 0.5}   # free-form dicts replace whole
     again = tmp_path / "again.yaml"

@@ -65,8 +65,10 @@ def test_slips_are_masked_out_of_the_loss(world_tokenizer):
     segs = t.trace(p, "check", random.Random(3), p_slip=1.0)
     from rlvr.tasks.arithmetic import Segment
 
-    ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt), *segs]])
     bad = [s.text for s in segs if not s.train]
+    ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt), *segs]])
     masked = world_tokenizer.decode(ids[mask == 0].tolist())
     assert masked == "".join(bad) and len(bad[0]) >= 1
     assert ids[-1] == world_tokenizer.eos_token_id and mask.sum() == len(ids) - len(bad[0])
+    ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt, train=False), *segs]])
+    assert world_tokenizer.decode(ids[mask == 0].tolist()) == p.prompt + "".join(bad)

@@ -2,25 +2,28 @@
 multiplication of a d-digit number (d = 2 to 5) by a one-digit number, or of a two-digit number by a
 two-digit one.
 
-The prompt is the bare sum, e.g. ``48213+99210=`` and a newline. The answer is read from the answer tag
+The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is read from the answer tag
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
-direct    ``<answer>147423</answer>``
-stepwise  ``work`` then one line per column, right to left, each restating its digits, the carry in,
-          the column sum, the carry out and the running partial answer ``r...``, so that the final
-          answer is a copy of the last ``r`` rather than a re-assembly of digits::
+direct    ``<answer>38768</answer>``
+stepwise  ``work`` then one line per column, right to left. Each line restates what is left of the
+          operands (the first line copies them from the prompt, each later line drops the digits just
+          used), then the column: its digits, the carry in, the sum, the carry out and the running
+          partial answer ``r...``, so that the final answer is a copy of the last ``r`` rather than a
+          re-assembly of digits::
 
-              work
-              3+0+0=3 c0 r3
-              1+1+0=2 c0 r23
-              ...
-              4+9+1=14 r147423
-              <answer>147423</answer>
+              19745+19023=
+              work 19745+19023 5+3+0=8 c0 r8
+              1974+1902 4+2+0=6 c0 r68
+              197+190 7+0+0=7 c0 r768
+              19+19 9+9+0=18 c1 r8768
+              1+1 1+1+1=3 r38768
+              <answer>38768</answer>
 
-check     ``work+check``, the same work, then a check by another route (addition: the columns re-added
-          with the operands swapped; subtraction: the result added back to the subtrahend; multiplication:
-          the product recomputed), a comparison line ``X vs Y ok`` / ``no``, and after ``no`` the word
-          ``wait`` and a fresh attempt whose result is the answer.
+check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
+          same problem (addition re-adds each column with its digits in the other order), a comparison
+          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
+          is the answer.
 
 In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
 when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit

@@ -35,13 +35,13 @@ class PretrainConfig:
     """Seed of the model initialisation and of batch order."""
     threads: int = 1
     """Torch threads for this process."""
-    tokens: int = 5_500_000
+    tokens: int = 7_500_000
     """Training tokens (the corpus is generated to this size)."""
     seq_len: int = 768
     """Tokens per packed block; must exceed the longest document."""
-    batch_size: int = 6
+    batch_size: int = 8
     """Blocks per optimizer step."""
-    lr: float = 2e-3
+    lr: float = 3e-3
     """Peak learning rate."""
     min_lr_ratio: float = 0.1
     """Final learning rate as a share of the peak (cosine decay)."""
@@ -53,7 +53,7 @@ class PretrainConfig:
     """Gradient norm clip."""
     log_every: int = 10
     """Steps between metric records."""
-    checkpoint_every: int = 200
+    checkpoint_every: int = 500
     """Steps between checkpoints (0: only the final model)."""
     max_seconds: float = 0.0
     """Stop early after this many seconds of training (0: no limit); the model is saved either way."""
@@ -68,10 +68,11 @@ def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndar
     ids, masks, total, chunk, offset = [], [], 0, 4000, 0
     while total < cfg.tokens + cfg.seq_len + 1:
         docs = list(documents(cfg.corpus, chunk, offset=offset))
-        longest = max(sum(len(s.text) for s in d) for d in docs)
-        if longest + 2 > cfg.seq_len:
-            raise ValueError(f"a corpus document has {longest} characters, longer than seq_len={cfg.seq_len}")
         i, m = tokenize_documents(tokenizer, docs)
+        ends = np.flatnonzero(i == tokenizer.eos_token_id)
+        longest = int(np.diff(np.concatenate([[-1], ends])).max())
+        if longest > cfg.seq_len:
+            raise ValueError(f"a corpus document has {longest} tokens, longer than seq_len={cfg.seq_len}")
         ids.append(i)
         masks.append(m)
         total += len(i)

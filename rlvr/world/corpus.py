@@ -1,8 +1,8 @@
 """The pretraining corpus of the embedded world: verifiable problems with worked solutions in several
 styles, mixed so that careful reasoning is present but rare.
 
-Documents are ``<bos> prompt completion <eos>``; characters inside a slip (see tasks/arithmetic.py) are
-left out of the loss. Only train-split problems enter the corpus, so validation and test stay held out.
+Documents are ``<bos> prompt completion <eos>``; the characters inside a slip (see tasks/arithmetic.py)
+are left out of the loss, and the prompt's tokens too when ``train_on_prompts`` is off. Only train-split problems enter the corpus, so validation and test stay held out.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..tasks.arithmetic import Segment
 class CorpusConfig:
     seed: int = 0
     """Seed of the problem and style draws."""
-    task_weights: dict = field(default_factory=lambda: {"arithmetic": 0.8, "countdown": 0.2})
+    task_weights: dict = field(default_factory=lambda: {"arithmetic": 0.85, "countdown": 0.15})
     """Share of documents from each task."""
     style_weights: dict = field(default_factory=lambda: {"direct": 0.70, "stepwise": 0.17, "check": 0.13})
     """Share of each solution style; the careful styles (stepwise, check) are kept rare."""
@@ -31,6 +31,8 @@ class CorpusConfig:
     """Share of check traces whose first attempt holds a slip that the check catches."""
     p_check_slip: float = 0.15
     """Share of the remaining check traces whose check (not the first attempt) slips."""
+    train_on_prompts: bool = True
+    """Whether prompt tokens count in the loss (as in plain pretraining)."""
 
 
 def _choice(rng: random.Random, weights: dict):
@@ -57,7 +59,7 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0):
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
         else:
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
-        yield [Segment(problem.prompt), *segs]
+        yield [Segment(problem.prompt, train=cfg.train_on_prompts), *segs]
 
 
 def tokenize_documents(tokenizer, docs) -> tuple[np.ndarray, np.ndarray]:
