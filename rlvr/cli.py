@@ -33,7 +33,7 @@ def cmd_pretrain(args) -> int:
     from .train.pretrain import PretrainConfig, pretrain
 
     cfg = load_config(PretrainConfig, args.config, args.overrides)
-    command = "rlvr " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "rlvr " + " ".join(shlex.quote(a) for a in args.argv)
     out = pretrain(cfg, resume=args.resume, command=command)
     print(f"model saved to {out}")
     return 0
@@ -107,7 +107,8 @@ def cmd_run(args) -> int:
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
         yaml.safe_dump(rest, f)
-    ns = argparse.Namespace(config=f.name, overrides=args.overrides, resume=args.resume, quick=False)
+    ns = argparse.Namespace(config=f.name, overrides=args.overrides, resume=args.resume, quick=False,
+                            argv=args.argv)
     return {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}[stage](ns)
 
 
@@ -167,7 +168,9 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue the run from its checkpoint")
     p.set_defaults(func=cmd_run)
 
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

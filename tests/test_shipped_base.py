@@ -32,6 +32,6 @@ def test_forced_stepwise_solves_easy_problems():
     model = AutoModelForCausalLM.from_pretrained(str(BASE))
     tok = AutoTokenizer.from_pretrained(str(BASE))
     task = get_task("arithmetic", ops="+-", min_digits=3, max_digits=3)
-    scored = sample_and_score(model, tok, task, task.problems("test", 20, seed=0), prefix="work\n",
+    scored = sample_and_score(model, tok, task, task.problems("test", 20, seed=0), prefix=task.style_prefix["stepwise"],
                               temperature=0)
     assert sum(s.correct for s in scored) >= 18
