@@ -144,3 +144,22 @@ def test_registry():
     assert get_task("arithmetic").name == "arithmetic"
     with pytest.raises(ValueError, match="unknown task"):
         get_task("chess")
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(max_size=300))
+def test_any_text_gets_a_verdict(text):
+    from rlvr.tasks import get_task
+
+    p = prob(48213, "+", 99210)
+    for completion in (text, "<answer>" + text + "</answer>", text + "<answer>147423</answer>"):
+        v = T.verify(p, completion)
+        assert v.correct in (True, False)
+        if v.correct:
+            assert "147423" in completion
+    cd = get_task("countdown")
+    q = cd.problems("test", 1, seed=0)[0]
+    assert cd.verify(q, "<answer>" + text + "</answer>").correct in (True, False)

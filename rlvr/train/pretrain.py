@@ -89,6 +89,16 @@ def lr_at(step: int, cfg: PretrainConfig, total_steps: int) -> float:
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
+def make_optimizer(model, cfg: PretrainConfig):
+    """AdamW with weight decay on matrices only."""
+    import torch
+
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = None) -> Path:
     import torch
     import torch.nn.functional as F
@@ -108,10 +118,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
     t_corpus = time.time() - t_start
 
     model = build_model(cfg.model, tokenizer)
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+    opt = make_optimizer(model, cfg)
     order = np.random.default_rng(cfg.seed).permutation(n_blocks)
     step, train_seconds = 0, 0.0
     ckpt = out / "checkpoint"
@@ -119,10 +126,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
         from transformers import AutoModelForCausalLM
 
         model = AutoModelForCausalLM.from_pretrained(ckpt)
-        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-        opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                 {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
+        opt = make_optimizer(model, cfg)
         state = torch.load(ckpt / "state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
