@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/rlvr demo
+	$(VENV)/bin/rlvr demo grpo.threads=2
 
 test: $(STAMP)
 	$(PY) -m pytest -q
