@@ -23,11 +23,6 @@ def _config_epilog(cls) -> str:
     return "\n".join(lines)
 
 
-def _add_config_args(p):
-    p.add_argument("--config", help="YAML file of config values")
-    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=1e-3")
-
-
 def cmd_pretrain(args) -> int:
     from .config import load_config
     from .train.pretrain import PretrainConfig, pretrain
@@ -92,24 +87,26 @@ QUICK_DEMO = ["out=runs/demo-quick", "test_problems=40", "grpo.steps=3", "grpo.p
               "grpo.group_size=4", "grpo.eval_every=3", "grpo.eval_problems=16", "grpo.sample_every=1",
               "grpo.checkpoint_every=2", "grpo.sampling.max_new_tokens=200"]
 
-STAGES = {"pretrain": "PretrainConfig", "grpo": "GRPOConfig", "demo": "DemoConfig"}
-
-
 def cmd_run(args) -> int:
     import yaml
 
     data = yaml.safe_load(Path(args.file).read_text()) or {}
-    stage = data.get("stage")
-    if stage not in STAGES:
-        raise ValueError(f"{args.file}: 'stage' must be one of {', '.join(STAGES)}, got {stage!r}")
-    rest = {k: v for k, v in data.items() if k != "stage"}
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump(rest, f)
-    ns = argparse.Namespace(config=f.name, overrides=args.overrides, resume=args.resume, quick=False,
+    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}
+    stage = data.get("stage") if isinstance(data, dict) else None
+    if stage not in stages:
+        raise ValueError(f"{args.file}: 'stage' must be one of {', '.join(stages)}, got {stage!r}")
+    ns = argparse.Namespace(config=args.file, overrides=args.overrides, resume=args.resume, quick=False,
                             argv=args.argv)
-    return {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}[stage](ns)
+    return stages[stage](ns)
+
+
+def _stage_parser(sub, name: str, help: str, description: str, cls):
+    """A training stage's subcommand: its config file, dotted overrides, and every field in --help."""
+    p = sub.add_parser(name, help=help, description=description, epilog=_config_epilog(cls),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", help="YAML file of config values")
+    p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=1e-3")
+    return p
 
 
 def main(argv=None) -> int:
@@ -122,11 +119,9 @@ def main(argv=None) -> int:
         "against verifiable rewards.", formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("pretrain", help="train the embedded world's tiny base model on its synthetic corpus",
-                       description="Next-token pretraining of a small Llama on the world's corpus of "
-                       "worked solutions; writes a Hugging Face model folder with a manifest.",
-                       epilog=_config_epilog(PretrainConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_config_args(p)
+    p = _stage_parser(sub, "pretrain", "train the embedded world's tiny base model on its synthetic corpus",
+                      "Next-token pretraining of a small Llama on the world's corpus of worked solutions; "
+                      "writes a Hugging Face model folder with a manifest.", PretrainConfig)
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.set_defaults(func=cmd_pretrain)
 
@@ -143,20 +138,16 @@ def main(argv=None) -> int:
                    help="also record the figures in the model folder's manifest.json")
     p.set_defaults(func=cmd_eval_base)
 
-    p = sub.add_parser("grpo", help="GRPO: reinforcement learning against the task's verifier",
-                       description="GRPO from a base model (R1-Zero): K rollouts per prompt, group-normalised "
-                       "advantages, PPO-clipped loss, optional KL to a frozen reference.",
-                       epilog=_config_epilog(GRPOConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_config_args(p)
+    p = _stage_parser(sub, "grpo", "GRPO: reinforcement learning against the task's verifier",
+                      "GRPO from a base model (R1-Zero): K rollouts per prompt, group-normalised "
+                      "advantages, PPO-clipped loss, optional KL to a frozen reference.", GRPOConfig)
     p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.set_defaults(func=cmd_grpo)
 
-    p = sub.add_parser("demo", help="the R1-Zero demo: evaluate the base, GRPO, evaluate, compare",
-                       description="Evaluates the shipped base on held-out test problems, runs GRPO on "
-                       "4-6 digit arithmetic, evaluates the result and prints a before/after table; writes "
-                       "summary.json and a PNG of accuracy and length against step.",
-                       epilog=_config_epilog(DemoConfig), formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_config_args(p)
+    p = _stage_parser(sub, "demo", "the R1-Zero demo: evaluate the base, GRPO, evaluate, compare",
+                      "Evaluates the shipped base on held-out test problems, runs GRPO on 4-6 digit "
+                      "arithmetic, evaluates the result and prints a before/after table; writes summary.json "
+                      "and a PNG of accuracy and length against step.", DemoConfig)
     p.add_argument("--quick", action="store_true", help="a two-minute run that checks the pipeline")
     p.set_defaults(func=cmd_demo)
 

@@ -116,12 +116,16 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 
 def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None):
-    """Defaults of ``cls``, updated by the YAML file at ``path``, then by the dotted overrides."""
+    """Defaults of ``cls``, updated by the YAML file at ``path``, then by the dotted overrides.
+
+    An experiment file's top-level ``stage`` key names the stage that runs it (``rlvr run``); it is not
+    a config field and is skipped here."""
     data = to_dict(cls())
     if path is not None:
         loaded = yaml.safe_load(Path(path).read_text()) or {}
         if not isinstance(loaded, dict):
             raise ValueError(f"{path}: a config file must hold a mapping")
+        loaded.pop("stage", None)
         _deep_update(data, loaded, cls, str(path))
     apply_overrides(data, overrides or [])
     return from_dict(cls, data)

@@ -50,28 +50,22 @@ def spearman(x: list[float], y: list[float]) -> float:
 def measure(model, tokenizer, task, problems, sampling) -> dict:
     """The demo's figures for one model on the test problems."""
     from .eval.behaviour import behaviour
-    from .rollout import SamplingConfig, generate
+    from .eval.scoring import by_difficulty, sample_once
+    from .rollout import SamplingConfig
 
     res = {}
     for key, temp in (("", sampling.temperature), ("_greedy", 0.0)):
         s = SamplingConfig(**{**sampling.__dict__, "temperature": temp, "seed": 12345})
-        ro = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
-        correct = [task.verify(p, t).correct for p, t in zip(problems, ro.text)]
-        lengths = [len(c) for c in ro.completion_ids]
+        texts, correct, lengths = sample_once(model, tokenizer, task, problems, s)
         res[f"accuracy{key}"] = sum(correct) / len(problems)
         if key:
             continue
         res["mean_completion_tokens"] = sum(lengths) / len(lengths)
-        b = behaviour(task, ro.text, correct)
+        b = behaviour(task, texts, correct)
         res["style_share"] = {k.split("/")[1]: v for k, v in b.items() if k.startswith("style/")}
         res["wait_share"] = b["marker/wait"]
         res["wait_fix_rate"] = b["marker/wait_fix_rate"]
-        by = {}
-        for p, ok, n in zip(problems, correct, lengths):
-            by.setdefault(str(p.difficulty), []).append((ok, n))
-        res["by_difficulty"] = {d: {"accuracy": sum(o for o, _ in v) / len(v),
-                                    "mean_tokens": sum(n for _, n in v) / len(v), "n": len(v)}
-                                for d, v in sorted(by.items())}
+        res["by_difficulty"] = {str(d): v for d, v in by_difficulty(problems, correct, lengths).items()}
         res["spearman_difficulty_length"] = spearman([p.difficulty for p in problems], lengths)
     return res
 

@@ -77,6 +77,23 @@ def atomic_dir(final: str | Path, fill) -> Path:
     return final
 
 
+def save_model_dir(where: str | Path, model, tokenizer, state: dict | None = None,
+                   files: dict[str, str] | None = None) -> Path:
+    """A Hugging Face model folder (weights and tokenizer), plus ``state.pt`` (optimizer, RNG, step...)
+    and any text files, written atomically through ``atomic_dir``."""
+    import torch
+
+    def fill(tmp: Path):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if state is not None:
+            torch.save(state, tmp / "state.pt")
+        for name, text in (files or {}).items():
+            (tmp / name).write_text(text)
+    Path(where).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_dir(where, fill)
+
+
 class MetricsLog:
     """Append-only JSONL metrics, one flushed line per record; optional TensorBoard mirror."""
 

@@ -3,7 +3,7 @@ import random
 import pytest
 
 from rlvr.tasks import get_task
-from rlvr.tasks.arithmetic import Arithmetic, Segment, style_of, trace_text
+from rlvr.tasks.arithmetic import Arithmetic, style_of, trace_text
 from rlvr.tasks.base import extract_answer, split_of
 
 T = Arithmetic(ops="+-*")

@@ -75,6 +75,7 @@ def test_greedy_matches_argmax(tiny_model, world_tokenizer):
 def test_stop_string_and_bad_input(tiny_model, world_tokenizer):
     ro = generate(tiny_model, world_tokenizer, ["1+1=\n"], n=8,
                   sampling=SamplingConfig(max_new_tokens=40, seed=0, stop=["1"]))
+    assert any("1" in t for t in ro.text)              # the stop string did occur
     for text, reason in zip(ro.text, ro.finish_reason):
         if "1" in text:
             assert text.endswith("1") and text.count("1") == 1 and reason == "stop"

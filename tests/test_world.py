@@ -1,8 +1,4 @@
-import json
 import random
-
-import numpy as np
-import pytest
 
 from rlvr.tasks import get_task
 from rlvr.tasks.arithmetic import trace_text

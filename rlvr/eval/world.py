@@ -14,7 +14,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
-from ..rollout import SamplingConfig, generate
+from ..rollout import SamplingConfig
+from .scoring import sample_once
 from ..tasks import get_task
 
 
@@ -33,12 +34,10 @@ def sample_and_score(model, tokenizer, task, problems, prefix: str = "", tempera
                               batch_size=batch_size)
     # sort by prompt length so batches pad little; restore the order after
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].prompt))
-    ro = generate(model, tokenizer, [problems[i].prompt + prefix for i in order], n=1, sampling=sampling)
+    texts, correct, _ = sample_once(model, tokenizer, task, [problems[i] for i in order], sampling, prefix)
     out: list[Scored | None] = [None] * len(problems)
     for j, i in enumerate(order):
-        text = prefix + ro.text[j]
-        p = problems[i]
-        out[i] = Scored(p, text, task.verify(p, text).correct, task.style_of(text))
+        out[i] = Scored(problems[i], texts[j], correct[j], task.style_of(texts[j]))
     return out
 
 

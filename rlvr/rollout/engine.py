@@ -98,10 +98,9 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
             tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)      # [b]
             lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
         done = torch.zeros(len(alive), dtype=torch.bool)
-        for j, row in enumerate(alive.tolist()):
-            t = int(tok[j])
+        for j, (row, t, l) in enumerate(zip(alive.tolist(), tok.tolist(), lp.tolist())):
             out_ids[row].append(t)
-            out_lp[row].append(float(lp[j]))
+            out_lp[row].append(l)
             if t == eos_id:
                 reason[row], done[j] = "stop", True
                 continue

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -35,11 +34,12 @@ from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_va
 from ..algorithms.losses import LossConfig, microbatch_weight, policy_loss
 from ..config import to_yaml
 from ..eval.behaviour import behaviour
+from ..eval.scoring import by_difficulty, sample_once
 from ..rewards import score
 from ..rollout import SamplingConfig, generate
 from ..tasks import get_task
-from ..utils import MetricsLog, atomic_dir, atomic_write_text, environment, rng_state, seed_everything, \
-    set_rng_state, set_threads, truncate_metrics
+from ..utils import MetricsLog, atomic_write_text, environment, rng_state, seed_everything, \
+    save_model_dir, set_rng_state, set_threads, truncate_metrics
 
 
 @dataclass
@@ -157,20 +157,14 @@ def evaluate(model, tokenizer, task, problems, sampling: SamplingConfig, greedy:
     modes = [("", sampling.temperature)] + ([("_greedy", 0.0)] if greedy else [])
     for suffix, temp in modes:
         s = SamplingConfig(**{**sampling.__dict__, "temperature": temp})
-        ro = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
-        correct = [task.verify(p, t).correct for p, t in zip(problems, ro.text)]
-        lengths = [len(c) for c in ro.completion_ids]
+        texts, correct, lengths = sample_once(model, tokenizer, task, problems, s)
         out[f"eval/accuracy{suffix}"] = sum(correct) / len(problems)
         out[f"eval/mean_tokens{suffix}"] = sum(lengths) / len(problems)
         if not suffix:
-            for k, v in behaviour(task, ro.text, correct).items():
-                out[f"eval/{k}"] = v
-            by_d: dict = {}
-            for p, ok, n in zip(problems, correct, lengths):
-                by_d.setdefault(p.difficulty, []).append((ok, n))
-            for d, v in sorted(by_d.items()):
-                out[f"eval/accuracy_d{d}"] = sum(ok for ok, _ in v) / len(v)
-                out[f"eval/mean_tokens_d{d}"] = sum(n for _, n in v) / len(v)
+            out.update({f"eval/{k}": v for k, v in behaviour(task, texts, correct).items()})
+            for d, v in by_difficulty(problems, correct, lengths).items():
+                out[f"eval/accuracy_d{d}"] = v["accuracy"]
+                out[f"eval/mean_tokens_d{d}"] = v["mean_tokens"]
     return out
 
 
@@ -212,12 +206,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
 
     def save(where: Path):
-        def fill(tmp):
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            torch.save({"optimizer": opt.state_dict(), "rng": rng_state(), "step": step}, tmp / "state.pt")
-        where.parent.mkdir(parents=True, exist_ok=True)
-        atomic_dir(where, fill)
+        save_model_dir(where, model, tokenizer, state={"optimizer": opt.state_dict(), "rng": rng_state(),
+                                                       "step": step})
 
     progress = Progress(TextColumn("grpo"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -312,12 +302,5 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
             if on_step is not None:
                 on_step(step, rec)
     log.close()
-    final = out / "final"
-
-    def fill(tmp):
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "run.json").write_text(json.dumps({"steps": step, "config": str(out / "config.yaml"),
-                                                   "environment": environment()}, indent=2))
-    atomic_dir(final, fill)
-    return final
+    run = {"steps": step, "config": str(out / "config.yaml"), "environment": environment()}
+    return save_model_dir(out / "final", model, tokenizer, files={"run.json": json.dumps(run, indent=2)})

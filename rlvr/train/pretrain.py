@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..config import to_dict, to_yaml
-from ..utils import MetricsLog, atomic_dir, atomic_write_text, environment, rng_state, seed_everything, \
-    set_rng_state, set_threads, truncate_metrics
+from ..utils import MetricsLog, atomic_write_text, environment, rng_state, seed_everything, \
+    save_model_dir, set_rng_state, set_threads, truncate_metrics
 from ..world.corpus import CorpusConfig, documents, tokenize_documents
 from ..world.model import ModelConfig, build_model
 from ..world.tokenizer import build_tokenizer
@@ -136,12 +136,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
     n_params = sum(p.numel() for p in model.parameters())
 
     def save_checkpoint():
-        def fill(tmp):
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            torch.save({"optimizer": opt.state_dict(), "rng": rng_state(), "step": step,
-                        "train_seconds": train_seconds}, tmp / "state.pt")
-        atomic_dir(ckpt, fill)
+        save_model_dir(ckpt, model, tokenizer, state={"optimizer": opt.state_dict(), "rng": rng_state(),
+                                                      "step": step, "train_seconds": train_seconds})
 
     model.train()
     ids_t = torch.from_numpy(ids.astype(np.int64))
@@ -189,7 +185,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
             if cfg.max_seconds and train_seconds >= cfg.max_seconds:
                 break
     log.close()
-    final = out / "model"
     manifest = {
         "command": command or "rlvr pretrain", "config": to_dict(cfg), "steps": step,
         "total_steps": total_steps, "tokens_trained": tokens_seen, "parameters": n_params,
@@ -197,11 +192,6 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
         "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t_start, 1),
         "environment": environment(),
     }
-
-    def fill(tmp):
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    atomic_dir(final, fill)
+    final = save_model_dir(out / "model", model, tokenizer, files={"manifest.json": json.dumps(manifest, indent=2)})
     save_checkpoint()
     return final
