@@ -24,16 +24,20 @@ def role(line: str, pos: int) -> str:
     """The role of the character at ``pos`` of a stepwise line."""
     if line.startswith("<answer>"):
         return "answer"
-    seg = line[:pos]
-    if seg.count(" ") == 0 or (line.startswith("work") and seg.count(" ") == 1):
+    if line.startswith("work"):
         return "operands"
+    seg, ch = line[:pos], line[pos]
     if " r" in seg:
         return "running answer r"
     if " c" in seg or " b" in seg:
         return "carry"
     if "=" in seg:
-        return "sum"
-    return "column digits"
+        return "sum" if ch != " " else "carry"
+    if ch.isalpha():
+        return "column tags"
+    if seg and seg[-1].isalpha():
+        return "column digits"
+    return "carry in"
 
 
 def main() -> None:

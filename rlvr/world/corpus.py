@@ -33,6 +33,10 @@ class CorpusConfig:
     """Share of the remaining check traces whose check (not the first attempt) slips."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
+    careful_practice: float = 0.0
+    """Share of extra documents: careful traces (stepwise or check, in their relative weights) whose
+    style word is left out of the loss. They give the careful styles practice without moving the
+    style prior, which the other documents alone set."""
 
 
 def _choice(rng: random.Random, weights: dict):
@@ -54,12 +58,36 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0):
             task = tasks[name]
         # problems() rejects by split, so every corpus problem comes from the train split
         problem = task.problems("train", 1, seed=rng.getrandbits(48))[0]
-        style = _choice(rng, cfg.style_weights)
+        practice = rng.random() < cfg.careful_practice
+        careful = {k: w for k, w in cfg.style_weights.items() if k != "direct"}
+        style = _choice(rng, careful if practice and careful else cfg.style_weights)
         if name == "arithmetic":
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
         else:
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
+        if practice and careful:
+            segs = _untrained_style_word(segs, task.style_prefix[style])
         yield [Segment(problem.prompt, train=cfg.train_on_prompts), *segs]
+
+
+def _untrained_style_word(segs: list[Segment], prefix: str) -> list[Segment]:
+    """The trace with its leading style word (the ``prefix`` up to its first space or newline: the
+    choice between answering and working) left out of the loss."""
+    text = "".join(s.text for s in segs)
+    if not text.startswith(prefix):
+        raise ValueError(f"trace does not start with its style prefix {prefix!r}")
+    word = len(prefix.split()[0])
+    out, cut = [], word
+    for s in segs:
+        if cut > 0:
+            head, tail = s.text[:cut], s.text[cut:]
+            out.append(Segment(head, False))
+            if tail:
+                out.append(Segment(tail, s.train))
+            cut -= len(head)
+        else:
+            out.append(s)
+    return out
 
 
 def tokenize_documents(tokenizer, docs) -> tuple[np.ndarray, np.ndarray]:
