@@ -6,7 +6,8 @@ import torch
 from rlvr.algorithms.losses import LossConfig, policy_loss
 from rlvr.config import load_config
 from rlvr.rollout import SamplingConfig, generate
-from rlvr.train.grpo import GRPOConfig, completion_logprobs, pad_rows, train_grpo
+from rlvr.algorithms.losses import microbatch_weight
+from rlvr.train.grpo import GRPOConfig, completion_logprobs, pad_rows, train_grpo, update_rows
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +56,38 @@ def test_one_step_moves_the_rewarded_completion_up(tiny_model, world_tokenizer):
     assert (after[0] * mask[0]).sum() > (before[0] * mask[0]).sum()
     # the token where the two differ: "6" (rewarded) rises, "7" (penalised) falls
     assert after[0, 2] > before[0, 2] and after[1, 2] < before[1, 2]
+
+
+@pytest.mark.parametrize("aggregation", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum-norm"])
+def test_skipping_zero_advantage_rollouts_leaves_the_gradient_unchanged(tiny_model, world_tokenizer, aggregation):
+    import copy
+
+    ro = generate(tiny_model, world_tokenizer, ["12+34=\n", "1234+4321=\n", "5-3=\n"], n=4,
+                  sampling=SamplingConfig(max_new_tokens=20, seed=3))
+    adv = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.2, -0.4, 0.0, -0.8, 0.0, 0.0, 0.0, 0.0])
+    cfg = LossConfig(aggregation=aggregation)
+    Tc = max(len(c) for c in ro.completion_ids)
+    old_all = pad_rows(ro.logprobs, Tc)
+    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)
+    pad = world_tokenizer.pad_token_id
+
+    def grads(rows, mb):
+        model = copy.deepcopy(tiny_model)
+        for s in range(0, len(rows), mb):
+            sl = rows[s:s + mb]
+            logp, _, mask = completion_logprobs(model, [ro.prompt_ids[i] for i in sl],
+                                                [ro.completion_ids[i] for i in sl], pad)
+            loss, _ = policy_loss(logp, old_all[sl, :logp.size(1)] + 0.05, None, adv[sl], mask, cfg)
+            (loss * microbatch_weight(aggregation, mask, mask_all)).backward()
+        return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    lengths = [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)]
+    rows = update_rows(adv, lengths, needs_all=False)
+    assert sorted(rows) == [4, 5, 7] and [lengths[i] for i in rows] == sorted(lengths[i] for i in rows)
+    assert update_rows(adv, lengths, needs_all=True) == sorted(range(12), key=lambda i: (lengths[i], i))
+    full = grads(list(range(12)), 12)
+    assert full.abs().sum() > 0
+    assert torch.allclose(grads(rows, 2), full, atol=1e-6, rtol=1e-4)
 
 
 FAST = ["task.kwargs={ops: '+', min_digits: 2, max_digits: 2}", "prompts_per_step=3", "group_size=3",

@@ -135,6 +135,18 @@ def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list
     return logp, entropy, mask
 
 
+def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool) -> list[int]:
+    """The rollouts an update pass must run through the model, shortest first.
+
+    With no KL term and no entropy bonus, a rollout whose advantage is 0 (every member of a group with
+    no reward spread) adds exactly nothing to the loss or its gradient, so it is skipped; the loss is
+    still normalised over the whole batch (``microbatch_weight`` uses every rollout's mask), so the
+    update is the same as a pass over all rollouts. Sorting by length makes microbatches pad little.
+    Loss metrics (clip fraction, entropy) are then averages over the rollouts that carry signal."""
+    rows = [i for i in range(len(lengths)) if needs_all or float(adv[i]) != 0.0]
+    return sorted(rows, key=lambda i: (lengths[i], i))
+
+
 def pad_rows(rows: list[list[float]], width: int) -> torch.Tensor:
     out = torch.zeros((len(rows), width))
     for i, r in enumerate(rows):
@@ -247,11 +259,13 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
             mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)
             model.train()
             stats: dict = {}
+            rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
+                               needs_all=ref is not None or bool(cfg.loss.entropy_coef))
             for _ in range(cfg.num_iterations):
                 opt.zero_grad(set_to_none=True)
-                for s in range(0, len(ro), cfg.microbatch_size):
-                    sl = slice(s, s + cfg.microbatch_size)
-                    pids, cids = ro.prompt_ids[sl], ro.completion_ids[sl]
+                for s in range(0, len(rows), cfg.microbatch_size):
+                    sl = rows[s:s + cfg.microbatch_size]
+                    pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
                     logp, ent, mask = completion_logprobs(model, pids, cids, pad_id)   # [b, t]
                     t = logp.size(1)
                     ref_logp = None
