@@ -11,6 +11,10 @@ prompts and batch size give the same tokens.
 policy takes, so it is trained like any other token); ``text`` leaves it out.
 ``logprobs`` are the log-probabilities of the sampled tokens under the temperature-scaled distribution
 (before top-k / top-p truncation), which is what a policy-gradient ratio needs.
+
+``force``, when given, is called with each row's completion so far and the token just sampled, and
+returns the token actually appended (budget forcing, s1: an end replaced by ``wait``); the log-prob
+recorded is that of the appended token.
 """
 from __future__ import annotations
 
@@ -68,7 +72,7 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
 
 @torch.inference_mode()
 def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, eos_id: int,
-                    pad_id: int, gen: torch.Generator, stop_check) -> tuple[list, list, list]:
+                    pad_id: int, gen: torch.Generator, stop_check, force=None) -> tuple[list, list, list]:
     from transformers import DynamicCache
 
     B = len(prompt_ids)
@@ -88,6 +92,7 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
                    use_cache=True).logits[:, -1, :].float()                  # [B, V]
     next_pos = pos[:, -1] + 1                                                  # [B]
     for _ in range(sampling.max_new_tokens):
+        logp_all = None
         if sampling.temperature <= 0:
             tok = logits.argmax(-1)                                            # [b]
             lp = torch.zeros_like(tok, dtype=torch.float)
@@ -99,6 +104,11 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
             lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
         done = torch.zeros(len(alive), dtype=torch.bool)
         for j, (row, t, l) in enumerate(zip(alive.tolist(), tok.tolist(), lp.tolist())):
+            if force is not None:
+                forced = force(out_ids[row], t)
+                if forced != t:
+                    t, tok[j] = forced, forced
+                    l = float(logp_all[j, t]) if logp_all is not None else 0.0
             out_ids[row].append(t)
             out_lp[row].append(l)
             if t == eos_id:
@@ -121,8 +131,9 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
 
 
 def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None,
-             prompt_ids: list[list[int]] | None = None) -> Rollouts:
-    """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``)."""
+             prompt_ids: list[list[int]] | None = None, force=None) -> Rollouts:
+    """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``);
+    ``force(completion_ids, token) -> token`` may replace sampled tokens (see the module docstring)."""
     sampling = sampling or SamplingConfig()
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -149,7 +160,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     try:
         for s in range(0, len(rows), sampling.batch_size):
             chunk = [p for _, p in rows[s:s + sampling.batch_size]]
-            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check)
+            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check, force)
             comp += o
             lps += l
             reasons += r
