@@ -92,7 +92,7 @@ def cmd_eval(args) -> int:
                      faithfulness=args.faithfulness, markers=args.markers, aha_threshold=args.aha_threshold)
     if not cfg.budgets or min(cfg.budgets) < 1:
         raise ValueError("--budgets needs positive integers")
-    if not cfg.ks or min(cfg.ks) < 1 or min(cfg.ks) > cfg.samples:
+    if not cfg.ks or min(cfg.ks) < 1 or max(cfg.ks) > cfg.samples:
         raise ValueError(f"--k needs values between 1 and --samples ({cfg.samples})")
     out = args.out
     if out is None:
@@ -203,7 +203,7 @@ def main(argv=None) -> int:
                    help="token budgets (a geometric series); sampling runs once at the largest")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     p.add_argument("--seed", type=int, default=0, help="seed of problems, sampling and estimates")
-    p.add_argument("--batch-size", type=int, default=128, help="sequences decoded together")
+    p.add_argument("--batch-size", type=int, default=512, help="sequences decoded together")
     p.add_argument("--subsets", type=int, default=256, help="k-subsets per problem for maj@k")
     p.add_argument("--force-min", default="", help="minimum budgets of budget forcing, e.g. 64,128 "
                    "(default: not measured)")

@@ -45,7 +45,7 @@ class EvalConfig:
     """Sampling temperature."""
     seed: int = 0
     """Seed of problems, sampling, vote subsets and bootstrap."""
-    batch_size: int = 128
+    batch_size: int = 512
     """Sequences decoded together."""
     max_subsets: int = 256
     """k-subsets per problem for maj@k (all of them when there are fewer)."""
