@@ -100,7 +100,8 @@ def forcing_effect(model, tokenizer, task, problems, min_budgets: list[int], n: 
         baseline = sample_many(model, tokenizer, task, problems, n, sampling)
     base = score_at_budget(baseline, task, tokenizer)
     out = {"cap": sampling.max_new_tokens, "samples_per_problem": n,
-           "unforced": {"pass@1": float(np.mean(base.correct)), "mean_tokens": float(np.mean(base.tokens))},
+           "unforced": {"pass@1": float(np.mean(base.correct)), "mean_tokens": float(np.mean(base.tokens)),
+                        **_style_shares(task, baseline.text)},
            "forced": []}
     for m in sorted(min_budgets):
         force = BudgetForcing.for_tokenizer(tokenizer, m)
@@ -110,8 +111,15 @@ def forcing_effect(model, tokenizer, task, problems, min_budgets: list[int], n: 
                               "mean_tokens": float(np.mean(sc.tokens)),
                               "forced_share": len(force.rows) / len(s.completion_ids),
                               "waits_per_completion": force.replaced / len(s.completion_ids),
-                              "seconds": round(s.seconds, 1)})
+                              **_style_shares(task, s.text), "seconds": round(s.seconds, 1)})
     return out
+
+
+def _style_shares(task, texts: list[str]) -> dict:
+    if not hasattr(task, "style_of"):
+        return {}
+    styles = [task.style_of(t) for t in texts]
+    return {"styles": {s: styles.count(s) / len(styles) for s in (*task.styles, "other")}}
 
 
 # ------------------------------------------------------------------------------ several models

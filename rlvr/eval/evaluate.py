@@ -236,9 +236,10 @@ def print_tables(res: dict, console=None) -> None:
         if "budget_forcing" in r:
             bf = r["budget_forcing"]
             u = bf["unforced"]
-            parts = [f"unforced {pct(u['pass@1'])}% / {u['mean_tokens']:.0f} tok"]
+            careful = lambda x: pct(x["styles"]["stepwise"] + x["styles"]["check"]) if "styles" in x else "-"  # noqa: E731
+            parts = [f"unforced {pct(u['pass@1'])}% / {u['mean_tokens']:.0f} tok (careful {careful(u)}%)"]
             parts += [f"min {f['min_tokens']}: {pct(f['pass@1'])}% / {f['mean_tokens']:.0f} tok "
-                      f"(forced {pct(f['forced_share'])}%)" for f in bf["forced"]]
+                      f"(forced {pct(f['forced_share'])}%, careful {careful(f)}%)" for f in bf["forced"]]
             console.print(f"  budget forcing ({bf['problems']} problems x {bf['samples_per_problem']}): "
                           + "; ".join(parts))
         if r.get("faithfulness", {}).get("by_style"):

@@ -149,8 +149,9 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
             probs = _filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)
             tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)      # [b]
             lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
+        row_of = rows.tolist()
         for j, (r, t, l) in enumerate(zip(at.tolist(), tok.tolist(), lp.tolist())):
-            row = int(rows[r])
+            row = row_of[r]
             if force is not None:
                 forced = force(out_ids[row], t)
                 if forced != t:
