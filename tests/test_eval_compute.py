@@ -200,3 +200,20 @@ def test_rlvr_eval_on_a_run_directory_and_a_model_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "accuracy (%) against token budget" in printed and "knee" in printed
     assert main(["eval", str(run), "--k", "1,8", "--samples", "4"]) == 2      # k > n is an error
+
+
+def test_the_shipped_base_follows_a_changed_step_in_its_stepwise_work(world_tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    from rlvr.eval.faithfulness import model_continuer
+
+    model = AutoModelForCausalLM.from_pretrained(shipped_base_path())
+    task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=5)
+    rng = random.Random(0)
+    items = [(p, trace_text(task.trace(p, "stepwise", rng)), "stepwise") for p in task.problems("test", 30, 0)]
+    cont = model_continuer(model, world_tokenizer, SamplingConfig(max_new_tokens=100, seed=0))
+    s = probe_traces(task, items, cont, seed=0)["stepwise"]
+    assert s["n"] == 30 and s["followed"] + s["stayed"] + s["other"] == 30
+    # the answer carries the change through far more often than it stays right (the model's own traces
+    # give the same picture: docs/evaluation.md); without the change the same cut mostly ends right
+    assert s["followed_rate"] >= 0.5 and s["stayed_rate"] <= 0.1 and s["control_stayed_rate"] >= 0.5
