@@ -64,12 +64,14 @@ class EvalConfig:
 
 
 def resolve_model(path: str) -> tuple[str, str]:
-    """(folder or hub id to load, short name): a run directory means its ``final/`` checkpoint."""
+    """(folder or hub id to load, short name): a run directory means its ``final/`` model (or, while it
+    trains, ``checkpoints/last/``)."""
     from ..world import shipped_base_path
 
     p = Path(path)
-    if (p / "final" / "config.json").exists():
-        return str(p / "final"), p.resolve().name
+    for sub in ("final", "checkpoints/last"):          # a finished run, else its last checkpoint
+        if (p / sub / "config.json").exists():
+            return str(p / sub), p.resolve().name
     if p.resolve() == shipped_base_path():
         return str(p), "base"
     if p.exists():

@@ -19,6 +19,7 @@ recorded is that of the appended token.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -71,10 +72,11 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
     return logits
 
 
-def _room_cache(model):
-    """A ``DynamicCache`` whose layers write into preallocated room, doubled when full, instead of
-    concatenating a new tensor at every step (which copies the whole cache each token)."""
-    from transformers import DynamicCache
+@functools.cache
+def _room_layer():
+    """A ``DynamicLayer`` that writes into preallocated room, doubled when full, instead of concatenating
+    a new tensor at every step (which copies the whole cache each token). It keeps ``keys`` and ``values``
+    as views of the room and supports what the sampler uses: ``update`` and ``batch_select_indices``."""
     from transformers.cache_utils import DynamicLayer
 
     class RoomLayer(DynamicLayer):
@@ -105,8 +107,16 @@ def _room_cache(model):
                 self.room_k, self.room_v = k, v
                 self.keys, self.values = k[:, :, :self.n], v[:, :, :self.n]
 
+    return RoomLayer
+
+
+def _room_cache(model):
+    """A ``DynamicCache`` for ``model`` whose plain dynamic layers are room layers."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
     cache = DynamicCache(config=model.config)
-    cache.layers = [RoomLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    cache.layers = [_room_layer()() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache
 
 
