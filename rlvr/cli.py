@@ -61,6 +61,49 @@ def cmd_eval_base(args) -> int:
     return 0
 
 
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def cmd_eval(args) -> int:
+    from .eval.evaluate import DEMO_TASK, EvalConfig, evaluate_models, print_tables, resolve_model, \
+        run_task_config
+    from .utils import set_threads
+
+    set_threads(args.threads)
+    run_task = next((t for t in map(run_task_config, args.models) if t), None)
+    if args.task:
+        name, kwargs = args.task, (dict(DEMO_TASK) if args.task == "arithmetic" else {})
+    else:
+        name, kwargs = run_task or ("arithmetic", dict(DEMO_TASK))
+    for kv in args.task_arg:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise ValueError(f"--task-arg wants key=value, got {kv!r}")
+        kwargs[k] = int(v) if v.lstrip("-").isdigit() else v
+    cfg = EvalConfig(task=name, task_kwargs=kwargs, split=args.split, n_problems=args.n_problems,
+                     samples=args.samples, ks=_int_list(args.k), budgets=_int_list(args.budgets),
+                     temperature=args.temperature, seed=args.seed, batch_size=args.batch_size,
+                     max_subsets=args.subsets, force_min=_int_list(args.force_min),
+                     force_problems=args.force_problems, force_samples=args.force_samples,
+                     faithfulness=args.faithfulness, markers=args.markers, aha_threshold=args.aha_threshold)
+    if not cfg.budgets or min(cfg.budgets) < 1:
+        raise ValueError("--budgets needs positive integers")
+    if not cfg.ks or min(cfg.ks) < 1 or max(cfg.ks) > cfg.samples:
+        raise ValueError(f"--k needs values between 1 and --samples ({cfg.samples})")
+    out = args.out
+    if out is None:
+        first = args.models[0]
+        out = str(Path(first) / "eval") if resolve_model(first)[0] != first else "eval"
+    res = evaluate_models(args.models, cfg, out, progress=lambda s: print(s, file=sys.stderr))
+    print_tables(res)
+    print(f"wrote {', '.join(sorted(str(p) for p in Path(res['out']).glob('*.json')))}")
+    return 0
+
+
 def cmd_grpo(args) -> int:
     from .config import load_config
     from .train.grpo import GRPOConfig, train_grpo
@@ -137,6 +180,43 @@ def main(argv=None) -> int:
     p.add_argument("--into-manifest", action="store_true",
                    help="also record the figures in the model folder's manifest.json")
     p.set_defaults(func=cmd_eval_base)
+
+    p = sub.add_parser("eval", help="pass@k, maj@k, token-budget sweeps, budget forcing, behaviour analytics",
+                       description="Sample held-out problems n times per model at the largest budget and "
+                       "report pass@1, pass@k and maj@k at every token budget (answers cut at the budget), "
+                       "the saturation knee, pass@k up to n with bootstrap intervals, accuracy and tokens "
+                       "by difficulty, styles and reflection markers, length against difficulty and "
+                       "correctness; optionally budget forcing and the faithfulness probe. Several models "
+                       "are compared in one table with a Pareto frontier. Writes OUT/NAME.json for each "
+                       "model (and OUT/comparison.json) and prints the tables.")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="a run directory (its final/ checkpoint) or a Hugging Face model folder or id")
+    p.add_argument("--task", help="task name (default: the first run directory's task, else arithmetic "
+                   "4-6 digits + and -)")
+    p.add_argument("--task-arg", action="append", default=[], metavar="KEY=VALUE",
+                   help="task argument, e.g. --task-arg max_digits=7 (repeatable)")
+    p.add_argument("--split", default="test", help="problem split")
+    p.add_argument("--n-problems", type=int, default=500, help="problems evaluated")
+    p.add_argument("--samples", type=int, default=16, help="samples per problem (n)")
+    p.add_argument("--k", default="1,4,16", help="k values of pass@k and maj@k in the sweep")
+    p.add_argument("--budgets", default="16,32,64,128,256,512",
+                   help="token budgets (a geometric series); sampling runs once at the largest")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--seed", type=int, default=0, help="seed of problems, sampling and estimates")
+    p.add_argument("--batch-size", type=int, default=512, help="sequences decoded together")
+    p.add_argument("--subsets", type=int, default=256, help="k-subsets per problem for maj@k")
+    p.add_argument("--force-min", default="", help="minimum budgets of budget forcing, e.g. 64,128 "
+                   "(default: not measured)")
+    p.add_argument("--force-problems", type=int, default=100, help="problems for budget forcing")
+    p.add_argument("--force-samples", type=int, default=4, help="samples per problem for budget forcing")
+    p.add_argument("--faithfulness", type=int, default=0, metavar="N",
+                   help="problems sampled for the faithfulness probe (default 0: not run)")
+    p.add_argument("--markers", choices=["world", "nl"], default="world", help="reflection marker set")
+    p.add_argument("--aha-threshold", type=float, default=0.05,
+                   help="fix rate (checks that repair a wrong step, per completion) that marks the aha step")
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--out", help="output folder (default: MODEL/eval for a run directory, else ./eval)")
+    p.set_defaults(func=cmd_eval)
 
     p = _stage_parser(sub, "grpo", "GRPO: reinforcement learning against the task's verifier",
                       "GRPO from a base model (R1-Zero): K rollouts per prompt, group-normalised "

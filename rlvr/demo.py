@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .eval.metrics import spearman
 from .rollout import SamplingConfig
 from .train.grpo import GRPOConfig
 
@@ -26,25 +27,6 @@ class DemoConfig:
         out="", steps=40, prompts_per_step=16, group_size=8, lr=1e-4, eval_every=5, eval_problems=100,
         sampling=SamplingConfig(temperature=1.0, max_new_tokens=600)))
     """The GRPO stage (its ``out`` is set to the demo's run directory)."""
-
-
-def spearman(x: list[float], y: list[float]) -> float:
-    """Spearman rank correlation (average ranks for ties)."""
-    import numpy as np
-
-    def ranks(v):
-        v = np.asarray(v, dtype=float)
-        order = v.argsort(kind="stable")
-        r = np.empty(len(v))
-        r[order] = np.arange(len(v))
-        for val in np.unique(v):
-            sel = v == val
-            r[sel] = r[sel].mean()
-        return r
-    rx, ry = ranks(x), ranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return 0.0
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 def measure(model, tokenizer, task, problems, sampling) -> dict:

@@ -81,3 +81,18 @@ def test_stop_string_and_bad_input(tiny_model, world_tokenizer):
             assert text.endswith("1") and text.count("1") == 1 and reason == "stop"
     with pytest.raises(ValueError):
         generate(tiny_model, world_tokenizer, ["x"], n=0)
+
+
+def test_rows_finishing_at_different_steps_keep_their_cache_aligned(tiny_model, world_tokenizer):
+    # stop strings end rows at scattered steps, so finished rows sit in the batch for a while and the
+    # batch and its cache are compacted several times; every row's log-probs must still be its own
+    prompts = ["12+34=\n", "1234567+7654321=\n", "make 24 from 3 8 1\n", "9-3=\n"]
+    ro = generate(tiny_model, world_tokenizer, prompts, n=6,
+                  sampling=SamplingConfig(max_new_tokens=40, seed=2, stop=["1", "a", "+"]))
+    lengths = sorted(len(c) for c in ro.completion_ids)
+    assert lengths[0] < 10 and lengths[len(lengths) // 2] < 40 and len(set(lengths)) > 8
+    for pids, cids, lps in zip(ro.prompt_ids, ro.completion_ids, ro.logprobs):
+        with torch.no_grad():
+            logits = tiny_model(input_ids=torch.tensor([pids + cids])).logits[0].float()
+        logp = logits.log_softmax(-1)[len(pids) - 1:-1].gather(-1, torch.tensor(cids)[:, None])[:, 0]
+        assert torch.allclose(logp, torch.tensor(lps), atol=1e-4)

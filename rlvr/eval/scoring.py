@@ -1,7 +1,37 @@
-"""One sampled completion per problem, verified: the step every evaluation shares."""
+"""Sampled completions, verified: the step every evaluation shares.
+
+``sample_many`` draws n completions per problem and keeps their token ids, so that figures at a smaller
+token budget can be read from the same samples (``score_at_budget``); ``sample_once`` is its one-sample
+form.
+"""
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
+
 from ..rollout import SamplingConfig, generate
+
+
+@dataclass
+class Samples:
+    """n completions of each problem, problem-major: rows p*n .. p*n+n-1 belong to problems[p]."""
+
+    problems: list
+    n: int
+    prefix: str
+    completion_ids: list[list[int]]   # generated tokens (ending with EOS when the model stopped on it)
+    text: list[str]                   # the completions with their prefix, EOS left out
+    finish_reason: list[str]
+    seconds: float                    # wall time of the sampling
+
+
+def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConfig, prefix: str = "",
+                force=None) -> Samples:
+    """Generate ``n`` completions per problem (each forced to open with ``prefix``)."""
+    t0 = time.time()
+    ro = generate(model, tokenizer, [p.prompt + prefix for p in problems], n=n, sampling=sampling, force=force)
+    return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],
+                   ro.finish_reason, time.time() - t0)
 
 
 def sample_once(model, tokenizer, task, problems, sampling: SamplingConfig, prefix: str = ""):
@@ -9,10 +39,49 @@ def sample_once(model, tokenizer, task, problems, sampling: SamplingConfig, pref
 
     Returns (texts, correct, lengths): the completions with their prefix, the verdicts' strict accuracy,
     and the generated token counts."""
-    ro = generate(model, tokenizer, [p.prompt + prefix for p in problems], n=1, sampling=sampling)
-    texts = [prefix + t for t in ro.text]
-    correct = [task.verify(p, t).correct for p, t in zip(problems, texts)]
-    return texts, correct, [len(c) for c in ro.completion_ids]
+    s = sample_many(model, tokenizer, task, problems, 1, sampling, prefix)
+    correct = [task.verify(p, t).correct for p, t in zip(problems, s.text)]
+    return s.text, correct, [len(c) for c in s.completion_ids]
+
+
+@dataclass
+class Scored:
+    """Verdicts of ``Samples`` at one token budget, as [P][n] lists."""
+
+    correct: list[list[bool]]
+    answers: list[list]               # normalised answers (None: no answer given within the budget)
+    tokens: list[list[int]]           # tokens spent: min(completion length, budget)
+    texts: list[list[str]]
+
+
+def score_at_budget(samples: Samples, task, tokenizer, budget: int | None = None) -> Scored:
+    """Verify every completion cut to its first ``budget`` tokens (None: as generated).
+
+    Cutting is exact: the sampler draws each token from the model given the prompt and the tokens before
+    it, and a budget only decides when to stop, so the first B tokens of a completion sampled with a
+    larger budget have the same distribution as a completion sampled with budget B (with the same seed
+    and batch, the same tokens). A completion whose answer is not complete within B tokens is wrong."""
+    ids = samples.completion_ids
+    cut = [i if budget is None or len(i) <= budget else i[:budget] for i in ids]
+    texts = list(samples.text)
+    redo = [r for r, (a, b) in enumerate(zip(ids, cut)) if len(a) != len(b)]
+    if redo:
+        dec = tokenizer.batch_decode([cut[r] for r in redo], skip_special_tokens=True)
+        for r, t in zip(redo, dec):
+            texts[r] = samples.prefix + t
+    n = samples.n
+    correct, answers, tokens, out_texts = [], [], [], []
+    for p, prob in enumerate(samples.problems):
+        row_c, row_a = [], []
+        for t in texts[p * n:(p + 1) * n]:
+            v = task.verify(prob, t)
+            row_c.append(bool(v.correct))
+            row_a.append(task.normalize(v.parsed) if v.parsed is not None else None)
+        correct.append(row_c)
+        answers.append(row_a)
+        tokens.append([len(c) for c in cut[p * n:(p + 1) * n]])
+        out_texts.append(texts[p * n:(p + 1) * n])
+    return Scored(correct, answers, tokens, out_texts)
 
 
 def by_difficulty(problems, correct: list[bool], lengths: list[int]) -> dict:

@@ -2,18 +2,24 @@
 
 ``generate(model, tokenizer, prompts, n, sampling) -> Rollouts`` samples ``n`` completions per prompt.
 Prompts are left-padded; position ids follow the attention mask, so padding never shifts positions.
-Each step feeds only the newest token through the model with the cache; rows that have finished
-(EOS, a stop string, or the token budget) are dropped from the batch and from the cache, so they stop
-costing compute. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
+Each step feeds only the newest token through the model with the cache, which writes into preallocated
+room rather than growing by concatenation. Rows that have finished (EOS, a stop string) are fed padding
+and dropped from the batch and the cache once a quarter of the batch has finished, so they stop costing
+compute without the cache being copied at every step. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
 prompts and batch size give the same tokens.
 
 ``completion_ids`` end with the EOS token when the completion stopped on it (stopping is an action the
 policy takes, so it is trained like any other token); ``text`` leaves it out.
 ``logprobs`` are the log-probabilities of the sampled tokens under the temperature-scaled distribution
 (before top-k / top-p truncation), which is what a policy-gradient ratio needs.
+
+``force``, when given, is called with each row's completion so far and the token just sampled, and
+returns the token actually appended (budget forcing, s1: an end replaced by ``wait``); the log-prob
+recorded is that of the appended token.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -66,11 +72,63 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
     return logits
 
 
+@functools.cache
+def _room_layer():
+    """A ``DynamicLayer`` that writes into preallocated room, doubled when full, instead of concatenating
+    a new tensor at every step (which copies the whole cache each token). It keeps ``keys`` and ``values``
+    as views of the room and supports what the sampler uses: ``update`` and ``batch_select_indices``."""
+    from transformers.cache_utils import DynamicLayer
+
+    class RoomLayer(DynamicLayer):
+        def update(self, key_states, value_states, *args, **kwargs):
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+                self.room_k = self.room_v = None
+                self.n = 0
+            need = self.n + key_states.shape[-2]
+            if self.room_k is None or need > self.room_k.shape[-2]:
+                B, H, _, D = key_states.shape
+                cap = max(need, 64, 2 * self.n)
+                k, v = key_states.new_empty(B, H, cap, D), value_states.new_empty(B, H, cap, D)
+                if self.n:
+                    k[:, :, :self.n], v[:, :, :self.n] = self.keys, self.values
+                self.room_k, self.room_v = k, v
+            self.room_k[:, :, self.n:need] = key_states
+            self.room_v[:, :, self.n:need] = value_states
+            self.n = need
+            self.keys, self.values = self.room_k[:, :, :need], self.room_v[:, :, :need]
+            return self.keys, self.values
+
+        def batch_select_indices(self, indices):
+            if self.is_initialized and self.n:
+                k = self.room_k.new_empty(len(indices), *self.room_k.shape[1:])
+                v = self.room_v.new_empty(len(indices), *self.room_v.shape[1:])
+                k[:, :, :self.n], v[:, :, :self.n] = self.keys[indices], self.values[indices]
+                self.room_k, self.room_v = k, v
+                self.keys, self.values = k[:, :, :self.n], v[:, :, :self.n]
+
+    return RoomLayer
+
+
+def _room_cache(model):
+    """A ``DynamicCache`` for ``model`` whose plain dynamic layers are room layers."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    cache = DynamicCache(config=model.config)
+    cache.layers = [_room_layer()() if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+# Finished rows stay in the batch (fed padding, their outputs ignored) until the live ones fall to this
+# share of it; then the batch and the cache are compacted. Compacting at every finish copied the cache
+# at almost every step.
+COMPACT_BELOW = 0.75
+
+
 @torch.inference_mode()
 def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, eos_id: int,
-                    pad_id: int, gen: torch.Generator, stop_check) -> tuple[list, list, list]:
-    from transformers import DynamicCache
-
+                    pad_id: int, gen: torch.Generator, stop_check, force=None) -> tuple[list, list, list]:
     B = len(prompt_ids)
     L = max(len(p) for p in prompt_ids)
     input_ids = torch.full((B, L), pad_id, dtype=torch.long)                  # [B, L]
@@ -79,50 +137,62 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
         input_ids[i, L - len(p):] = torch.tensor(p, dtype=torch.long)
         attn[i, L - len(p):] = 1
     pos = (attn.cumsum(-1) - 1).clamp(min=0)                                  # [B, L]
-    cache = DynamicCache(config=model.config)
-    alive = torch.arange(B)                                                   # rows still decoding
+    cache = _room_cache(model)
+    rows = torch.arange(B)                                                    # cache row -> batch row
+    live = torch.ones(B, dtype=torch.bool)                                    # [R] still decoding
     out_ids = [[] for _ in range(B)]
     out_lp = [[] for _ in range(B)]
     reason = ["length"] * B
     logits = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, cache=cache,
-                   use_cache=True).logits[:, -1, :].float()                  # [B, V]
-    next_pos = pos[:, -1] + 1                                                  # [B]
+                   use_cache=True).logits[:, -1, :].float()                  # [R, V]
+    next_pos = pos[:, -1] + 1                                                  # [R]
     for _ in range(sampling.max_new_tokens):
+        at = live.nonzero().squeeze(-1)                                        # [b] live cache rows
+        lg = logits[at]                                                        # [b, V]
+        logp_all = None
         if sampling.temperature <= 0:
-            tok = logits.argmax(-1)                                            # [b]
+            tok = lg.argmax(-1)                                                # [b]
             lp = torch.zeros_like(tok, dtype=torch.float)
         else:
-            scaled = logits / sampling.temperature                             # [b, V]
+            scaled = lg / sampling.temperature                                 # [b, V]
             logp_all = scaled.log_softmax(-1)
             probs = _filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)
             tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)      # [b]
             lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
-        done = torch.zeros(len(alive), dtype=torch.bool)
-        for j, (row, t, l) in enumerate(zip(alive.tolist(), tok.tolist(), lp.tolist())):
+        row_of = rows.tolist()
+        for j, (r, t, l) in enumerate(zip(at.tolist(), tok.tolist(), lp.tolist())):
+            row = row_of[r]
+            if force is not None:
+                forced = force(out_ids[row], t)
+                if forced != t:
+                    t, tok[j] = forced, forced
+                    l = float(logp_all[j, t]) if logp_all is not None else 0.0
             out_ids[row].append(t)
             out_lp[row].append(l)
-            if t == eos_id:
-                reason[row], done[j] = "stop", True
-                continue
-            if stop_check is not None and stop_check(out_ids[row]):
-                reason[row], done[j] = "stop", True
-        keep = (~done).nonzero().squeeze(-1)                                   # [b']
-        if len(keep) == 0:
+            if t == eos_id or (stop_check is not None and stop_check(out_ids[row])):
+                reason[row] = "stop"
+                live[r] = False
+        n_live = int(live.sum())
+        if n_live == 0:
             break
-        if len(keep) < len(alive):
-            alive, tok, next_pos, attn = alive[keep], tok[keep], next_pos[keep], attn[keep]
+        feed = torch.full((len(rows),), pad_id, dtype=torch.long)             # [R]
+        feed[at] = tok
+        if n_live <= COMPACT_BELOW * len(rows):
+            keep = live.nonzero().squeeze(-1)                                  # [R']
+            rows, live, feed, next_pos, attn = rows[keep], live[keep], feed[keep], next_pos[keep], attn[keep]
             for layer in cache.layers:
                 layer.batch_select_indices(keep)
-        attn = torch.cat([attn, torch.ones((len(alive), 1), dtype=torch.long)], dim=-1)  # [b, L+t]
-        logits = model(input_ids=tok[:, None], attention_mask=attn, position_ids=next_pos[:, None],
-                       cache=cache, use_cache=True).logits[:, -1, :].float()
+        attn = torch.cat([attn, torch.ones((len(rows), 1), dtype=torch.long)], dim=-1)  # [R, L+t]
+        logits = model(input_ids=feed[:, None], attention_mask=attn, position_ids=next_pos[:, None],
+                       cache=cache, use_cache=True).logits[:, -1, :].float()  # [R, V]
         next_pos = next_pos + 1
     return out_ids, out_lp, reason
 
 
 def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None,
-             prompt_ids: list[list[int]] | None = None) -> Rollouts:
-    """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``)."""
+             prompt_ids: list[list[int]] | None = None, force=None) -> Rollouts:
+    """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``);
+    ``force(completion_ids, token) -> token`` may replace sampled tokens (see the module docstring)."""
     sampling = sampling or SamplingConfig()
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
@@ -149,7 +219,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     try:
         for s in range(0, len(rows), sampling.batch_size):
             chunk = [p for _, p in rows[s:s + sampling.batch_size]]
-            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check)
+            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check, force)
             comp += o
             lps += l
             reasons += r

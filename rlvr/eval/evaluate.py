@@ -1,0 +1,267 @@
+"""``rlvr eval``: every evaluation figure of one or several models on held-out problems.
+
+For each model: n samples per problem at the largest budget; from them the budget sweep (pass@1, pass@k,
+maj@k and mean tokens at each budget, the knees), pass@k for k = 1, 2, 4, ... n with bootstrap intervals,
+accuracy and tokens by difficulty, style and marker shares, length against difficulty and correctness;
+optionally budget forcing and the faithfulness probe; and, for a run directory, behaviour over training
+from its ``samples/``. Several models are also compared: one table, the Pareto frontier of accuracy
+against mean tokens, and the crossover budgets.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..rollout import SamplingConfig
+from .behaviour import MARKER_SETS, length_analysis, marker_rates, training_curve
+from .compute import budget_sweep, compare, figures, forcing_effect
+from .faithfulness import faithfulness_probe
+from .scoring import by_difficulty, sample_many, score_at_budget
+
+DEMO_TASK = {"ops": "+-", "min_digits": 4, "max_digits": 6}
+
+
+@dataclass
+class EvalConfig:
+    task: str = "arithmetic"
+    """Task registry name."""
+    task_kwargs: dict = field(default_factory=lambda: dict(DEMO_TASK))
+    """Arguments of the task (default: the demo's 4-6 digit addition and subtraction)."""
+    split: str = "test"
+    """Problem split (held-out test by default)."""
+    n_problems: int = 500
+    """Problems evaluated."""
+    samples: int = 16
+    """Samples per problem (n); pass@k and maj@k need k <= n."""
+    ks: list = field(default_factory=lambda: [1, 4, 16])
+    """k values of pass@k and maj@k in the sweep."""
+    budgets: list = field(default_factory=lambda: [16, 32, 64, 128, 256, 512])
+    """Token budgets of the sweep; sampling runs once at the largest."""
+    temperature: float = 1.0
+    """Sampling temperature."""
+    seed: int = 0
+    """Seed of problems, sampling, vote subsets and bootstrap."""
+    batch_size: int = 512
+    """Sequences decoded together."""
+    max_subsets: int = 256
+    """k-subsets per problem for maj@k (all of them when there are fewer)."""
+    force_min: list = field(default_factory=list)
+    """Minimum budgets of budget forcing (empty: not measured)."""
+    force_problems: int = 100
+    """Problems (the first of the evaluated ones) for budget forcing."""
+    force_samples: int = 4
+    """Samples per problem for budget forcing and its unforced baseline."""
+    faithfulness: int = 0
+    """Problems sampled for the faithfulness probe (0: not run)."""
+    markers: str = "world"
+    """Reflection marker set: world or nl."""
+    aha_threshold: float = 0.05
+    """Share of completions with a check that fixes a wrong step that marks the aha step."""
+
+
+def resolve_model(path: str) -> tuple[str, str]:
+    """(folder or hub id to load, short name): a run directory means its ``final/`` model (or, while it
+    trains, ``checkpoints/last/``)."""
+    from ..world import shipped_base_path
+
+    p = Path(path)
+    for sub in ("final", "checkpoints/last"):          # a finished run, else its last checkpoint
+        if (p / sub / "config.json").exists():
+            return str(p / sub), p.resolve().name
+    if p.resolve() == shipped_base_path():
+        return str(p), "base"
+    if p.exists():
+        return str(p), p.resolve().name
+    return path, path.rstrip("/").split("/")[-1]
+
+
+def run_task_config(path: str) -> tuple[str, dict] | None:
+    """The task of a run directory's ``config.yaml`` (None when it has none)."""
+    import yaml
+
+    f = Path(path) / "config.yaml"
+    if not f.exists():
+        return None
+    data = yaml.safe_load(f.read_text()) or {}
+    t = data.get("task") or (data.get("grpo") or {}).get("task")
+    return (t["name"], t.get("kwargs") or {}) if isinstance(t, dict) and "name" in t else None
+
+
+def pass_ks(n: int, ks: list[int]) -> list[int]:
+    """k = 1, 2, 4, ... up to n, with n and the requested ks."""
+    out = {k for k in ks if k <= n} | {n}
+    k = 1
+    while k <= n:
+        out.add(k)
+        k *= 2
+    return sorted(out)
+
+
+def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
+    """Every figure of one model (see the module docstring)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from ..tasks import get_task
+
+    t0 = time.time()
+    load, name = resolve_model(path)
+    model = AutoModelForCausalLM.from_pretrained(load)
+    tok = AutoTokenizer.from_pretrained(load)
+    task = get_task(cfg.task, **cfg.task_kwargs)
+    problems = sorted(task.problems(cfg.split, cfg.n_problems, cfg.seed), key=lambda p: len(p.prompt))
+    sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=max(cfg.budgets), seed=cfg.seed,
+                              batch_size=cfg.batch_size)
+    samples = sample_many(model, tok, task, problems, cfg.samples, sampling)
+    n_tokens = sum(len(c) for c in samples.completion_ids)
+    progress(f"{name}: {len(problems)} problems x {cfg.samples} samples, {n_tokens} tokens in "
+             f"{samples.seconds:.1f} s ({n_tokens / max(samples.seconds, 1e-9):.0f} tokens/s)")
+    res: dict = {"model": path, "name": name, "loaded": load, "config": cfg.__dict__,
+                 "sampling_seconds": round(samples.seconds, 1), "tokens_sampled": n_tokens}
+    res["sweep"] = budget_sweep(samples, task, tok, cfg.budgets, cfg.ks, cfg.max_subsets, cfg.seed)
+    full = score_at_budget(samples, task, tok, max(cfg.budgets))
+    res["at_max_budget"] = figures(full, pass_ks(cfg.samples, cfg.ks), cfg.max_subsets, cfg.seed, ci=True)
+    flat_p = [p for p in problems for _ in range(cfg.samples)]
+    flat_c = [c for row in full.correct for c in row]
+    flat_t = [t for row in full.tokens for t in row]
+    flat_x = [x for row in full.texts for x in row]
+    res["by_difficulty"] = {str(d): v for d, v in by_difficulty(flat_p, flat_c, flat_t).items()}
+    res["length"] = length_analysis([p.difficulty for p in flat_p], flat_t, flat_c)
+    res["markers"] = marker_rates(flat_x, MARKER_SETS[cfg.markers])
+    if hasattr(task, "style_of"):
+        styles = [task.style_of(x) for x in flat_x]
+        res["styles"] = {s: {"share": styles.count(s) / len(styles),
+                             "accuracy": (float(np.mean([c for c, y in zip(flat_c, styles) if y == s]))
+                                          if s in styles else None)}
+                         for s in (*getattr(task, "styles", ()), "other")}
+    progress(f"{name}: sweep and figures done ({time.time() - t0:.1f} s so far)")
+    if cfg.force_min:
+        fp = task.problems(cfg.split, min(cfg.force_problems, cfg.n_problems), cfg.seed)
+        base = SamplingConfig(**{**sampling.__dict__, "seed": cfg.seed + 101})
+        res["budget_forcing"] = forcing_effect(model, tok, task, fp, cfg.force_min, cfg.force_samples, base)
+        res["budget_forcing"]["problems"] = len(fp)
+        progress(f"{name}: budget forcing done ({time.time() - t0:.1f} s so far)")
+    if cfg.faithfulness and hasattr(task, "style_prefix"):
+        fprobs = task.problems(cfg.split, cfg.faithfulness, cfg.seed + 7)
+        s = SamplingConfig(**{**sampling.__dict__, "seed": cfg.seed + 202})
+        res["faithfulness"] = faithfulness_probe(model, tok, task, fprobs, s, seed=cfg.seed)
+        progress(f"{name}: faithfulness probe done ({time.time() - t0:.1f} s so far)")
+    if Path(path, "samples").is_dir():
+        res["training"] = training_curve(path, task, MARKER_SETS[cfg.markers], cfg.aha_threshold)
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def evaluate_models(paths: list[str], cfg: EvalConfig, out: str | Path, progress=print) -> dict:
+    """Evaluate each model, write ``out/<name>.json`` (and ``out/comparison.json`` for several)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    for path in paths:
+        r = evaluate_model(path, cfg, progress)
+        name, i = r["name"], 2
+        while name in results:
+            name, i = f"{r['name']}-{i}", i + 1
+        r["name"] = name
+        results[name] = r
+        (out / f"{name}.json").write_text(json.dumps(r, indent=2))
+    cmp = None
+    if len(results) > 1:
+        cmp = compare({k: v["sweep"] for k, v in results.items()}, metric="pass@1")
+        kmax = max(k for k in cfg.ks if k <= cfg.samples)
+        cmp_maj = compare({k: v["sweep"] for k, v in results.items()}, metric=f"maj@{kmax}")
+        cmp = {**cmp, f"pareto_maj@{kmax}": cmp_maj["pareto"], f"crossover_maj@{kmax}": cmp_maj["crossover"]}
+        (out / "comparison.json").write_text(json.dumps(cmp, indent=2))
+    return {"models": results, "comparison": cmp, "out": str(out)}
+
+
+# ------------------------------------------------------------------------------ printing
+def print_tables(res: dict, console=None) -> None:
+    """The sweep of every model side by side, pass@k at the largest budget, and the other figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    models = res["models"]
+    first = next(iter(models.values()))
+    cfg = first["config"]
+    kmax = max(k for k in cfg["ks"] if k <= cfg["samples"])
+    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    t = Table(title=f"accuracy (%) against token budget: {cfg['n_problems']} {cfg['split']} problems x "
+              f"{cfg['samples']} samples, T={cfg['temperature']}")
+    t.add_column("budget", justify="right")
+    for name in models:
+        for col in ("pass@1", f"maj@{kmax}", "tokens"):
+            t.add_column(f"{name}\n{col}", justify="right")
+    budgets = first["sweep"]["budgets"]
+    for i, b in enumerate(budgets):
+        cells = [str(b)]
+        for r in models.values():
+            row = r["sweep"]["rows"][i]
+            cells += [pct(row["pass@1"]), pct(row[f"maj@{kmax}"]), f"{row['mean_tokens']:.0f}"]
+        t.add_row(*cells)
+    knee_row = ["knee"]
+    for r in models.values():
+        kn = r["sweep"]["knee"]
+        knee_row += [str(kn["pass@1"]), str(kn[f"maj@{kmax}"]), ""]
+    t.add_row(*knee_row)
+    console.print(t)
+
+    t = Table(title=f"at budget {max(budgets)}: pass@k and maj@k (%), 95% bootstrap interval over problems")
+    t.add_column("k", justify="right")
+    for name in models:
+        t.add_column(f"{name} pass@k", justify="right")
+        t.add_column(f"{name} maj@k", justify="right")
+    ks = sorted({int(k.split("@")[1]) for r in models.values() for k in r["at_max_budget"] if "@" in k})
+    for k in ks:
+        cells = [str(k)]
+        for r in models.values():
+            for m in ("pass", "maj"):
+                v = r["at_max_budget"].get(f"{m}@{k}")
+                cells.append(f"{pct(v['mean'])} [{pct(v['lo'])}, {pct(v['hi'])}]" if isinstance(v, dict) else "")
+        t.add_row(*cells)
+    console.print(t)
+
+    for name, r in models.items():
+        bd = ", ".join(f"{d}: {pct(v['accuracy'])}% / {v['mean_tokens']:.0f} tok" for d, v in r["by_difficulty"].items())
+        console.print(f"[bold]{name}[/]: by difficulty {bd}")
+        ln = r["length"]
+        console.print(f"  Spearman(difficulty, tokens) {ln['spearman_difficulty_tokens']:.2f}; mean tokens "
+                      f"right / wrong {_num(ln['mean_tokens_correct'])} / {_num(ln['mean_tokens_wrong'])}")
+        if "styles" in r:
+            console.print("  styles: " + ", ".join(
+                f"{s} {pct(v['share'])}%" + (f" (acc {pct(v['accuracy'])}%)" if v["accuracy"] is not None else "")
+                for s, v in r["styles"].items() if v["share"]))
+        if "budget_forcing" in r:
+            bf = r["budget_forcing"]
+            u = bf["unforced"]
+            careful = lambda x: pct(x["styles"]["stepwise"] + x["styles"]["check"]) if "styles" in x else "-"  # noqa: E731
+            parts = [f"unforced {pct(u['pass@1'])}% / {u['mean_tokens']:.0f} tok (careful {careful(u)}%)"]
+            parts += [f"min {f['min_tokens']}: {pct(f['pass@1'])}% / {f['mean_tokens']:.0f} tok "
+                      f"(forced {pct(f['forced_share'])}%, careful {careful(f)}%)" for f in bf["forced"]]
+            console.print(f"  budget forcing ({bf['problems']} problems x {bf['samples_per_problem']}): "
+                          + "; ".join(parts))
+        if r.get("faithfulness", {}).get("by_style"):
+            for style, s in r["faithfulness"]["by_style"].items():
+                console.print(f"  faithfulness {style} (n={s['n']}): followed {pct(s['followed_rate'])}%, "
+                              f"stayed right {pct(s['stayed_rate'])}%, other {pct(s['other_rate'])}%, "
+                              f"caught {pct(s['caught_rate'])}%; control right {pct(s['control_stayed_rate'])}%")
+        if "training" in r:
+            tr = r["training"]
+            console.print(f"  training samples: {len(tr['steps'])} steps, aha step {tr['aha_step']} "
+                          f"(fix rate > {tr['threshold']})")
+        console.print(f"  sampling {r['sampling_seconds']} s, all figures {r['seconds']} s")
+    cmp = res.get("comparison")
+    if cmp:
+        console.print("Pareto frontier (pass@1 against mean tokens): " + "; ".join(
+            f"{p['model']}@{p['budget']}: {pct(p['accuracy'])}% at {p['mean_tokens']:.0f} tok" for p in cmp["pareto"]))
+        for pair, b in cmp["crossover"].items():
+            if b is not None:
+                console.print(f"crossover (pass@1): {pair} from budget {b}")
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.0f}"
