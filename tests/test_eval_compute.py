@@ -25,7 +25,7 @@ def ids_of(tok, text, eos=True):
 def test_a_late_answer_is_wrong_at_a_small_budget(world_tokenizer):
     tok = world_tokenizer
     prob = ARITH.make(12, "+", 34)
-    work = "work 2+4+0=6 c0 r6 1+3=\n1+3+0=4 r46\n<answer>46</answer>"
+    work = "work 1+3= 2+4+0=6 c0 r6\n1+3+0=4 r46\n<answer>46</answer>"
     rows = [ids_of(tok, work), ids_of(tok, "<answer>46</answer>"), ids_of(tok, "<answer>47</answer>")]
     close = tok.convert_tokens_to_ids("</answer>")
     end_work = rows[0].index(close) + 1                  # tokens up to and including the closing tag
@@ -104,12 +104,12 @@ def test_perturb_changes_one_intermediate_column_by_one():
     # a check trace is changed in its first attempt only; a subtraction column is its difference digit
     prob = ARITH.make(7856, "-", 4183)
     text = trace_text(ARITH.trace(prob, "check", random.Random(0), p_slip=0, p_check_slip=0))
-    assert text.startswith("work+check 6-3-0=3 b0 r3 785-418=\n5-8-0=7 b1 r73 78-41=\n")
+    assert text.startswith("work+check 785-418= 6-3-0=3 b0 r3\n78-41= 15-8-0=7 b1 r73\n")
     for seed in range(20):
         p = perturb(prob, text, "check", random.Random(seed))
         assert "\ncheck " not in p.prefix
         assert p.followed_answer == 3673 + p.delta * 10 ** p.column
-    assert perturb(ARITH.make(12, "*", 3), "work 2*3+0=6 c0 r6 1*3=\n1*3+0=3 r36\n", "stepwise",
+    assert perturb(ARITH.make(12, "*", 3), "work 1*3= 2*3+0=6 c0 r6\n1*3+0=3 r36\n", "stepwise",
                    random.Random(0)) is None
 
 
@@ -120,8 +120,8 @@ def faithful_continuation(prompt: str) -> str:
     width = max(len(a), len(b))
     done = work.split("\n")                              # finished lines, then the cut line
     col = len(done) - 1                                   # the cut line's column (0 = units)
-    low = done[-2].split(" r")[1].split(" ")[0] if col else ""
-    written = int(done[-1].split("=")[1])
+    low = done[-2].split(" r")[1] if col else ""
+    written = int(done[-1].split("=")[-1])
     digits, carry = str(written % 10) + low, written // 10
     xa, xb = a.rjust(width, "0"), b.rjust(width, "0")
     for j in range(col + 1, width):

@@ -201,15 +201,18 @@ def _digits(n: int, width: int) -> list[int]:
 
 
 def _rest(x: str, y: str, op: str, i: int) -> str:
-    """The operands left after column i (both padded to the same width), as `` A+B=``; empty after
-    the last column."""
+    """What is left of the operands once column i is taken (both padded to one width), as ``A+B= ``;
+    empty for the last column."""
     w = len(x)
-    return f" {x[:w - i - 1]}{op}{y[:w - i - 1]}=" if i < w - 1 else ""
+    return f"{x[:w - i - 1]}{op}{y[:w - i - 1]}= " if i < w - 1 else ""
 
 
-def _columns(x: int, y: int, op: str, slip, width: int | None = None, first: str = "") -> tuple[list[Segment], str]:
+def _columns(x: int, y: int, op: str, slip, width: int | None = None, first: str = "",
+             swap: bool = False) -> tuple[list[Segment], str]:
     """Column addition (op ``+``) or subtraction (op ``-``, x >= y) of x and y, right to left, as
-    lines ``5+3+0=8 c0 r8 1974+1902=``; ``first`` is written before the first line (``work ``)."""
+    lines ``1974+1902= 5+3+0=8 c0 r8``: each line restates the line above minus its last digits, then
+    works the column of the digits it dropped. ``first`` opens the first line (``work ``); ``swap``
+    writes each column's digits in the other order (the check of an addition)."""
     width = width or max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
@@ -217,31 +220,36 @@ def _columns(x: int, y: int, op: str, slip, width: int | None = None, first: str
     mark = "c" if op == "+" else "b"
     for i in range(width):
         dx, dy = xs[i], ys[i]
+        segs.append(Segment(_rest(xt, yt, op, i)))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
         if op == "+":
             s = dx + dy + carry
-            digit, c = s % 10, s // 10
-        else:
-            s = dx - dy - carry
-            digit, c = s % 10, int(s < 0)
-        if slip is not None and slip[0] == i and slip[1] == "sum":
-            if op == "+":
+            if slip is not None and slip[0] == i and slip[1] == "sum":
                 s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
-                digit, c = s % 10, s // 10
-            else:
-                digit = (digit + slip[2]) % 10
-        if bad_copy:
-            segs += [Segment(f"{dx}{op}"), Segment(str(dy), False), Segment(f"{op}{carry}=")]
+            digit, c, shown = s % 10, s // 10, str(s)
+            pre = ""
         else:
-            segs.append(Segment(f"{dx}{op}{dy}{op}{carry}="))
+            d = dx - dy - carry
+            c = int(d < 0)
+            digit = d + 10 * c
+            if slip is not None and slip[0] == i and slip[1] == "sum":
+                digit = (digit + slip[2]) % 10
+            shown, pre = str(digit), "1" if c else ""
+        first_d, second_d = (dy, dx) if swap else (dx, dy)
+        if bad_copy:
+            if swap:
+                segs += [Segment(str(dy), False), Segment(f"{op}{dx}{op}{carry}=")]
+            else:
+                segs += [Segment(f"{pre}{dx}{op}"), Segment(str(dy), False), Segment(f"{op}{carry}=")]
+        else:
+            segs.append(Segment(f"{pre}{first_d}{op}{second_d}{op}{carry}="))
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         last = i == width - 1
-        shown = str(s) if (op == "+" and last) else (str(s) if op == "+" else str(digit))
         segs.append(Segment(shown, not bad_sum))
         if last:
-            r = shown + r if op == "+" else str(digit) + r
+            r = (shown if op == "+" else str(digit)) + r
             segs.append(Segment(f" r{r}\n"))
             break
         r = str(digit) + r
@@ -250,7 +258,7 @@ def _columns(x: int, y: int, op: str, slip, width: int | None = None, first: str
             segs += [Segment(f" {mark}"), Segment(str(c), False)]
         else:
             segs.append(Segment(f" {mark}{c}"))
-        segs.append(Segment(f" r{r}{_rest(xt, yt, op, i)}\n"))
+        segs.append(Segment(f" r{r}\n"))
         carry = c
     return segs, r
 
@@ -266,7 +274,8 @@ def _columns_mul1(x: int, m: str, slip, first: str = "") -> tuple[list[Segment],
         if bad_sum:
             p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
         last = i == len(xs) - 1
-        segs += [Segment(f"{dx}*{d}+{carry}="), Segment(str(p), not bad_sum)]
+        rest = f"{xt[:len(xt) - i - 1]}*{m}= " if not last else ""
+        segs += [Segment(f"{rest}{dx}*{d}+{carry}="), Segment(str(p), not bad_sum)]
         if last:
             r = str(p) + r
             segs.append(Segment(f" r{r}\n"))
@@ -278,7 +287,7 @@ def _columns_mul1(x: int, m: str, slip, first: str = "") -> tuple[list[Segment],
             segs += [Segment(" c"), Segment(str(c), False)]
         else:
             segs.append(Segment(f" c{c}"))
-        segs.append(Segment(f" r{r} {xt[:len(xt) - i - 1]}*{m}=\n"))
+        segs.append(Segment(f" r{r}\n"))
         carry = c
     return segs, r
 
@@ -305,12 +314,12 @@ def _work(a: int, op: str, b: int, slip, first: str = "") -> tuple[list[Segment]
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
-    The check reaches the answer by another route where the world has one: addition adds the
-    operands in the other order; subtraction adds the second operand back to the result and compares
+    The check reaches the answer by another route where the world has one: addition adds each
+    column's digits in the other order; subtraction adds the second operand back to the result and compares
     with the first; multiplication is computed again."""
     if op == "+":
-        segs, got = _columns(b, a, "+", slip)
-        return [Segment(f"check {b}+{a}=\n"), *segs], got, first_r
+        segs, got = _columns(a, b, "+", slip, swap=True)
+        return [Segment(f"check {a}+{b}=\n"), *segs], got, first_r
     if op == "-":
         r = int(first_r)
         width = len(str(a))
