@@ -91,7 +91,7 @@ def extract_answer(completion: str, max_chars: int = MAX_ANSWER_CHARS) -> tuple[
     if m is None:
         return None, False, "unclosed answer tag"
     inner = m.group(1)
-    if ANSWER_CLOSE in completion[m.end():]:
+    if completion.count(ANSWER_CLOSE) > 1:      # a stray closing tag before or after: no answer
         return None, False, "several answer tags"
     if len(inner) > max_chars:
         return None, False, "answer too long"
