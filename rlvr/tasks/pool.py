@@ -28,6 +28,7 @@ from .base import Verdict
 
 _HEADER = struct.Struct("!I")
 MAX_MESSAGE = 1 << 20
+READY = b"ready\n"
 
 
 class VerifierPool:
@@ -42,7 +43,8 @@ class VerifierPool:
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
         self.replaced = 0
-        """Workers killed or lost and started again (timeouts and crashes)."""
+        """Workers killed or lost and started again (timeouts and crashes). A worker's start-up (the
+        interpreter, the task's imports) happens before its clock runs."""
         self._workers = [self._start() for _ in range(workers)]
 
     def __getattr__(self, name):
@@ -58,6 +60,9 @@ class VerifierPool:
         proc = subprocess.Popen([sys.executable, "-c", "from rlvr.tasks.pool import worker_main; worker_main()"],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0)
         _send(proc.stdin, pickle.dumps((self.task, self.memory_mb)))
+        if _read_exact(proc.stdout, len(READY)) != READY:    # started and holding the task: the clock may run
+            _stop(proc)
+            raise RuntimeError("a verifier worker failed to start (see its stderr)")
         return proc
 
     def _replace(self, i: int) -> None:
@@ -189,6 +194,7 @@ def worker_main() -> None:
     limit = memory_mb << 20
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     resource.setrlimit(resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard))
+    out.write(READY)
     while True:
         head = _read_exact(inp, _HEADER.size)
         if head is None:
