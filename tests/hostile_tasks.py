@@ -24,7 +24,7 @@ class Misbehaving:
         if completion == "bomb":
             xs = []
             while True:
-                xs.append(bytearray(50 << 20))
+                xs.append(bytes(100 << 20))      # calloc: address space, pages never touched
         if completion == "alarm":
             def on_alarm(signum, frame):
                 raise TimeoutError("alarm")

@@ -9,9 +9,14 @@ Each call starts a fresh process (``runner.py``) and gives the code:
   - an unprivileged uid of its own when the host runs as root, and no new privileges;
   - an empty temporary working directory and an empty environment (no secret of the parent);
   - where the kernel allows it (``isolation="auto"``), fresh pid, mount and network namespaces: no
-    network at all, private tmpfs over every world-writable folder and over the package, its tests and
-    the parent's home, a /proc that shows only the sandbox, and every process of the sandbox killed
-    when it ends; otherwise the socket module is blocked and the other limits hold;
+    network at all, empty read-only tmpfs over every world-writable folder and over the package, its
+    tests and the parent's home (the working directory is the one writable place), a /proc that shows
+    only the sandbox, and every process of the sandbox killed when it ends; otherwise
+    (``isolation="limits"``) the socket module is blocked, the other limits hold, and when the host
+    runs as root every process of the sandbox's uid is killed and its files in the world-writable
+    folders removed at the end (they exist while it runs). Without namespaces and without root the
+    code runs as the calling user: it can signal that user's processes, so use that mode only for
+    code one trusts;
   - a wall-clock limit after which the whole process group (and namespace) is killed, and a cap on the
     bytes it may print or report.
 
@@ -37,6 +42,7 @@ from pathlib import Path
 from .runner import SETUP_FAILED, decode, encode
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
 @dataclass
@@ -238,7 +244,8 @@ def _read_results(lines: list[bytes], res: SandboxResult) -> None:
 def _kill(proc, uid: int | None) -> None:
     """Kill the runner's process group (with namespaces, its init dies with it and takes every process
     of the sandbox along); without namespaces, also every process still running as the sandbox's uid,
-    wherever it went (a process that left the group with setsid)."""
+    wherever it went (a process that left the group with setsid), and remove what that uid left in
+    the world-writable folders."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -253,6 +260,17 @@ def _kill(proc, uid: int | None) -> None:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
+        for d in WORLD_WRITABLE:    # whatever that uid left where anyone may write goes too
+            try:
+                entries = list(os.scandir(d))
+            except OSError:
+                continue
+            for e in entries:
+                try:
+                    if e.stat(follow_symlinks=False).st_uid == uid:
+                        shutil.rmtree(e.path) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)
+                except OSError:
+                    pass
     try:
         proc.wait(timeout=5)
     except subprocess.TimeoutExpired:
