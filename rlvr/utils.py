@@ -144,13 +144,16 @@ def save_model_dir(where: str | Path, model, tokenizer, state: dict | None = Non
 
 def prepare_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
     """The run directory, checked before anything is written: an existing run is only continued with
-    ``resume`` or replaced with ``overwrite`` (ConfigError otherwise)."""
+    ``resume`` or replaced with ``overwrite`` (ConfigError otherwise). A non-empty folder that holds no
+    run (no config.yaml, metrics.jsonl or checkpoints) is never deleted."""
     from .config import ConfigError
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("out", f"{out} is a file, not a run directory", "choose another out=")
     if out.is_dir() and any(out.iterdir()):
+        if not any((out / name).exists() for name in ("config.yaml", "metrics.jsonl", "checkpoints")):
+            raise ConfigError("out", f"{out} holds files but no run", "choose a new or empty folder for out=")
         if overwrite:
             shutil.rmtree(out)
         elif not resume:

@@ -60,6 +60,8 @@ CASES = [
     ("broken YAML", "grpo --config {d}/broken.yaml out={out}", "--config: {d}/broken.yaml is not valid YAML at line 3"),
     ("override without =", "grpo out={out} steps", "steps: an override must look like key=value"),
     ("existing run", "grpo out={d}/old-run", "out: {d}/old-run already holds a run; pass --resume to continue it or --overwrite"),
+    ("--overwrite on a folder that is no run", "grpo --overwrite out={d}/notes",
+     "out: {d}/notes holds files but no run; choose a new or empty folder for out="),
     ("block longer than the model", "pretrain out={out} seq_len=2048",
      "seq_len: 2048 exceeds model.max_positions=1024; set seq_len<=1024 or raise model.max_positions"),
     ("fewer tokens than one step", "pretrain out={out} tokens=1000", "tokens: must be >= 6144, got 1000"),
@@ -81,6 +83,8 @@ def prepare(d: Path) -> None:
     (d / "nostage.yaml").write_text("steps: 3\n")
     (d / "no-tests.jsonl").write_text('{"name": "one", "signature": "def one():", "tests": [[[], 1]]}\n'
                                       '{"name": "two", "signature": "def two():"}\n')
+    (d / "notes").mkdir()
+    (d / "notes" / "todo.txt").write_text("keep me\n")
     run = d / "old-run"
     run.mkdir()
     (run / "config.yaml").write_text("steps: 1\n")
