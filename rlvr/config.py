@@ -177,7 +177,7 @@ def from_dict(cls, data: dict, where: str = ""):
             kwargs[k] = _coerce(v, hints[k], f"{where}{k}")
         except ConfigError:
             raise
-        except ValueError as e:
+        except ValueError:
             tp = hints[k]
             default = getattr(defaults, k)
             if dataclasses.is_dataclass(tp):

@@ -1,10 +1,7 @@
 """Crash-proof runs: atomic checkpoints with manifests, exact resume after SIGKILL, NaN/Inf steps."""
 import importlib.util
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

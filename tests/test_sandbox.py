@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.sandbox import SandboxLimits, namespaces_available, run_tests, same
+from rlvr.sandbox import SandboxLimits, namespaces_available, same
 from rlvr.sandbox.runner import decode, encode
 from rlvr.tasks import get_task
 

@@ -116,7 +116,7 @@ class GRPOConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     """Policy loss, clip ranges, KL and aggregation."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
-    """Reward functions and their weights (accuracy, format)."""
+    """Reward functions and their weights (accuracy, format, partial)."""
     eval_every: int = 10
     """Steps between validation evaluations (0: never)."""
     eval_problems: int = 200
