@@ -269,8 +269,9 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg: GRPOConfig, pad_i
     """``num_iterations`` passes of microbatched PPO-clip updates over the rollouts.
 
     Returns (metrics, gradient norm, cause): ``cause`` is None for a good step, or why the step was
-    skipped ("non-finite loss", "non-finite gradient"); a skipped step zeroes the gradients and never
-    calls ``opt.step()``, so the weights and optimizer state stay as they were."""
+    skipped ("non-finite loss", "non-finite gradient"): the gradients are zeroed and ``opt.step()`` is not
+    called for that pass or any after it, so the weights and optimizer state stay as the last finite
+    pass left them (with ``num_iterations = 1``, as they were before the step)."""
     Tc = max(len(c) for c in ro.completion_ids)
     old_all = pad_rows(ro.logprobs, Tc)                                        # [B, Tc]
     mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)      # [B, Tc]
