@@ -13,14 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/rlvr demo grpo.threads=2
+	$(VENV)/bin/rlvr demo --overwrite grpo.threads=2
 
 test: $(STAMP)
 	$(PY) -m pytest -q
 
 # Rebuild the shipped base from its config and measure it (about 15 minutes on 2 cores).
 base: $(STAMP)
-	$(VENV)/bin/rlvr pretrain --config configs/base.yaml
+	$(VENV)/bin/rlvr pretrain --overwrite --config configs/base.yaml
 	rm -rf rlvr/assets/base && cp -r runs/base/model rlvr/assets/base
 	$(VENV)/bin/rlvr eval-base rlvr/assets/base --into-manifest --out runs/base/figures.json
 

@@ -1,7 +1,10 @@
 """The ``rlvr`` command line: one subcommand per stage.
 
 Every training stage takes ``--config FILE.yaml`` and dotted ``key=value`` overrides; ``--help`` on a
-stage lists every config field with its default and meaning.
+stage lists every config field with its default and meaning. A config is validated before anything
+runs: a bad value is one line naming the field and the fix, exit code 2, nothing written. A run
+directory that holds a run is continued only with ``--resume`` and replaced only with ``--overwrite``.
+A run stopped by NaN or Inf losses exits with code 1.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ def cmd_pretrain(args) -> int:
 
     cfg = load_config(PretrainConfig, args.config, args.overrides)
     command = "rlvr " + " ".join(shlex.quote(a) for a in args.argv)
-    out = pretrain(cfg, resume=args.resume, command=command)
+    out = pretrain(cfg, resume=args.resume, overwrite=args.overwrite, command=command)
     print(f"model saved to {out}")
     return 0
 
@@ -109,7 +112,7 @@ def cmd_grpo(args) -> int:
     from .train.grpo import GRPOConfig, train_grpo
 
     cfg = load_config(GRPOConfig, args.config, args.overrides)
-    print(f"final policy saved to {train_grpo(cfg, resume=args.resume)}")
+    print(f"final policy saved to {train_grpo(cfg, resume=args.resume, overwrite=args.overwrite)}")
     return 0
 
 
@@ -121,7 +124,7 @@ def cmd_demo(args) -> int:
     if args.quick:
         overrides = QUICK_DEMO + overrides
     cfg = load_config(DemoConfig, args.config, overrides)
-    run_demo(cfg, quick=args.quick)
+    run_demo(cfg, quick=args.quick, resume=args.resume, overwrite=args.overwrite)
     return 0
 
 
@@ -133,13 +136,21 @@ QUICK_DEMO = ["out=runs/demo-quick", "test_problems=40", "grpo.steps=3", "grpo.p
 def cmd_run(args) -> int:
     import yaml
 
-    data = yaml.safe_load(Path(args.file).read_text()) or {}
+    from .config import ConfigError, suggest
+
+    if not Path(args.file).is_file():
+        raise ConfigError("FILE", f"{args.file} does not exist", "give an experiment YAML, e.g. configs/demo.yaml")
+    try:
+        data = yaml.safe_load(Path(args.file).read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError("FILE", f"{args.file} is not valid YAML ({getattr(e, 'problem', e)})", "fix its syntax") from None
     stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}
     stage = data.get("stage") if isinstance(data, dict) else None
     if stage not in stages:
-        raise ValueError(f"{args.file}: 'stage' must be one of {', '.join(stages)}, got {stage!r}")
+        raise ConfigError("stage", f"{args.file} names stage {stage!r}",
+                          f"add stage: pretrain, grpo or demo to the file ({suggest(str(stage), stages, 'stages')})")
     ns = argparse.Namespace(config=args.file, overrides=args.overrides, resume=args.resume, quick=False,
-                            argv=args.argv)
+                            overwrite=args.overwrite, argv=args.argv)
     return stages[stage](ns)
 
 
@@ -149,7 +160,14 @@ def _stage_parser(sub, name: str, help: str, description: str, cls):
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", help="YAML file of config values")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. train.lr=1e-3")
+    _run_dir_flags(p)
     return p
+
+
+def _run_dir_flags(p) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--resume", action="store_true", help="continue the run in its directory from its newest valid checkpoint")
+    g.add_argument("--overwrite", action="store_true", help="delete the run directory's contents and start again")
 
 
 def main(argv=None) -> int:
@@ -165,7 +183,6 @@ def main(argv=None) -> int:
     p = _stage_parser(sub, "pretrain", "train the embedded world's tiny base model on its synthetic corpus",
                       "Next-token pretraining of a small Llama on the world's corpus of worked solutions; "
                       "writes a Hugging Face model folder with a manifest.", PretrainConfig)
-    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.set_defaults(func=cmd_pretrain)
 
     p = sub.add_parser("eval-base", help="measure a world model's acceptance figures (accuracy, styles, checks)",
@@ -221,7 +238,6 @@ def main(argv=None) -> int:
     p = _stage_parser(sub, "grpo", "GRPO: reinforcement learning against the task's verifier",
                       "GRPO from a base model (R1-Zero): K rollouts per prompt, group-normalised "
                       "advantages, PPO-clipped loss, optional KL to a frozen reference.", GRPOConfig)
-    p.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     p.set_defaults(func=cmd_grpo)
 
     p = _stage_parser(sub, "demo", "the R1-Zero demo: evaluate the base, GRPO, evaluate, compare",
@@ -236,7 +252,7 @@ def main(argv=None) -> int:
                        "with the rest of the file as its config.")
     p.add_argument("file", help="experiment YAML, e.g. configs/countdown_r1zero.yaml")
     p.add_argument("overrides", nargs="*", help="dotted overrides")
-    p.add_argument("--resume", action="store_true", help="continue the run from its checkpoint")
+    _run_dir_flags(p)
     p.set_defaults(func=cmd_run)
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -245,11 +261,16 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
+    from .utils import TrainingDiverged
+
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"rlvr {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except TrainingDiverged as e:
+        print(f"rlvr {args.command}: stopped: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,14 +2,17 @@
 
     cfg = load_config(PretrainConfig, "configs/base.yaml", ["train.lr=1e-3", "model.layers=2"])
 
-The YAML and the overrides may only name fields that exist (a typo is an error, not a silent default);
-values are parsed as YAML scalars and checked against the field's type. ``to_yaml(cfg)`` writes the
-resolved config, the single source of truth of a run.
+The YAML and the overrides may only name fields that exist (a typo is an error that suggests the
+closest valid name, not a silent default); values are parsed as YAML scalars and checked against the
+field's type; ``validate(cfg)`` then checks ranges and choices through each config class's ``check()``.
+Every problem is a ``ConfigError``: one line naming the field and the fix, exit code 2 from the command
+line. ``to_yaml(cfg)`` writes the resolved config, the single source of truth of a run.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
+import difflib
 import inspect
 import textwrap
 import typing
@@ -17,6 +20,85 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
+
+
+class ConfigError(ValueError):
+    """A config that cannot run. ``str(e)`` is one line: ``field: problem; fix``."""
+
+    def __init__(self, field: str, problem: str, fix: str = ""):
+        self.field, self.problem, self.fix = field, problem, fix
+        super().__init__(" ".join((f"{field}: {problem}" + (f"; {fix}" if fix else "")).split()))
+
+    def within(self, prefix: str) -> "ConfigError":
+        """The same error for a field of the section ``prefix`` (``sampling.`` ...)."""
+        return ConfigError(prefix + self.field, self.problem, self.fix)
+
+
+def require(ok: bool, field: str, problem: str, fix: str = "") -> None:
+    """Raise ConfigError(field, problem, fix) unless ``ok``."""
+    if not ok:
+        raise ConfigError(field, problem, fix)
+
+
+def suggest(name: str, choices, what: str = "names") -> str:
+    """``did you mean 'x'?`` for the closest of ``choices`` (a dotted name's last part counts too), or
+    the list of (undotted) choices when none is close."""
+    choices = sorted(set(map(str, choices)))
+    leaf = [c for c in choices if c.rsplit(".", 1)[-1] == name.rsplit(".", 1)[-1]]
+    close = leaf or difflib.get_close_matches(name, choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return f"valid {what}: {', '.join(c for c in choices if '.' not in c)}"
+
+
+def require_choice(value, choices, field: str) -> None:
+    """Raise ConfigError unless ``value`` is one of ``choices`` (suggesting the closest)."""
+    if value not in choices:
+        raise ConfigError(field, f"unknown value {value!r}", suggest(str(value), choices, "values"))
+
+
+def require_number(value, field: str, low=None, high=None, low_open=False, fix: str = "") -> None:
+    """Raise ConfigError unless ``value`` is a finite number in [low, high] ((low, high] with
+    ``low_open``)."""
+    import math
+
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        lo = "" if low is None else (f"> {low}" if low_open else f">= {low}")
+        hi = "" if high is None else f"<= {high}"
+        want = " and ".join(x for x in (lo, hi) if x) or "a finite number"
+        raise ConfigError(field, f"must be {want}, got {value!r}", fix)
+
+
+def validate(cfg, prefix: str = "") -> None:
+    """Check a config tree before anything runs: every nested section, then the class's own
+    ``check()`` (ranges, choices, fields that depend on each other). Raises ConfigError."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            validate(value, f"{prefix}{f.name}.")
+    if hasattr(cfg, "check"):
+        try:
+            cfg.check()
+        except ConfigError as e:
+            raise e.within(prefix) from None
+
+
+def _dotted(data: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k, v in data.items():
+        out.append(prefix + k)
+        if isinstance(v, dict):
+            out += _dotted(v, f"{prefix}{k}.")
+    return out
+
+
+_KINDS = {float: "a number", int: "a whole number", bool: "true or false", str: "text", dict: "a mapping",
+          list: "a list"}
 
 
 def field_docs(cls) -> dict[str, str]:
@@ -45,7 +127,7 @@ def _coerce(value, tp, where: str):
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ValueError(f"{where}: expected a mapping, got {value!r}")
-        return from_dict(tp, value, where)
+        return from_dict(tp, value, where + ".")
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -81,14 +163,31 @@ def _coerce(value, tp, where: str):
 
 
 def from_dict(cls, data: dict, where: str = ""):
-    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys."""
+    """Build dataclass ``cls`` from a (nested) dict, rejecting unknown keys and values of the wrong type
+    (ConfigError naming the field, its expected kind and an example)."""
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
+    unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"unknown config key(s) {', '.join(sorted(where + k for k in unknown))}; "
-                         f"known: {', '.join(sorted(names))}")
-    kwargs = {k: _coerce(v, hints[k], f"{where}{k}") for k, v in data.items()}
+        raise ConfigError(where + unknown[0], "unknown config key", suggest(unknown[0], names))
+    defaults = cls()
+    kwargs = {}
+    for k, v in data.items():
+        try:
+            kwargs[k] = _coerce(v, hints[k], f"{where}{k}")
+        except ConfigError:
+            raise
+        except ValueError:
+            tp = hints[k]
+            default = getattr(defaults, k)
+            if dataclasses.is_dataclass(tp):
+                raise ConfigError(where + k, f"expected a mapping of its fields, got {v!r}",
+                                  f"set its fields, e.g. {where}{k}.{dataclasses.fields(tp)[0].name}=...") from None
+            base = tp if typing.get_origin(tp) is None else typing.get_origin(tp)
+            kind = _KINDS.get(base, str(tp))
+            example = yaml.safe_dump(default, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+            raise ConfigError(where + k, f"{v!r} is not a valid {getattr(base, '__name__', base)}",
+                              f"give {kind}, e.g. {where}{k}={example}") from None
     return cls(**kwargs)
 
 
@@ -100,17 +199,25 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
     """Apply ``a.b=value`` overrides to a nested dict (values parsed as YAML)."""
     for ov in overrides:
         if "=" not in ov:
-            raise ValueError(f"override {ov!r} must look like key=value (e.g. train.lr=1e-3)")
+            raise ConfigError(ov, "an override must look like key=value", "e.g. lr=1e-3 or sampling.temperature=0.7")
         key, raw = ov.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        key = key.strip()
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            raise ConfigError(key, f"{raw!r} is not a YAML value ({getattr(e, 'problem', e)})",
+                              "quote text and write mappings as {a: 1}") from None
         node = data
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
+        parts = key.split(".")
+        for i, p in enumerate(parts[:-1]):
             if not isinstance(node.get(p), dict):
-                raise ValueError(f"override {ov!r}: {p!r} is not a section")
+                where = ".".join(parts[:i + 1])
+                if p not in node:
+                    raise ConfigError(where, "unknown config section", suggest(where, _dotted(data)))
+                raise ConfigError(where, "is a value, not a section", f"set it with {where}=VALUE")
             node = node[p]
         if parts[-1] not in node:
-            raise ValueError(f"override {ov!r}: unknown key {key!r}")
+            raise ConfigError(key, "unknown key", suggest(key, _dotted(data)))
         node[parts[-1]] = value
     return data
 
@@ -122,23 +229,31 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
     a config field and is skipped here."""
     data = to_dict(cls())
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text()) or {}
+        if not Path(path).is_file():
+            raise ConfigError("--config", f"{path} does not exist", "give the path of a YAML config file")
+        try:
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError("--config", f"{path} is not valid YAML{line} ({getattr(e, 'problem', 'parse error')})",
+                              "fix the file's syntax") from None
         if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a config file must hold a mapping")
+            raise ConfigError("--config", f"{path} must hold a mapping of config keys", "write key: value lines")
         loaded.pop("stage", None)
-        _deep_update(data, loaded, cls, str(path))
+        _deep_update(data, loaded, cls, f" in {path}")
     apply_overrides(data, overrides or [])
     return from_dict(cls, data)
 
 
-def _deep_update(base: dict, new: dict, cls, where: str) -> None:
+def _deep_update(base: dict, new: dict, cls, source: str, prefix: str = "") -> None:
     """Merge ``new`` into ``base``: nested config sections merge, every other value is replaced whole."""
     hints = typing.get_type_hints(cls)
     for k, v in new.items():
         if k not in base:
-            raise ValueError(f"{where}: unknown config key {k!r}; known: {', '.join(sorted(base))}")
+            raise ConfigError(f"{prefix}{k}", f"unknown config key{source}", suggest(str(k), base))
         if dataclasses.is_dataclass(hints[k]) and isinstance(v, dict):
-            _deep_update(base[k], v, hints[k], f"{where}.{k}")
+            _deep_update(base[k], v, hints[k], source, f"{prefix}{k}.")
         else:
             base[k] = v
 

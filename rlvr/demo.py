@@ -28,6 +28,13 @@ class DemoConfig:
         sampling=SamplingConfig(temperature=1.0, max_new_tokens=600)))
     """The GRPO stage (its ``out`` is set to the demo's run directory)."""
 
+    def check(self) -> None:
+        """Ranges of the demo's own fields (``config.validate``; the GRPO stage checks its own)."""
+        from .config import require, require_number
+
+        require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/demo")
+        require_number(self.test_problems, "test_problems", 1, fix="e.g. test_problems=500")
+
 
 def measure(model, tokenizer, task, problems, sampling) -> dict:
     """The demo's figures for one model on the test problems."""
@@ -75,23 +82,33 @@ def plot(metrics_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(cfg: DemoConfig, quick: bool = False) -> dict:
+def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwrite: bool = False) -> dict:
     from rich.console import Console
     from rich.table import Table
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from .config import ConfigError, validate
     from .tasks import get_task
-    from .train.grpo import train_grpo
-    from .utils import set_threads
+    from .train.grpo import check_run, train_grpo
+    from .utils import prepare_run_dir, set_threads
     from .world import shipped_base_path
 
     t0 = time.time()
     out = Path(cfg.out)
     g = cfg.grpo
     g.out = str(out)
-    set_threads(g.threads)
+    validate(cfg)
+    try:
+        check_run(g)
+    except ConfigError as e:
+        raise e.within("grpo.") from None
     task = get_task(g.task.name, **g.task.kwargs)
-    problems = task.problems("test", cfg.test_problems, seed=0)
+    try:
+        problems = task.problems("test", cfg.test_problems, seed=0)
+    except ValueError as e:
+        raise ConfigError("test_problems", str(e), "ask for fewer test problems") from None
+    prepare_run_dir(out, resume, overwrite)          # nothing was written before this
+    set_threads(g.threads)
     base_path = g.model or str(shipped_base_path())
     console = Console(stderr=True)
     console.print(f"[bold]1/3[/] evaluating the base on {len(problems)} test problems")
@@ -100,7 +117,7 @@ def run_demo(cfg: DemoConfig, quick: bool = False) -> dict:
     before = measure(base, tok, task, problems, g.sampling)
     console.print(f"[bold]2/3[/] GRPO for {g.steps} steps ({g.prompts_per_step} prompts x {g.group_size})")
     t_train = time.time()
-    final = train_grpo(g)
+    final = train_grpo(g, resume=resume)
     train_seconds = time.time() - t_train
     console.print("[bold]3/3[/] evaluating the result")
     rl = AutoModelForCausalLM.from_pretrained(final)

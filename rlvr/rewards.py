@@ -1,7 +1,7 @@
 """Reward functions: ``(problem, completion, verdict) -> float``, combined with weights from the config.
 
-Each one is logged on its own (``reward/accuracy``, ``reward/format``); strict accuracy is always logged
-as the task metric, whatever the weights.
+Each one is logged on its own (``reward/accuracy``, ``reward/format``, ``reward/partial``); strict
+accuracy is always logged as the task metric, whatever the weights.
 """
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ def format_reward(problem, completion: str, verdict) -> float:
     return 1.0 if verdict.format_ok else 0.0
 
 
-REWARDS = {"accuracy": accuracy, "format": format_reward}
+def partial(problem, completion: str, verdict) -> float:
+    """The verifier's graded score in [0, 1] (for code: the share of tests passed); tasks without
+    partial credit give 1 for a right answer and 0 otherwise."""
+    score = verdict.info.get("score") if isinstance(verdict.info, dict) else None
+    if isinstance(score, (int, float)) and not isinstance(score, bool) and 0.0 <= score <= 1.0:
+        return float(score)
+    return 1.0 if verdict.correct else 0.0
+
+
+REWARDS = {"accuracy": accuracy, "format": format_reward, "partial": partial}
 
 
 def score(problem, completion: str, verdict, weights: dict) -> tuple[float, dict]:

@@ -1,4 +1,5 @@
-"""Small shared helpers: threads, seeding, atomic writes, run directories, metrics."""
+"""Small shared helpers: threads, seeding, atomic writes and checked directories, run directories,
+metrics."""
 from __future__ import annotations
 
 import json
@@ -55,32 +56,79 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def atomic_dir(final: str | Path, fill) -> Path:
-    """Build a directory in a temporary sibling with ``fill(tmp_path)``, fsync, then rename into place."""
+MANIFEST = "manifest.json"
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Flush a directory's entries (a rename inside it) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def file_digest(path: str | Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_dir(final: str | Path, fill, manifest: dict | None = None) -> Path:
+    """Build a directory in a temporary sibling with ``fill(tmp_path)``, fsync every file, then rename
+    it into place and fsync the parent: a crash leaves the old directory or the new one, never half.
+
+    With ``manifest``, a ``manifest.json`` holding it plus the size and SHA-256 of every file is written
+    last (``read_manifest`` checks a directory against it)."""
     final = Path(final)
     tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     fill(tmp)
-    for p in tmp.rglob("*"):
+    files = {}
+    for p in sorted(tmp.rglob("*")):
         if p.is_file():
             with open(p, "rb") as f:
                 os.fsync(f.fileno())
+            files[str(p.relative_to(tmp))] = {"bytes": p.stat().st_size, "sha256": file_digest(p)}
+    if manifest is not None:
+        atomic_write_text(tmp / MANIFEST, json.dumps({**manifest, "files": files}, indent=1))
+    fsync_dir(tmp)
     old = None
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
     os.replace(tmp, final)
+    fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def read_manifest(folder: str | Path, verify_digests: bool = True) -> dict | None:
+    """The manifest of a directory written by ``atomic_dir``, or None when it is missing, unreadable,
+    or any file it lists is missing or differs in size (or, with ``verify_digests``, in SHA-256)."""
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        for name, meta in manifest["files"].items():
+            p = folder / name
+            if p.stat().st_size != meta["bytes"] or (verify_digests and file_digest(p) != meta["sha256"]):
+                return None
+        return manifest
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def save_model_dir(where: str | Path, model, tokenizer, state: dict | None = None,
-                   files: dict[str, str] | None = None) -> Path:
+                   files: dict[str, str] | None = None, manifest: dict | None = None) -> Path:
     """A Hugging Face model folder (weights and tokenizer), plus ``state.pt`` (optimizer, RNG, step...)
-    and any text files, written atomically through ``atomic_dir``."""
+    and any text files, written atomically through ``atomic_dir`` (with ``manifest``: checked files)."""
     import torch
 
     def fill(tmp: Path):
@@ -91,13 +139,55 @@ def save_model_dir(where: str | Path, model, tokenizer, state: dict | None = Non
         for name, text in (files or {}).items():
             (tmp / name).write_text(text)
     Path(where).parent.mkdir(parents=True, exist_ok=True)
-    return atomic_dir(where, fill)
+    return atomic_dir(where, fill, manifest)
+
+
+def prepare_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
+    """The run directory, checked before anything is written: an existing run is only continued with
+    ``resume`` or replaced with ``overwrite`` (ConfigError otherwise). A non-empty folder that holds no
+    run (no config.yaml, metrics.jsonl or checkpoints) is never deleted."""
+    from .config import ConfigError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError("out", f"{out} is a file, not a run directory", "choose another out=")
+    if out.is_dir() and any(out.iterdir()):
+        if not any((out / name).exists() for name in ("config.yaml", "metrics.jsonl", "checkpoints")):
+            raise ConfigError("out", f"{out} holds files but no run", "choose a new or empty folder for out=")
+        if overwrite:
+            shutil.rmtree(out)
+        elif not resume:
+            raise ConfigError("out", f"{out} already holds a run",
+                              "pass --resume to continue it or --overwrite to start it again")
+    return out
+
+
+def rewind_metrics(path: str | Path, offset: int | None, step: int) -> None:
+    """Cut ``metrics.jsonl`` back to where a checkpoint left it: to its recorded byte offset, or, when
+    the file is shorter than that, to the records of steps up to ``step``."""
+    path = Path(path)
+    if not path.exists():
+        return
+    if offset is not None and path.stat().st_size >= offset:
+        with open(path, "r+b") as f:
+            f.truncate(offset)
+            os.fsync(f.fileno())
+    else:
+        truncate_metrics(path, step)
+
+
+class TrainingDiverged(RuntimeError):
+    """Too many consecutive steps had a NaN or Inf loss or gradient; the last good checkpoint stands."""
 
 
 class MetricsLog:
-    """Append-only JSONL metrics, one flushed line per record; optional TensorBoard mirror."""
+    """Append-only JSONL metrics, one flushed line per record; optional TensorBoard mirror.
 
-    def __init__(self, path: str | Path, tensorboard_dir: str | Path | None = None):
+    ``purge_step`` (on resume: the first step to be written again) drops TensorBoard events from that
+    step on, as ``rewind_metrics`` does for the JSONL file. ``sync()`` returns the file's length once
+    it is on disk: the position a checkpoint records."""
+
+    def __init__(self, path: str | Path, tensorboard_dir: str | Path | None = None, purge_step: int | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "a")
@@ -106,9 +196,14 @@ class MetricsLog:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(tensorboard_dir))
+                self._tb = SummaryWriter(str(tensorboard_dir), purge_step=purge_step)
             except Exception:  # tensorboard is optional
                 self._tb = None
+
+    def sync(self) -> int:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        return os.fstat(self._f.fileno()).st_size
 
     def log(self, step: int, metrics: dict) -> None:
         rec = {"step": step, "time": round(time.time(), 3), **metrics}

@@ -17,6 +17,13 @@ class AdvantageConfig:
     eps: float = 1e-6
     """Added to the group std before dividing (grpo)."""
 
+    def check(self) -> None:
+        """Choices and ranges of every field (``config.validate``)."""
+        from ..config import require_choice, require_number
+
+        require_choice(self.estimator, ADVANTAGES, "estimator")
+        require_number(self.eps, "eps", 0, low_open=True, fix="e.g. 1e-6")
+
 
 def _group_stats(rewards: torch.Tensor, group: torch.Tensor):
     """Per-rollout mean and (population) std of its group's rewards."""

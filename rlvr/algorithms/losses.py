@@ -31,6 +31,19 @@ class LossConfig:
     entropy_coef: float = 0.0
     """Entropy bonus coefficient (entropy is logged either way)."""
 
+    def check(self) -> None:
+        """Choices and ranges of every field (``config.validate``)."""
+        from ..config import require_choice, require_number
+
+        require_choice(self.loss, POLICY_LOSSES, "loss")
+        require_choice(self.kl_estimator, ("k1", "k2", "k3"), "kl_estimator")
+        require_choice(self.aggregation, AGGREGATIONS, "aggregation")
+        require_number(self.epsilon, "epsilon", 0, 1, low_open=True, fix="the usual clip range is 0.2")
+        require_number(self.epsilon_high, "epsilon_high", 0, 1, fix="0 uses epsilon; DAPO uses 0.28")
+        require_number(self.beta, "beta", 0, fix="0 turns the KL term off")
+        require_number(self.max_tokens, "max_tokens", 1, fix="give the generation budget, e.g. 512")
+        require_number(self.entropy_coef, "entropy_coef", 0, fix="0 turns the entropy bonus off")
+
 
 def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k3") -> torch.Tensor:
     """Per-token estimate of KL(policy || reference) from samples of the policy.

@@ -65,13 +65,16 @@ class EvalConfig:
 
 def resolve_model(path: str) -> tuple[str, str]:
     """(folder or hub id to load, short name): a run directory means its ``final/`` model (or, while it
-    trains, ``checkpoints/last/``)."""
+    trains, its newest valid checkpoint ``checkpoints/step-N/``)."""
+    from .. import checkpoint
     from ..world import shipped_base_path
 
     p = Path(path)
-    for sub in ("final", "checkpoints/last"):          # a finished run, else its last checkpoint
-        if (p / sub / "config.json").exists():
-            return str(p / sub), p.resolve().name
+    if (p / "final" / "config.json").exists():          # a finished run, else its newest checkpoint
+        return str(p / "final"), p.resolve().name
+    newest = checkpoint.latest(p / "checkpoints") if (p / "checkpoints").is_dir() else None
+    if newest is not None:
+        return str(newest), p.resolve().name
     if p.resolve() == shipped_base_path():
         return str(p), "base"
     if p.exists():

@@ -42,6 +42,18 @@ class SamplingConfig:
     batch_size: int = 128
     """Most sequences decoded together."""
 
+    def check(self) -> None:
+        """Ranges of every field (``config.validate``)."""
+        from ..config import require, require_number
+
+        require_number(self.temperature, "temperature", 0, fix="0 is greedy; 1.0 samples the model as it is")
+        require_number(self.top_p, "top_p", 0, 1, low_open=True, fix="1.0 turns nucleus sampling off")
+        require_number(self.top_k, "top_k", 0, fix="0 turns top-k off")
+        require_number(self.max_new_tokens, "max_new_tokens", 1, fix="give the token budget of a completion, e.g. 400")
+        require_number(self.batch_size, "batch_size", 1, fix="e.g. sampling.batch_size=128")
+        require(all(isinstance(s, str) and s for s in self.stop), "stop", f"must be a list of non-empty strings, got {self.stop!r}",
+                "e.g. sampling.stop=['</answer>']")
+
 
 @dataclass
 class Rollouts:

@@ -6,9 +6,10 @@ from .base import Problem, Verdict, extract_answer, split_of  # noqa: F401
 
 def _registry():
     from .arithmetic import Arithmetic
+    from .code import Code
     from .countdown import Countdown
 
-    return {"arithmetic": Arithmetic, "countdown": Countdown}
+    return {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code}
 
 
 def task_names() -> list[str]:

@@ -143,7 +143,7 @@ class Arithmetic:
             parsed, format_ok, info = extract_answer(completion)
             if parsed is None:
                 return Verdict(False, None, False, {"reason": info})
-            if not re.fullmatch(r"-?\d{1,%d}" % MAX_ANSWER_DIGITS, parsed):
+            if not re.fullmatch(r"-?[0-9]{1,%d}" % MAX_ANSWER_DIGITS, parsed):
                 return Verdict(False, parsed, False, {"reason": "not an integer"})
             correct = int(parsed) == int(problem.answer)
             return Verdict(correct, parsed, format_ok, {"reason": "ok" if correct else "wrong value"})
@@ -152,7 +152,7 @@ class Arithmetic:
 
     def normalize(self, parsed: str | None) -> str | None:
         """Canonical form of an answer, for majority voting."""
-        if parsed is None or not re.fullmatch(r"-?\d{1,%d}" % MAX_ANSWER_DIGITS, parsed):
+        if parsed is None or not re.fullmatch(r"-?[0-9]{1,%d}" % MAX_ANSWER_DIGITS, parsed):
             return None
         return str(int(parsed))
 

@@ -69,11 +69,16 @@ def check_split(split: str) -> None:
 _TAG = re.compile(re.escape(ANSWER_OPEN) + r"(.*?)" + re.escape(ANSWER_CLOSE), re.DOTALL)
 
 
-def extract_answer(completion: str) -> tuple[str | None, bool, str]:
+ASCII_SPACE = " \t\r\n"  # the only characters stripped around an answer (never Unicode spaces)
+
+
+def extract_answer(completion: str, max_chars: int = MAX_ANSWER_CHARS) -> tuple[str | None, bool, str]:
     """Read the final answer from the answer tag.
 
     Returns (answer or None, format_ok, info). A completion with more than one answer tag, or a
-    nested tag, gives no answer: listing several candidates must not score.
+    nested tag, gives no answer: listing several candidates must not score. An answer longer than
+    ``max_chars`` is not read. Only ASCII whitespace is stripped: a control or Unicode space character
+    around the answer is part of it.
     """
     if not isinstance(completion, str):
         return None, False, "not text"
@@ -86,9 +91,9 @@ def extract_answer(completion: str) -> tuple[str | None, bool, str]:
     if m is None:
         return None, False, "unclosed answer tag"
     inner = m.group(1)
-    if ANSWER_CLOSE in completion[m.end():]:
+    if completion.count(ANSWER_CLOSE) > 1:      # a stray closing tag before or after: no answer
         return None, False, "several answer tags"
-    if len(inner) > MAX_ANSWER_CHARS:
+    if len(inner) > max_chars:
         return None, False, "answer too long"
-    format_ok = completion[m.end():].strip() == ""
-    return inner.strip(), format_ok, "ok" if format_ok else "text after answer"
+    format_ok = completion[m.end():].strip(ASCII_SPACE) == ""
+    return inner.strip(ASCII_SPACE), format_ok, "ok" if format_ok else "text after answer"

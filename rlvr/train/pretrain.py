@@ -7,6 +7,7 @@ the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair slips wit
 
 The corpus is generated up front from the config's seed, so a resumed run sees the same data.
 Output: a Hugging Face model folder (``save_pretrained`` weights and tokenizer) plus ``manifest.json``.
+Checkpoints, resume and NaN/Inf steps work as in GRPO (see rlvr/train/grpo.py and rlvr/checkpoint.py).
 """
 from __future__ import annotations
 
@@ -19,12 +20,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import to_dict, to_yaml
-from ..utils import MetricsLog, atomic_write_text, environment, rng_state, seed_everything, \
-    save_model_dir, set_rng_state, set_threads, truncate_metrics
+from .. import checkpoint
+from ..config import require, require_number, to_dict, to_yaml, validate
+from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
+    rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
 from ..world.corpus import CorpusConfig, documents, tokenize_documents
 from ..world.model import ModelConfig, build_model
 from ..world.tokenizer import build_tokenizer
+
+
+KEEP_CHECKPOINTS = 2   # newest checkpoints kept in checkpoints/
+MAX_BAD_STEPS = 3      # consecutive steps with a NaN or Inf loss or gradient (each skipped) that stop a run
 
 
 @dataclass
@@ -61,6 +67,26 @@ class PretrainConfig:
     """The architecture."""
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     """The corpus mixture."""
+
+    def check(self) -> None:
+        """Ranges of every field and the budgets that depend on each other (``config.validate``)."""
+        require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/pretrain")
+        require_number(self.threads, "threads", 1, fix="e.g. threads=1")
+        require_number(self.seq_len, "seq_len", 2, fix="e.g. seq_len=768")
+        require(self.seq_len <= self.model.max_positions, "seq_len",
+                f"{self.seq_len} exceeds model.max_positions={self.model.max_positions}",
+                f"set seq_len<={self.model.max_positions} or raise model.max_positions")
+        require_number(self.batch_size, "batch_size", 1, fix="e.g. batch_size=8")
+        require_number(self.tokens, "tokens", self.seq_len * self.batch_size,
+                       fix=f"one step takes seq_len*batch_size={self.seq_len * self.batch_size} tokens; give at least that")
+        require_number(self.lr, "lr", 0, low_open=True, fix="a learning rate such as lr=3e-3")
+        require_number(self.min_lr_ratio, "min_lr_ratio", 0, 1, fix="a share of the peak, e.g. 0.1")
+        require_number(self.warmup_steps, "warmup_steps", 0, fix="e.g. warmup_steps=100")
+        require_number(self.weight_decay, "weight_decay", 0, fix="e.g. weight_decay=0.1")
+        require_number(self.grad_clip, "grad_clip", 0, low_open=True, fix="e.g. grad_clip=1.0")
+        require_number(self.log_every, "log_every", 1, fix="e.g. log_every=10")
+        require_number(self.checkpoint_every, "checkpoint_every", 0, fix="0 saves only the final model")
+        require_number(self.max_seconds, "max_seconds", 0, fix="0 means no limit")
 
 
 def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -99,14 +125,15 @@ def make_optimizer(model, cfg: PretrainConfig):
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
 
 
-def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = None) -> Path:
+def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
     import torch
     import torch.nn.functional as F
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+    validate(cfg)                                    # nothing is written before this passes
+    out = prepare_run_dir(cfg.out, resume, overwrite)
     set_threads(cfg.threads)
     seed_everything(cfg.seed)
-    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
     t_start = time.time()
@@ -120,24 +147,32 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
     model = build_model(cfg.model, tokenizer)
     opt = make_optimizer(model, cfg)
     order = np.random.default_rng(cfg.seed).permutation(n_blocks)
-    step, train_seconds = 0, 0.0
-    ckpt = out / "checkpoint"
-    if resume and (ckpt / "state.pt").exists():
+    step, train_seconds, bad_streak, metrics_bytes = 0, 0.0, 0, 0
+    ckpts = out / "checkpoints"
+    last = checkpoint.latest(ckpts) if resume else None
+    checkpoint.prune(ckpts, keep=KEEP_CHECKPOINTS, newest=int(last.name.split("-")[1]) if last else -1)
+    if last is not None:
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(ckpt)
+        model = AutoModelForCausalLM.from_pretrained(last)
         opt = make_optimizer(model, cfg)
-        state = torch.load(ckpt / "state.pt", weights_only=False)
+        state = torch.load(last / "state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step, train_seconds = state["step"], state["train_seconds"]
-        truncate_metrics(out / "metrics.jsonl", step)
-    log = MetricsLog(out / "metrics.jsonl", out / "tb")
+        bad_streak, metrics_bytes = state.get("bad_streak", 0), state.get("metrics_bytes")
+    rewind_metrics(out / "metrics.jsonl", metrics_bytes, step)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1)
     n_params = sum(p.numel() for p in model.parameters())
 
     def save_checkpoint():
-        save_model_dir(ckpt, model, tokenizer, state={"optimizer": opt.state_dict(), "rng": rng_state(),
-                                                      "step": step, "train_seconds": train_seconds})
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            raise TrainingDiverged(f"the weights hold NaN or Inf at step {step}; last good checkpoint: "
+                                   f"{checkpoint.latest(ckpts)}")
+        state = {"optimizer": opt.state_dict(), "rng": rng_state(), "step": step, "train_seconds": train_seconds,
+                 "bad_streak": bad_streak, "metrics_bytes": log.sync()}
+        checkpoint.save(ckpts, step, model, tokenizer, state)
+        checkpoint.prune(ckpts, keep=KEEP_CHECKPOINTS)
 
     model.train()
     ids_t = torch.from_numpy(ids.astype(np.int64))
@@ -162,12 +197,27 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
             logits = model(input_ids=x).logits                                   # [B, T, V]
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            bad = None if torch.isfinite(loss) else "non-finite loss"
+            if bad is None:
+                loss.backward()
+                gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                bad = None if torch.isfinite(gnorm) else "non-finite gradient"
+            if bad is None:
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+            bad_streak = bad_streak + 1 if bad else 0
             step += 1
             tokens_seen += x.numel()
             train_seconds += time.time() - t0
+            if bad:
+                log.log(step, {"train/skipped": 1.0, "train/skip_cause": bad})
+                print(f"step {step}: skipped ({bad}); {bad_streak} bad step(s) in a row", file=sys.stderr, flush=True)
+                if bad_streak >= MAX_BAD_STEPS:
+                    log.close()
+                    raise TrainingDiverged(f"{bad_streak} consecutive steps with a NaN or Inf loss or gradient "
+                                           f"(last: {bad} at step {step}); the run stopped; last good checkpoint: "
+                                           f"{checkpoint.latest(ckpts)}")
+                continue
             loss_acc, n_acc = loss_acc + loss.item(), n_acc + 1
             if step % cfg.log_every == 0 or step == total_steps:
                 now = time.time()
@@ -184,6 +234,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
                 save_checkpoint()
             if cfg.max_seconds and train_seconds >= cfg.max_seconds:
                 break
+    save_checkpoint()
     log.close()
     manifest = {
         "command": command or "rlvr pretrain", "config": to_dict(cfg), "steps": step,
@@ -192,6 +243,4 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, command: str | None = No
         "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t_start, 1),
         "environment": environment(),
     }
-    final = save_model_dir(out / "model", model, tokenizer, files={"manifest.json": json.dumps(manifest, indent=2)})
-    save_checkpoint()
-    return final
+    return save_model_dir(out / "model", model, tokenizer, files={"manifest.json": json.dumps(manifest, indent=2)})

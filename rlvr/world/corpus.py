@@ -38,6 +38,22 @@ class CorpusConfig:
     style word is left out of the loss. They give the careful styles practice without moving the
     style prior, which the other documents alone set."""
 
+    def check(self) -> None:
+        """Choices and ranges of every field (``config.validate``)."""
+        from ..config import require, require_choice, require_number
+
+        for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check")),
+                           ("op_weights", tuple(self.arithmetic_ops))):
+            weights = getattr(self, name)
+            for k, w in weights.items():
+                require_choice(k, keys, f"{name}.{k}")
+                require_number(w, f"{name}.{k}", 0, fix="weights are shares >= 0")
+            require(sum(weights.values()) > 0, name, "the weights sum to 0", "give at least one a positive weight")
+        require(bool(self.arithmetic_ops) and set(self.arithmetic_ops) <= set("+-*"), "arithmetic_ops",
+                f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
+        require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
+        require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
+
 
 def _choice(rng: random.Random, weights: dict):
     keys = list(weights)

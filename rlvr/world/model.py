@@ -19,6 +19,17 @@ class ModelConfig:
     rope_theta: float = 10000.0
     """RoPE base."""
 
+    def check(self) -> None:
+        """Ranges of every field (``config.validate``)."""
+        from ..config import require, require_number
+
+        for name in ("hidden_size", "layers", "heads", "intermediate_size"):
+            require_number(getattr(self, name), name, 1, fix=f"e.g. model.{name}={getattr(ModelConfig(), name)}")
+        require(self.hidden_size % self.heads == 0, "heads", f"{self.heads} heads do not divide hidden_size={self.hidden_size}",
+                f"choose heads among {[h for h in range(1, 9) if self.hidden_size % h == 0]}")
+        require_number(self.max_positions, "max_positions", 2, fix="e.g. model.max_positions=1024")
+        require_number(self.rope_theta, "rope_theta", 0, low_open=True, fix="e.g. 10000")
+
 
 def build_model(cfg: ModelConfig, tokenizer):
     from transformers import LlamaConfig, LlamaForCausalLM

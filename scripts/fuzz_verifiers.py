@@ -1,0 +1,53 @@
+"""Fuzz the verifiers: hostile and random completions, exceptions, escapes and time per verification.
+
+    python scripts/fuzz_verifiers.py --n 100000 --tasks arithmetic,countdown
+    python scripts/fuzz_verifiers.py --n 2000 --tasks code --hostile-share 0.5
+
+See rlvr/tasks/fuzz.py for the corpus, the oracle and what counts as an escape. Prints one JSON line
+per task (tried, exceptions, escapes, right, p50/p99/max milliseconds) and exits 1 on any exception or
+escape. Run it from an empty folder or with --workdir: files appearing there count as escapes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+from rlvr.tasks import get_task
+from rlvr.tasks.fuzz import fuzz
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=3000, help="completions per task")
+    ap.add_argument("--tasks", default="arithmetic,countdown,code")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hostile-share", type=float, default=0.05, help="share of completions drawn from the hostile list")
+    ap.add_argument("--workdir", help="folder watched for files (default: a fresh temporary one)")
+    a = ap.parse_args(argv)
+    failed = False
+    for name in a.tasks.split(","):
+        kwargs = {"ops": "+-*", "min_digits": 2, "max_digits": 7} if name == "arithmetic" else \
+            {"cpu_s": 1, "wall_s": 2.0} if name == "code" else {}
+        task = get_task(name, **kwargs)
+        with tempfile.TemporaryDirectory() as tmp:
+            workdir = a.workdir or tmp
+            cwd = os.getcwd()
+            os.chdir(workdir)
+            try:
+                t0 = time.time()
+                rep = fuzz(task, a.n, seed=a.seed, hostile_share=a.hostile_share, workdir=workdir)
+            finally:
+                os.chdir(cwd)
+        s = rep.summary()
+        s["seconds"] = round(time.time() - t0, 1)
+        print(json.dumps(s), flush=True)
+        failed |= bool(rep.exceptions or rep.escapes)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
