@@ -45,12 +45,12 @@ def test_ppo_clip_exact_values_both_sides():
     logp = torch.log(torch.tensor([[1.5, 1.0, 0.5], [1.5, 1.0, 0.5]]))
     adv = torch.tensor([1.0, -1.0])
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
-    loss, m = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon=0.2))
+    loss, m = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2))
     per_tok = torch.tensor([[-1.2, -1.0, -0.5], [1.5, 1.0, 0.8]])
     assert loss.item() == pytest.approx(float((per_tok * mask).sum() / 5))
     assert m["loss/clip_fraction"] == pytest.approx(1 / 5)
     # clip-higher: the upper bound moves to 1.28
-    loss_h, _ = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon=0.2, epsilon_high=0.28))
+    loss_h, _ = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2, epsilon_high=0.28))
     per_tok[0, 0] = -1.28
     assert loss_h.item() == pytest.approx(float((per_tok * mask).sum() / 5))
 

@@ -25,21 +25,23 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
-from ..algorithms.losses import LossConfig, microbatch_weight, policy_loss
+from ..algorithms.competence import Curriculum
+from ..algorithms.losses import LossConfig, entropy_bonus, microbatch_weight, policy_loss
 from ..config import to_yaml
 from ..eval.behaviour import behaviour
 from ..eval.scoring import by_difficulty, sample_once
-from ..rewards import score
-from ..rollout import SamplingConfig, generate
+from ..rollout import SamplingConfig
 from ..tasks import get_task
 from ..utils import MetricsLog, atomic_write_text, environment, rng_state, seed_everything, \
     save_model_dir, set_rng_state, set_threads, truncate_metrics
+from .advantage_inputs import AdvantageInputs, CriticConfig
+from .batch import CompetenceConfig, loss_row_keep, sample_step
 
 
 @dataclass
@@ -89,6 +91,10 @@ class GRPOConfig:
     """Advantage estimator."""
     loss: LossConfig = field(default_factory=LossConfig)
     """Policy loss, clip ranges, KL and aggregation."""
+    competence: CompetenceConfig = field(default_factory=CompetenceConfig)
+    """Edge of competence: dynamic sampling, curriculum, overlong masking and penalty."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    """The critic of ppo_gae (unused by the other estimators)."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
     """Reward functions and their weights (accuracy, format)."""
     eval_every: int = 10
@@ -135,15 +141,18 @@ def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list
     return logp, entropy, mask
 
 
-def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool) -> list[int]:
+def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
     """The rollouts an update pass must run through the model, shortest first.
 
     With no KL term and no entropy bonus, a rollout whose advantage is 0 (every member of a group with
-    no reward spread) adds exactly nothing to the loss or its gradient, so it is skipped; the loss is
-    still normalised over the whole batch (``microbatch_weight`` uses every rollout's mask), so the
-    update is the same as a pass over all rollouts. Sorting by length makes microbatches pad little.
-    Loss metrics (clip fraction, entropy) are then averages over the rollouts that carry signal."""
-    rows = [i for i in range(len(lengths)) if needs_all or float(adv[i]) != 0.0]
+    no reward spread; ``adv`` may be [B] or per token [B, T]) adds exactly nothing to the loss or its
+    gradient, so it is skipped; so is a rollout left out of the loss (``keep`` 0, DAPO overlong
+    filtering). The loss is still normalised over the whole batch (``microbatch_weight`` uses every
+    rollout's mask), so the update is the same as a pass over all rollouts. Sorting by length makes
+    microbatches pad little. Loss metrics (clip fraction, entropy) are then averages over those rows."""
+    nonzero = adv.reshape(len(lengths), -1).abs().sum(-1) != 0                 # [B]
+    rows = [i for i in range(len(lengths)) if (needs_all or bool(nonzero[i]))
+            and (keep is None or float(keep[i]) != 0.0)]
     return sorted(rows, key=lambda i: (lengths[i], i))
 
 
@@ -207,19 +216,27 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
         for p in ref.parameters():
             p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    # [edge of competence / advantage inputs] curriculum state and the estimator's hook (critic, greedy)
+    curriculum = Curriculum(cfg.competence.curriculum) if cfg.competence.curriculum.enabled else None
+    adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, start, cfg.rewards)
     step = 0
     if start == ckpt:
         state = torch.load(ckpt / "state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step = state["step"]
+        if curriculum is not None:  # [edge of competence]
+            curriculum.load(state["curriculum"])
+        adv_inputs.load(state.get("advantage_inputs"))
         truncate_metrics(out / "metrics.jsonl", step)
     log = MetricsLog(out / "metrics.jsonl", out / "tb")
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
 
     def save(where: Path):
         save_model_dir(where, model, tokenizer, state={"optimizer": opt.state_dict(), "rng": rng_state(),
-                                                       "step": step})
+                                                       "step": step,
+                                                       "curriculum": curriculum and curriculum.state(),
+                                                       "advantage_inputs": adv_inputs.state()})
 
     progress = Progress(TextColumn("grpo"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -228,25 +245,19 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
         bar = progress.add_task("grpo", total=cfg.steps, completed=step, info="")
         while step < cfg.steps:
             t0 = time.time()
-            # 1-2. problems and rollouts
-            problems = task.problems("train", cfg.prompts_per_step, seed=cfg.seed * 1_000_003 + step)
-            sampling = SamplingConfig(**{**cfg.sampling.__dict__, "seed": cfg.seed * 1_000_003 + step})
-            ro = generate(model, tokenizer, [p.prompt for p in problems], n=cfg.group_size, sampling=sampling)
+            # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
+            batch = sample_step(model, tokenizer, task, cfg, step, curriculum)
+            problems, ro, rewards, parts, correct = batch.problems, batch.ro, batch.rewards, batch.parts, batch.correct
             t_sample = time.time() - t0
-            # 3. rewards
             t1 = time.time()
-            rewards, parts, correct = [], {k: [] for k in cfg.rewards}, []
-            for g, text in zip(ro.group, ro.text):
-                verdict = task.verify(problems[g], text)
-                total, each = score(problems[g], text, verdict, cfg.rewards)
-                rewards.append(total)
-                correct.append(verdict.correct)
-                for k, v in each.items():
-                    parts[k].append(v)
             r = torch.tensor(rewards)                                          # [B]
             group = torch.tensor(ro.group)                                     # [B]
-            # 4. advantages
-            adv = compute_advantages(r, group, cfg.advantage)                  # [B]
+            # 4. advantages; the hook adds what the estimator needs (KL in reward, greedy, critic values)
+            r, extra, adv_metrics = adv_inputs.prepare(model=model, ref=ref, tokenizer=tokenizer, task=task,
+                                                       problems=problems, ro=ro, rewards=r, sampling=cfg.sampling,
+                                                       pad_id=pad_id, logprobs_fn=completion_logprobs)
+            adv = compute_advantages(r, group, replace(cfg.advantage, extra=extra))   # [B] or [B, T]
+            adv_metrics.update(adv_inputs.after(ro, adv, extra, pad_id))
             flat, n_groups = zero_variance_groups(r, group)
             t_score = time.time() - t1
             # 5. update
@@ -256,17 +267,19 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                 g["lr"] = lr
             Tc = max(len(c) for c in ro.completion_ids)
             old_all = pad_rows(ro.logprobs, Tc)                                # [B, Tc]
-            mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)
+            keep = loss_row_keep(ro.finish_reason, cfg.competence.mask_truncated)      # [B]
+            mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc) * keep[:, None]
             model.train()
             stats: dict = {}
             rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
-                               needs_all=ref is not None or bool(cfg.loss.entropy_coef))
+                               needs_all=ref is not None or bool(cfg.loss.entropy_coef), keep=keep)
             for _ in range(cfg.num_iterations):
                 opt.zero_grad(set_to_none=True)
                 for s in range(0, len(rows), cfg.microbatch_size):
                     sl = rows[s:s + cfg.microbatch_size]
                     pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
                     logp, ent, mask = completion_logprobs(model, pids, cids, pad_id)   # [b, t]
+                    mask = mask * keep[sl, None]
                     t = logp.size(1)
                     ref_logp = None
                     if ref is not None:
@@ -274,7 +287,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                             ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id)
                     loss, m = policy_loss(logp, old_all[sl, :t], ref_logp, adv[sl], mask, cfg.loss)
                     if cfg.loss.entropy_coef:
-                        loss = loss - cfg.loss.entropy_coef * (ent * mask).sum() / mask.sum().clamp(min=1)
+                        loss = loss - entropy_bonus(ent, mask, cfg.loss)
                     w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
                     (loss * w).backward()
                     m["loss/entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1))
@@ -291,7 +304,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                    "task/accuracy": sum(correct) / len(correct),
                    "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
                    "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
-                   "rollout/zero_variance_groups": flat / n_groups, **stats,
+                   "rollout/zero_variance_groups": flat / n_groups, **stats, **batch.metrics, **adv_metrics,
                    "loss/grad_norm": float(gnorm), "train/lr": lr,
                    "perf/sample_s": t_sample, "perf/score_s": t_score, "perf/update_s": t_update,
                    "perf/step_s": time.time() - t0, "perf/sample_tokens_per_s": sum(n_tok) / max(t_sample, 1e-9)}
@@ -301,7 +314,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                     for i in range(min(cfg.samples_kept, len(ro))):
                         f.write(json.dumps({"step": step, "prompt": problems[ro.group[i]].prompt,
                                             "completion": ro.text[i], "reward": rewards[i],
-                                            "advantage": float(adv[i]), "correct": correct[i],
+                                            "advantage": float(adv[i].sum()), "correct": correct[i],
                                             "group": ro.group[i], "finish_reason": ro.finish_reason[i]}) + "\n")
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
                 rec.update(evaluate(model, tokenizer, task, val, cfg.sampling, greedy=True))
