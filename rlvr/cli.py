@@ -113,6 +113,17 @@ def cmd_grpo(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import CompareConfig, run_compare
+    from .config import load_config
+
+    cfg = load_config(CompareConfig, args.config, args.overrides)
+    command = "rlvr " + " ".join(shlex.quote(a) for a in args.argv)
+    rows = run_compare(cfg, command=command)
+    print(f"compared {len(rows)} variant(s); table in {cfg.doc}, rows in {cfg.out}/summary.json")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .config import load_config
     from .demo import DemoConfig, run_demo
@@ -134,7 +145,7 @@ def cmd_run(args) -> int:
     import yaml
 
     data = yaml.safe_load(Path(args.file).read_text()) or {}
-    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}
+    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo, "compare": cmd_compare}
     stage = data.get("stage") if isinstance(data, dict) else None
     if stage not in stages:
         raise ValueError(f"{args.file}: 'stage' must be one of {', '.join(stages)}, got {stage!r}")
@@ -153,6 +164,7 @@ def _stage_parser(sub, name: str, help: str, description: str, cls):
 
 
 def main(argv=None) -> int:
+    from .compare import CompareConfig
     from .demo import DemoConfig
     from .train.grpo import GRPOConfig
     from .train.pretrain import PretrainConfig
@@ -231,8 +243,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a two-minute run that checks the pipeline")
     p.set_defaults(func=cmd_demo)
 
+    p = _stage_parser(sub, "compare", "train one GRPO run per algorithm choice and tabulate them",
+                      "Trains the shared grpo config once per variant (advantage estimator, loss, dynamic "
+                      "sampling, curriculum) under the same seed and budget, and writes a table of steps and "
+                      "seconds to the target validation accuracy, final accuracy, length and entropy into "
+                      "the doc page.", CompareConfig)
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("run", help="run an experiment YAML (its 'stage' key names the stage)",
-                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo) "
+                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo, "
+                       "compare) "
                        "with the rest of the file as its config.")
     p.add_argument("file", help="experiment YAML, e.g. configs/countdown_r1zero.yaml")
     p.add_argument("overrides", nargs="*", help="dotted overrides")

@@ -305,6 +305,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                    "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
                    "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
                    "rollout/zero_variance_groups": flat / n_groups, **stats, **batch.metrics, **adv_metrics,
+                   "rollout/entropy": -sum(map(sum, ro.logprobs)) / max(1, sum(n_tok)),  # sampled -log p
                    "loss/grad_norm": float(gnorm), "train/lr": lr,
                    "perf/sample_s": t_sample, "perf/score_s": t_score, "perf/update_s": t_update,
                    "perf/step_s": time.time() - t0, "perf/sample_tokens_per_s": sum(n_tok) / max(t_sample, 1e-9)}
