@@ -1,10 +1,13 @@
 """GRPO: reinforcement learning against a verifier, straight from a base model (R1-Zero).
 
 Each step, read top to bottom:
-  1. draw ``prompts_per_step`` training problems;
+  1. draw ``prompts_per_step`` training problems (by difficulty, when the curriculum is on);
   2. sample ``group_size`` completions for each with the rollout engine (the policy at temperature T);
-  3. score every completion with the task's verifier and the weighted reward functions;
-  4. advantages per group: A_i = (r_i - mean(r)) / (std(r) + eps) (or another estimator);
+  3. score every completion with the task's verifier and the weighted reward functions (and DAPO's
+     overlong penalty); with dynamic sampling, draw again until the groups with reward spread fill the
+     batch (``train/batch.py``);
+  4. advantages per group: A_i = (r_i - mean(r)) / (std(r) + eps) (or another estimator of the registry;
+     ``train/advantage_inputs.py`` adds what it needs: a greedy baseline, a critic's values, KL in reward);
   5. ``num_iterations`` passes over the rollouts in microbatches: the PPO-clipped surrogate per token
      with the ratio to the sampling policy, plus beta * KL(policy || reference) (k3 estimator),
      aggregated over tokens; gradient accumulation, clipping, AdamW;
