@@ -271,11 +271,12 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
             Tc = max(len(c) for c in ro.completion_ids)
             old_all = pad_rows(ro.logprobs, Tc)                                # [B, Tc]
             keep = loss_row_keep(ro.finish_reason, cfg.competence.mask_truncated)      # [B]
+            kl_in_loss = ref is not None and not cfg.loss.kl_in_reward
             mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc) * keep[:, None]
             model.train()
             stats: dict = {}
             rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
-                               needs_all=ref is not None or bool(cfg.loss.entropy_coef), keep=keep)
+                               needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
             for _ in range(cfg.num_iterations):
                 opt.zero_grad(set_to_none=True)
                 for s in range(0, len(rows), cfg.microbatch_size):
@@ -285,7 +286,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, on_step=None) -> Path:
                     mask = mask * keep[sl, None]
                     t = logp.size(1)
                     ref_logp = None
-                    if ref is not None:
+                    if kl_in_loss:
                         with torch.no_grad():
                             ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id)
                     loss, m = policy_loss(logp, old_all[sl, :t], ref_logp, adv[sl], mask, cfg.loss)
