@@ -68,7 +68,8 @@ def _fmt(v, spec: str) -> str:
 def table(rows: dict, target: float) -> str:
     pct = f"{target:.0%}"
     lines = [f"| variant | steps to {pct} | seconds to {pct} | rollouts to {pct} | final accuracy | "
-             "final mean tokens | final entropy | steps run |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "final mean tokens | final entropy | steps run |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, r in rows.items():
         lines.append(f"| {name} | {_fmt(r['steps_to_target'], 'd')} | {_fmt(r['seconds_to_target'], '.0f')} | "
                      f"{_fmt(r['rollouts_to_target'], '.0f')} | {_fmt(r['final_accuracy'], '.3f')} | "
