@@ -116,6 +116,17 @@ def cmd_grpo(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import CompareConfig, run_compare
+    from .config import load_config
+
+    cfg = load_config(CompareConfig, args.config, args.overrides)
+    command = "rlvr " + " ".join(shlex.quote(a) for a in args.argv)
+    rows = run_compare(cfg, command=command)
+    print(f"compared {len(rows)} variant(s); table in {cfg.doc}, rows in {cfg.out}/summary.json")
+    return 0
+
+
 def cmd_demo(args) -> int:
     from .config import load_config
     from .demo import DemoConfig, run_demo
@@ -144,11 +155,11 @@ def cmd_run(args) -> int:
         data = yaml.safe_load(Path(args.file).read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError("FILE", f"{args.file} is not valid YAML ({getattr(e, 'problem', e)})", "fix its syntax") from None
-    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo}
+    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo, "compare": cmd_compare}
     stage = data.get("stage") if isinstance(data, dict) else None
     if stage not in stages:
         raise ConfigError("stage", f"{args.file} names stage {stage!r}",
-                          f"add stage: pretrain, grpo or demo to the file ({suggest(str(stage), stages, 'stages')})")
+                          f"add stage: pretrain, grpo, demo or compare to the file ({suggest(str(stage), stages, 'stages')})")
     ns = argparse.Namespace(config=args.file, overrides=args.overrides, resume=args.resume, quick=False,
                             overwrite=args.overwrite, argv=args.argv)
     return stages[stage](ns)
@@ -171,6 +182,7 @@ def _run_dir_flags(p) -> None:
 
 
 def main(argv=None) -> int:
+    from .compare import CompareConfig
     from .demo import DemoConfig
     from .train.grpo import GRPOConfig
     from .train.pretrain import PretrainConfig
@@ -247,8 +259,16 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a two-minute run that checks the pipeline")
     p.set_defaults(func=cmd_demo)
 
+    p = _stage_parser(sub, "compare", "train one GRPO run per algorithm choice and tabulate them",
+                      "Trains the shared grpo config once per variant (advantage estimator, loss, dynamic "
+                      "sampling, curriculum) under the same seed and budget, and writes a table of steps and "
+                      "seconds to the target validation accuracy, final accuracy, length and entropy into "
+                      "the doc page.", CompareConfig)
+    p.set_defaults(func=cmd_compare)
+
     p = sub.add_parser("run", help="run an experiment YAML (its 'stage' key names the stage)",
-                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo) "
+                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo, "
+                       "compare) "
                        "with the rest of the file as its config.")
     p.add_argument("file", help="experiment YAML, e.g. configs/countdown_r1zero.yaml")
     p.add_argument("overrides", nargs="*", help="dotted overrides")

@@ -21,7 +21,9 @@ def test_config_file_loads(path):
 
     data = yaml.safe_load(path.read_text())
     stage = data.pop("stage", "pretrain")
-    cls = {"pretrain": PretrainConfig, "grpo": GRPOConfig, "demo": DemoConfig}[stage]
+    from rlvr.compare import CompareConfig
+
+    cls = {"pretrain": PretrainConfig, "grpo": GRPOConfig, "demo": DemoConfig, "compare": CompareConfig}[stage]
     from_dict(cls, data)
 
 

@@ -129,3 +129,51 @@ def test_group_size_one_is_an_error(tmp_path, tiny_dir):
     cfg = load_config(GRPOConfig, None, [*FAST, f"model={tiny_dir}", f"out={tmp_path}", "group_size=1"])
     with pytest.raises(ValueError, match="group_size"):
         train_grpo(cfg)
+
+
+# on the shipped base, whose answers to 2-3 digit sums are sometimes right: groups with and without spread
+EDGE = ["task.kwargs={ops: '+', min_digits: 2, max_digits: 3}", "competence.dynamic_sampling=true",
+        "competence.max_extra_rounds=1", "competence.curriculum={enabled: true, difficulties: [2, 3]}",
+        "competence.mask_truncated=true", "competence.overlong_buffer=6"]
+
+
+def test_edge_of_competence_run_logs_and_resumes_exactly(tmp_path):
+    """Dynamic sampling, curriculum (its rates saved in the checkpoint), overlong masking and penalty."""
+    def cfg(out, steps):
+        return load_config(GRPOConfig, None, [*FAST, *EDGE, "sampling.max_new_tokens=24", f"out={out}",
+                                              f"steps={steps}"])
+
+    train_grpo(cfg(tmp_path / "full", 3))
+    recs = _records(tmp_path / "full")
+    for r in recs:
+        assert r["curriculum/mix_d2"] + r["curriculum/mix_d3"] == pytest.approx(1.0)
+        assert r["rollout/sampling_rounds"] in (1, 2) and r["rollout/prompts_drawn"] >= 3
+        if r["rollout/sampling_rounds"] < 2:                  # the cap did not bind: no flat group kept
+            assert r["rollout/zero_variance_groups"] == 0
+        assert "reward/overlong" in r and "curriculum/pass_d2" in r
+    train_grpo(cfg(tmp_path / "part", 2))
+    train_grpo(cfg(tmp_path / "part", 3), resume=True)
+    resumed = _records(tmp_path / "part")
+    for k in ("reward/mean", "rollout/mean_tokens", "loss/total", "curriculum/mix_d3", "curriculum/pass_d2",
+              "rollout/prompts_drawn"):
+        assert recs[2][k] == pytest.approx(resumed[2][k], rel=1e-5, abs=1e-7), k
+
+
+def test_remax_and_ppo_gae_through_the_one_hook(tmp_path):
+    base = [*FAST, "task.kwargs={ops: '+', min_digits: 2, max_digits: 3}", "sampling.max_new_tokens=24",
+            "eval_every=0", "sample_every=0", "checkpoint_every=0"]
+    train_grpo(load_config(GRPOConfig, None, [*base, f"out={tmp_path / 'remax'}", "steps=2",
+                                              "advantage.estimator=remax", "loss.kl_in_reward=true"]))
+    recs = _records(tmp_path / "remax")
+    assert all("reward/greedy_mean" in r and "loss/kl_ref" not in r for r in recs)
+    assert recs[0]["reward/kl_penalty"] == 0.0 < recs[1]["reward/kl_penalty"]  # the policy moved off the reference
+    # ppo_gae: the critic (weights and optimizer) rides in the checkpoint, so resume stays exact
+    gae = [*base, "advantage.estimator=ppo_gae", "loss.beta=0.0", "critic.lr=1e-3", "checkpoint_every=1",
+           "rewards={accuracy: 1.0, format: 0.5}"]
+    train_grpo(load_config(GRPOConfig, None, [*gae, f"out={tmp_path / 'full'}", "steps=2"]))
+    train_grpo(load_config(GRPOConfig, None, [*gae, f"out={tmp_path / 'part'}", "steps=1"]))
+    train_grpo(load_config(GRPOConfig, None, [*gae, f"out={tmp_path / 'part'}", "steps=2"]), resume=True)
+    full, part = _records(tmp_path / "full"), _records(tmp_path / "part")
+    assert full[0]["critic/value_mean"] == 0.0 and full[1]["critic/value_mean"] != 0.0   # the critic learned
+    for k in ("critic/value_loss", "critic/value_mean", "loss/total", "reward/mean"):
+        assert full[1][k] == pytest.approx(part[1][k], rel=1e-5, abs=1e-7), k

@@ -15,15 +15,23 @@ import torch
 @dataclass
 class LossConfig:
     loss: str = "ppo_clip"
-    """Policy loss: ppo_clip (token-level clipped surrogate)."""
-    epsilon: float = 0.2
-    """Clip range of the probability ratio (lower side, and upper side unless epsilon_high is set)."""
-    epsilon_high: float = 0.0
-    """Upper clip range (DAPO clip-higher uses 0.28); 0 means the same as epsilon."""
+    """Policy loss: ppo_clip (token-level ratio, PPO/GRPO/DAPO) or gspo (sequence-level ratio, GSPO)."""
+    epsilon_low: float = 0.2
+    """Lower clip range of the token ratio: the ratio is clipped at 1 - epsilon_low (ppo_clip)."""
+    epsilon_high: float = 0.2
+    """Upper clip range of the token ratio: 1 + epsilon_high (DAPO clip-higher: 0.28) (ppo_clip)."""
+    dual_clip: float = 0.0
+    """Dual clip (Ye et al. 2020): for A < 0 the per-token loss is capped at -dual_clip * A; 0 is off, 3 usual."""
+    gspo_epsilon_low: float = 3e-4
+    """Lower clip range of GSPO's length-normalised sequence ratio (gspo)."""
+    gspo_epsilon_high: float = 4e-4
+    """Upper clip range of GSPO's length-normalised sequence ratio (gspo)."""
     beta: float = 0.0
     """KL coefficient to the frozen reference; 0 loads no reference model."""
     kl_estimator: str = "k3"
     """KL estimator: k1, k2 or k3 (Schulman 2020)."""
+    kl_in_reward: bool = False
+    """Fold the KL into the reward (r - beta * sum_t KL_t, RLOO / REINFORCE++ style) instead of the loss."""
     aggregation: str = "token-mean"
     """How per-token terms become one number: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm."""
     max_tokens: int = 512
@@ -38,8 +46,12 @@ class LossConfig:
         require_choice(self.loss, POLICY_LOSSES, "loss")
         require_choice(self.kl_estimator, ("k1", "k2", "k3"), "kl_estimator")
         require_choice(self.aggregation, AGGREGATIONS, "aggregation")
-        require_number(self.epsilon, "epsilon", 0, 1, low_open=True, fix="the usual clip range is 0.2")
-        require_number(self.epsilon_high, "epsilon_high", 0, 1, fix="0 uses epsilon; DAPO uses 0.28")
+        require_number(self.epsilon_low, "epsilon_low", 0, 1, low_open=True, fix="the usual clip range is 0.2")
+        require_number(self.epsilon_high, "epsilon_high", 0, 1, low_open=True, fix="0.2; DAPO's clip-higher uses 0.28")
+        require_number(self.dual_clip, "dual_clip", 0, fix="0 turns it off; 3 is usual")
+        if 0 < self.dual_clip <= 1:
+            from ..config import ConfigError
+            raise ConfigError("dual_clip", f"is {self.dual_clip}", "use 0 (off) or a value above 1, e.g. 3")
         require_number(self.beta, "beta", 0, fix="0 turns the KL term off")
         require_number(self.max_tokens, "max_tokens", 1, fix="give the generation budget, e.g. 512")
         require_number(self.entropy_coef, "entropy_coef", 0, fix="0 turns the entropy bonus off")
@@ -62,21 +74,29 @@ def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k3") ->
 
 # ------------------------------------------------------------------- aggregations
 def token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
-    """Mean over every completion token of the batch (DAPO). Long sequences weigh more, as tokens."""
+    """Mean over every completion token of the batch (DAPO, Yu et al. 2025; TRL's ``bnpo``/``dapo``).
+
+    Length bias: none per token (every token weighs the same); a long sequence weighs more in the total
+    than a short one, in proportion to its length, and the normaliser depends on the batch's lengths."""
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
 def seq_mean_token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
-    """Mean over tokens within a sequence, then over sequences (GRPO as in DeepSeekMath). Each sequence
-    weighs the same, so a token of a short sequence weighs more: a length bias that favours long wrong
-    answers (Liu et al. 2025)."""
+    """Mean over tokens within a sequence, then over sequences (GRPO as in DeepSeekMath; TRL's ``grpo``).
+
+    Length bias: each sequence weighs the same, so a token of a short sequence weighs more than one of a
+    long sequence: short right answers are pushed up hard, long wrong answers pushed down softly, which
+    lets wrong answers grow long (Liu et al. 2025)."""
     per_seq = (x * mask).sum(-1) / mask.sum(-1).clamp(min=1)                  # [B]
     return per_seq.mean()
 
 
 def seq_mean_token_sum_norm(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
-    """Sum over tokens divided by a constant (the token budget), mean over sequences (Dr. GRPO):
-    no length bias."""
+    """Sum over tokens divided by a constant (the token budget ``cfg.max_tokens``), mean over sequences
+    (Dr. GRPO, Liu et al. 2025; TRL's ``dr_grpo``).
+
+    Length bias: none; every token weighs 1 / (B * max_tokens) whatever its sequence's length or the
+    batch's lengths, so the objective is the unbiased policy gradient up to a constant."""
     return ((x * mask).sum(-1) / cfg.max_tokens).mean()
 
 
@@ -84,30 +104,48 @@ AGGREGATIONS = {"token-mean": token_mean, "seq-mean-token-mean": seq_mean_token_
                 "seq-mean-token-sum-norm": seq_mean_token_sum_norm}
 
 
-# ------------------------------------------------------------------- losses
-def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
-    """PPO clipped surrogate per token, ratio to the sampling policy, plus beta * KL to the reference.
-
-    loss_t = -min(ratio_t * A, clip(ratio_t, 1 - eps_low, 1 + eps_high) * A) + beta * KL_t
-    """
+def _aggregation(cfg: LossConfig):
     if cfg.aggregation not in AGGREGATIONS:
         raise ValueError(f"unknown aggregation {cfg.aggregation!r}; known: {', '.join(AGGREGATIONS)}")
-    agg = AGGREGATIONS[cfg.aggregation]
-    mask = mask.to(logp.dtype)
-    eps_high = cfg.epsilon_high or cfg.epsilon
-    ratio = torch.exp(logp - old_logp)                                         # [B, T]
-    a = adv[:, None]                                                           # [B, 1]
-    unclipped = ratio * a
-    clipped = torch.clamp(ratio, 1 - cfg.epsilon, 1 + eps_high) * a
-    pg = -torch.minimum(unclipped, clipped)                                    # [B, T]
+    return AGGREGATIONS[cfg.aggregation]
+
+
+def _per_token_adv(adv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Advantages as [B, T]: one per sequence ([B]) broadcast, or one per token ([B, T']) cut/padded to T."""
+    if adv.dim() == 1:
+        return adv[:, None].to(like.dtype).expand_as(like)
+    T = like.size(1)
+    out = torch.zeros_like(like)
+    n = min(T, adv.size(1))
+    out[:, :n] = adv[:, :n]
+    return out
+
+
+def _clipped_surrogate(ratio, a, low: float, high: float, dual_clip: float):
+    """-min(ratio A, clip(ratio, 1 - low, 1 + high) A), with the dual clip cap on A < 0 when dual_clip > 1.
+    Returns (per-token loss, mask of the entries where a clip decided the value)."""
+    unclipped = -ratio * a
+    clipped = -torch.clamp(ratio, 1 - low, 1 + high) * a
+    pg = torch.maximum(unclipped, clipped)
+    was_clipped = clipped > unclipped
+    if dual_clip > 1:
+        cap = -dual_clip * a
+        capped = (a < 0) & (pg > cap)
+        pg = torch.where(capped, cap, pg)
+        was_clipped = was_clipped | capped
+    return pg, was_clipped
+
+
+def _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg: LossConfig):
+    """Aggregate the surrogate, add beta * KL (unless it is folded into the reward), collect metrics."""
+    agg = _aggregation(cfg)
     loss = agg(pg, mask, cfg)
     metrics = {}
     with torch.no_grad():
-        was_clipped = (clipped < unclipped).to(logp.dtype)                     # min took the clipped side
-        metrics["loss/clip_fraction"] = float(token_mean(was_clipped, mask, cfg))
+        metrics["loss/clip_fraction"] = float(token_mean(was_clipped.expand_as(mask).to(mask.dtype), mask, cfg))
         metrics["loss/approx_kl_old"] = float(token_mean(0.5 * (logp - old_logp) ** 2, mask, cfg))
         metrics["loss/policy"] = float(loss.detach())
-    if ref_logp is not None and cfg.beta > 0:
+    if ref_logp is not None and cfg.beta > 0 and not cfg.kl_in_reward:
         kl = kl_estimate(logp, ref_logp, cfg.kl_estimator)
         kl_term = agg(kl, mask, cfg)
         loss = loss + cfg.beta * kl_term
@@ -115,13 +153,58 @@ def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
     return loss, metrics
 
 
-POLICY_LOSSES = {"ppo_clip": ppo_clip}
+# ------------------------------------------------------------------- losses
+def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
+    """PPO clipped surrogate per token (Schulman et al. 2017) with the ratio to the sampling policy, as
+    in GRPO (Shao et al. 2024), with DAPO's decoupled clip range (Yu et al. 2025, clip-higher 0.2 / 0.28)
+    and an optional dual clip (Ye et al. 2020), plus beta * KL to the reference:
+
+    loss_t = -min(ratio_t A_t, clip(ratio_t, 1 - eps_low, 1 + eps_high) A_t) + beta KL_t,
+    capped at -dual_clip A_t when A_t < 0 and dual_clip > 1.
+    ``adv`` is [B] (one per sequence) or [B, T] (one per token)."""
+    mask = mask.to(logp.dtype)
+    ratio = torch.exp(logp - old_logp)                                         # [B, T]
+    a = _per_token_adv(adv, logp)                                              # [B, T]
+    pg, was_clipped = _clipped_surrogate(ratio, a, cfg.epsilon_low, cfg.epsilon_high, cfg.dual_clip)
+    return _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg)
+
+
+def gspo(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
+    """GSPO (Zheng et al. 2025, "Group Sequence Policy Optimization"): one importance ratio per sequence,
+    the length-normalised s_i = exp(mean_t(logp_t - old_logp_t)) = (pi(y|x) / pi_old(y|x))^(1/|y|),
+    clipped in its own small range [1 - gspo_epsilon_low, 1 + gspo_epsilon_high]:
+
+    loss_i = -min(s_i A_i, clip(s_i) A_i), the same value on each token of sequence i, then aggregated
+    (GSPO's paper: seq-mean-token-mean, where it is the mean over sequences), plus beta * KL."""
+    mask = mask.to(logp.dtype)
+    log_s = ((logp - old_logp) * mask).sum(-1) / mask.sum(-1).clamp(min=1)     # [B]
+    s = torch.exp(log_s)[:, None]                                              # [B, 1]
+    a = adv if adv.dim() == 1 else (adv * mask).sum(-1) / mask.sum(-1).clamp(min=1)
+    pg, was_clipped = _clipped_surrogate(s, a[:, None].to(logp.dtype), cfg.gspo_epsilon_low,
+                                         cfg.gspo_epsilon_high, cfg.dual_clip)  # [B, 1]
+    return _finish(pg.expand_as(logp), was_clipped, logp, old_logp, ref_logp, mask, cfg)
+
+
+POLICY_LOSSES = {"ppo_clip": ppo_clip, "gspo": gspo}
 
 
 def policy_loss(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
     if cfg.loss not in POLICY_LOSSES:
         raise ValueError(f"unknown policy loss {cfg.loss!r}; known: {', '.join(POLICY_LOSSES)}")
     return POLICY_LOSSES[cfg.loss](logp, old_logp, ref_logp, adv, mask, cfg)
+
+
+def entropy_bonus(entropy: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+    """The term subtracted from the loss: entropy_coef times the entropy aggregated like the loss."""
+    return cfg.entropy_coef * _aggregation(cfg)(entropy, mask.to(entropy.dtype), cfg)
+
+
+def kl_reward_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,
+                      cfg: LossConfig) -> torch.Tensor:
+    """The KL folded into the reward (RLOO, Ahmadian et al. 2024; REINFORCE++, Hu 2025): beta times the
+    sequence's summed per-token KL estimate, [B], to subtract from each rollout's reward."""
+    kl = kl_estimate(logp, ref_logp, cfg.kl_estimator)                          # [B, T]
+    return cfg.beta * (kl * mask.to(kl.dtype)).sum(-1)
 
 
 def microbatch_weight(aggregation: str, mask_mb: torch.Tensor, mask_all: torch.Tensor) -> float:

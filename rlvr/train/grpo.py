@@ -1,10 +1,13 @@
 """GRPO: reinforcement learning against a verifier, straight from a base model (R1-Zero).
 
 Each step, read top to bottom:
-  1. draw ``prompts_per_step`` training problems;
+  1. draw ``prompts_per_step`` training problems (by difficulty, when the curriculum is on);
   2. sample ``group_size`` completions for each with the rollout engine (the policy at temperature T);
-  3. score every completion with the task's verifier and the weighted reward functions;
-  4. advantages per group: A_i = (r_i - mean(r)) / (std(r) + eps) (or another estimator);
+  3. score every completion with the task's verifier and the weighted reward functions (and DAPO's
+     overlong penalty); with dynamic sampling, draw again until the groups with reward spread fill the
+     batch (``train/batch.py``);
+  4. advantages per group: A_i = (r_i - mean(r)) / (std(r) + eps) (or another estimator of the registry;
+     ``train/advantage_inputs.py`` adds what it needs: a greedy baseline, a critic's values, KL in reward);
   5. ``num_iterations`` passes over the rollouts in microbatches: the PPO-clipped surrogate per token
      with the ratio to the sampling policy, plus beta * KL(policy || reference) (k3 estimator),
      aggregated over tokens; gradient accumulation, clipping, AdamW;
@@ -36,14 +39,15 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from .. import checkpoint
 from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
-from ..algorithms.losses import LossConfig, microbatch_weight, policy_loss
+from ..algorithms.competence import Curriculum
+from ..algorithms.losses import LossConfig, entropy_bonus, microbatch_weight, policy_loss
 from ..config import ConfigError, require, require_choice, require_number, suggest, to_yaml, validate
 from ..eval.behaviour import behaviour
 from ..eval.scoring import by_difficulty, sample_once
@@ -52,6 +56,8 @@ from ..rollout import SamplingConfig, generate
 from ..tasks import get_task, task_names
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
     rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
+from .advantage_inputs import AdvantageInputs, CriticConfig
+from .batch import CompetenceConfig, loss_row_keep, sample_step
 
 
 @dataclass
@@ -115,6 +121,10 @@ class GRPOConfig:
     """Advantage estimator."""
     loss: LossConfig = field(default_factory=LossConfig)
     """Policy loss, clip ranges, KL and aggregation."""
+    competence: CompetenceConfig = field(default_factory=CompetenceConfig)
+    """Edge of competence: dynamic sampling, curriculum, overlong masking and penalty."""
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    """The critic of ppo_gae (unused by the other estimators)."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
     """Reward functions and their weights (accuracy, format, partial)."""
     eval_every: int = 10
@@ -203,15 +213,18 @@ def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list
     return logp, entropy, mask
 
 
-def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool) -> list[int]:
+def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
     """The rollouts an update pass must run through the model, shortest first.
 
     With no KL term and no entropy bonus, a rollout whose advantage is 0 (every member of a group with
-    no reward spread) adds exactly nothing to the loss or its gradient, so it is skipped; the loss is
-    still normalised over the whole batch (``microbatch_weight`` uses every rollout's mask), so the
-    update is the same as a pass over all rollouts. Sorting by length makes microbatches pad little.
-    Loss metrics (clip fraction, entropy) are then averages over the rollouts that carry signal."""
-    rows = [i for i in range(len(lengths)) if needs_all or float(adv[i]) != 0.0]
+    no reward spread; ``adv`` may be [B] or per token [B, T]) adds exactly nothing to the loss or its
+    gradient, so it is skipped; so is a rollout left out of the loss (``keep`` 0, DAPO overlong
+    filtering). The loss is still normalised over the whole batch (``microbatch_weight`` uses every
+    rollout's mask), so the update is the same as a pass over all rollouts. Sorting by length makes
+    microbatches pad little. Loss metrics (clip fraction, entropy) are then averages over those rows."""
+    nonzero = adv.reshape(len(lengths), -1).abs().sum(-1) != 0                 # [B]
+    rows = [i for i in range(len(lengths)) if (needs_all or bool(nonzero[i]))
+            and (keep is None or float(keep[i]) != 0.0)]
     return sorted(rows, key=lambda i: (lengths[i], i))
 
 
@@ -277,35 +290,40 @@ def check_run(cfg: GRPOConfig) -> None:
                 f"set sampling.max_new_tokens={positions - longest} or less")
 
 
-def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg: GRPOConfig, pad_id: int):
-    """``num_iterations`` passes of microbatched PPO-clip updates over the rollouts.
+def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg: GRPOConfig, pad_id: int,
+                  keep: torch.Tensor | None = None):
+    """``num_iterations`` passes of microbatched policy-loss updates over the rollouts; ``keep`` [B]
+    leaves rollouts out of the loss (0: DAPO overlong filtering).
 
     Returns (metrics, gradient norm, cause): ``cause`` is None for a good step, or why the step was
     skipped ("non-finite loss", "non-finite gradient"): the gradients are zeroed and ``opt.step()`` is not
     called for that pass or any after it, so the weights and optimizer state stay as the last finite
     pass left them (with ``num_iterations = 1``, as they were before the step)."""
     Tc = max(len(c) for c in ro.completion_ids)
+    keep = torch.ones(len(ro)) if keep is None else keep                          # [B]
     old_all = pad_rows(ro.logprobs, Tc)                                        # [B, Tc]
-    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc)      # [B, Tc]
+    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc) * keep[:, None]   # [B, Tc]
+    kl_in_loss = ref is not None and not cfg.loss.kl_in_reward
     model.train()
     stats: dict = {}
     gnorm = torch.tensor(0.0)
     rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
-                       needs_all=ref is not None or bool(cfg.loss.entropy_coef))
+                       needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
         for s in range(0, len(rows), cfg.microbatch_size):
             sl = rows[s:s + cfg.microbatch_size]
             pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
             logp, ent, mask = completion_logprobs(model, pids, cids, pad_id)   # [b, t]
+            mask = mask * keep[sl, None]
             t = logp.size(1)
             ref_logp = None
-            if ref is not None:
+            if kl_in_loss:
                 with torch.no_grad():
                     ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id)
             loss, m = policy_loss(logp, old_all[sl, :t], ref_logp, adv[sl], mask, cfg.loss)
             if cfg.loss.entropy_coef:
-                loss = loss - cfg.loss.entropy_coef * (ent * mask).sum() / mask.sum().clamp(min=1)
+                loss = loss - entropy_bonus(ent, mask, cfg.loss)
             w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
             m["loss/entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1))
             m["loss/total"] = float(loss.detach())
@@ -363,12 +381,18 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
         for p in ref.parameters():
             p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    # [edge of competence / advantage inputs] curriculum state and the estimator's hook (critic, greedy)
+    curriculum = Curriculum(cfg.competence.curriculum) if cfg.competence.curriculum.enabled else None
+    adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, start, cfg.rewards)
     step, bad_streak = 0, 0
     if last is not None:
         state = torch.load(last / "state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         step, bad_streak = state["step"], state.get("bad_streak", 0)
+        if curriculum is not None:  # [edge of competence]
+            curriculum.load(state["curriculum"])
+        adv_inputs.load(state.get("advantage_inputs"))
     rewind_metrics(out / "metrics.jsonl", state["metrics_bytes"] if last is not None else 0, step)
     log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1)
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
@@ -379,7 +403,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
             raise TrainingDiverged(f"the weights hold NaN or Inf after step {step}; nothing was saved; "
                                    f"last good checkpoint: {checkpoint.latest(ckpts)}")
         state = {"optimizer": opt.state_dict(), "rng": rng_state(), "step": step, "bad_streak": bad_streak,
-                 "sampler": {"seed": cfg.seed, "next_step": step}, "metrics_bytes": log.sync()}
+                 "sampler": {"seed": cfg.seed, "next_step": step}, "metrics_bytes": log.sync(),
+                 "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
         checkpoint.save(ckpts, step, model, tokenizer, state, metrics)
         checkpoint.prune(ckpts, keep=cfg.keep_checkpoints)
 
@@ -391,26 +416,19 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
             bar = progress.add_task("grpo", total=cfg.steps, completed=step, info="")
             while step < cfg.steps:
                 t0 = time.time()
-                # 1-2. problems and rollouts
-                problems = task.problems("train", cfg.prompts_per_step, seed=cfg.seed * 1_000_003 + step)
-                sampling = SamplingConfig(**{**cfg.sampling.__dict__, "seed": cfg.seed * 1_000_003 + step})
-                ro = generate(model, tokenizer, [p.prompt for p in problems], n=cfg.group_size, sampling=sampling)
+                # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
+                batch = sample_step(model, tokenizer, task, cfg, step, curriculum, verifier)
+                problems, ro, rewards, parts, correct = batch.problems, batch.ro, batch.rewards, batch.parts, batch.correct
                 t_sample = time.time() - t0
-                # 3. rewards
                 t1 = time.time()
-                verdicts = verifier.verify_many([problems[g] for g in ro.group], ro.text) if cfg.verify_workers \
-                    else [task.verify(problems[g], text) for g, text in zip(ro.group, ro.text)]
-                rewards, parts, correct = [], {k: [] for k in cfg.rewards}, []
-                for g, text, verdict in zip(ro.group, ro.text, verdicts):
-                    total, each = score(problems[g], text, verdict, cfg.rewards)
-                    rewards.append(total)
-                    correct.append(verdict.correct)
-                    for k, v in each.items():
-                        parts[k].append(v)
                 r = torch.tensor(rewards)                                          # [B]
                 group = torch.tensor(ro.group)                                     # [B]
-                # 4. advantages
-                adv = compute_advantages(r, group, cfg.advantage)                  # [B]
+                # 4. advantages; the hook adds what the estimator needs (KL in reward, greedy, critic values)
+                r, extra, adv_metrics = adv_inputs.prepare(model=model, ref=ref, tokenizer=tokenizer, task=task,
+                                                           problems=problems, ro=ro, rewards=r, sampling=cfg.sampling,
+                                                           pad_id=pad_id, logprobs_fn=completion_logprobs)
+                adv = compute_advantages(r, group, replace(cfg.advantage, extra=extra))   # [B] or [B, T]
+                adv_metrics.update(adv_inputs.after(ro, adv, extra, pad_id))
                 flat, n_groups = zero_variance_groups(r, group)
                 t_score = time.time() - t1
                 # 5. update (skipped when the loss or the gradient is not finite)
@@ -418,7 +436,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
                 lr = cfg.lr * lr_factor(step, cfg)
                 for g in opt.param_groups:
                     g["lr"] = lr
-                stats, gnorm, bad = policy_update(model, ref, opt, ro, adv, cfg, pad_id)
+                keep = loss_row_keep(ro.finish_reason, cfg.competence.mask_truncated)     # [B]
+                stats, gnorm, bad = policy_update(model, ref, opt, ro, adv, cfg, pad_id, keep)
                 bad_streak = bad_streak + 1 if bad else 0
                 t_update = time.time() - t2
                 step += 1
@@ -428,7 +447,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
                        "task/accuracy": sum(correct) / len(correct),
                        "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
                        "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
-                       "rollout/zero_variance_groups": flat / n_groups, **stats,
+                       "rollout/zero_variance_groups": flat / n_groups, **stats, **batch.metrics, **adv_metrics,
+                       "rollout/entropy": -sum(map(sum, ro.logprobs)) / max(1, sum(n_tok)),  # sampled -log p
                        "loss/grad_norm": gnorm, "train/lr": lr, "train/skipped": float(bad is not None),
                        **({"train/skip_cause": bad} if bad else {}),
                        "perf/sample_s": t_sample, "perf/score_s": t_score, "perf/update_s": t_update,
@@ -437,7 +457,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
                 if cfg.sample_every and step % cfg.sample_every == 0:
                     atomic_write_text(out / "samples" / f"step-{step}.jsonl", "".join(
                         json.dumps({"step": step, "prompt": problems[ro.group[i]].prompt,
-                                    "completion": ro.text[i], "reward": rewards[i], "advantage": float(adv[i]),
+                                    "completion": ro.text[i], "reward": rewards[i], "advantage": float(adv[i].sum()),
                                     "correct": correct[i], "group": ro.group[i],
                                     "finish_reason": ro.finish_reason[i]}) + "\n"
                         for i in range(min(cfg.samples_kept, len(ro)))))
