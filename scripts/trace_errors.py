@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 from collections import defaultdict
 
 import torch
@@ -21,23 +20,20 @@ from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
 
 
-LINE = re.compile(r"(?P<style>work )?(?P<rest>\d+[-+*]\d+= )?(?P<digits>1?\d[-+*]\d)(?P<cin>[-+]\d=)"
-                  r"(?P<sum>\d+)(?P<cout> [cb]\d)?(?P<r> r\d+)")
-
-
 def role(line: str, pos: int) -> str:
-    """The role of the character at ``pos`` of a stepwise line (``1974+1902= 5+3+0=8 c0 r8``)."""
+    """The role of the character at ``pos`` of a stepwise line."""
     if line.startswith("<answer>"):
         return "answer"
-    m = LINE.match(line)
-    if m is None or pos >= m.end():
-        return "end of line"
-    names = {"style": "style word", "rest": "operands left", "digits": "column digits",
-             "cin": "carry in", "sum": "column sum", "cout": "carry out", "r": "running answer r"}
-    for group, name in names.items():
-        if m.start(group) <= pos < m.end(group):
-            return name
-    return "other"
+    seg = line[:pos]
+    if seg.count(" ") == 0 or (line.startswith("work") and seg.count(" ") == 1):
+        return "operands"
+    if " r" in seg:
+        return "running answer r"
+    if " c" in seg or " b" in seg:
+        return "carry"
+    if "=" in seg:
+        return "sum"
+    return "column digits"
 
 
 def main() -> None:

@@ -1,5 +1,4 @@
 import random
-import re
 
 import pytest
 
@@ -93,37 +92,16 @@ def test_difficulty_and_bad_input():
 
 def test_stepwise_trace_exact():
     text = trace_text(T.trace(prob(4821, "+", 9921), "stepwise", random.Random(0)))
-    assert text == ("work 482+992= 1+1+0=2 c0 r2\n48+99= 2+2+0=4 c0 r42\n4+9= 8+9+0=17 c1 r742\n"
-                    "4+9+1=14 r14742\n<answer>14742</answer>")
+    assert text == ("work 4821+9921 1+1+0=2 c0 r2\n482+992 2+2+0=4 c0 r42\n48+99 8+9+0=17 c1 r742\n"
+                    "4+9 4+9+1=14 r14742\n<answer>14742</answer>")
     text = trace_text(T.trace(prob(9021, "-", 4829), "stepwise", random.Random(0)))
-    assert text == ("work 902-482= 11-9-0=2 b1 r2\n90-48= 12-2-1=9 b1 r92\n9-4= 10-8-1=1 b1 r192\n"
-                    "9-4-1=4 r4192\n<answer>4192</answer>")
+    assert text == ("work 9021-4829 11-9-0=2 b1 r2\n902-482 12-2-1=9 b1 r92\n90-48 10-8-1=1 b1 r192\n"
+                    "9-4 9-4-1=4 r4192\n<answer>4192</answer>")
     text = trace_text(T.trace(prob(907, "-", 899), "stepwise", random.Random(0)))
-    assert text.endswith("9-8-1=0 r008\n<answer>8</answer>")
+    assert text.endswith("9-8 9-8-1=0 r008\n<answer>8</answer>")
     text = trace_text(T.trace(prob(4739, "*", 8), "stepwise", random.Random(0)))
-    assert text == ("work 473*8= 9*8+0=72 c7 r2\n47*8= 3*8+7=31 c3 r12\n4*8= 7*8+3=59 c5 r912\n"
-                    "4*8+5=37 r37912\n<answer>37912</answer>")
-
-
-@pytest.mark.parametrize("op", ["+", "-"])
-def test_every_line_derives_from_the_line_above(op):
-    """Every line (the first included: the prompt is the line above it) restates the operands of the
-    line above minus their last digits, and works the column of exactly the digits it dropped."""
-    task = Arithmetic(ops=op)
-    for p in task.problems("train", 50, seed=1):
-        text = p.prompt + trace_text(task.trace(p, "stepwise", random.Random(0)))
-        lines = text.split("\n")
-        x, y = re.fullmatch(r"(\d+)[-+](\d+)=", lines[0]).groups()
-        for line in lines[1:]:
-            if line.startswith("<answer>"):
-                break
-            m = re.match(r"(?:work )?(?:(\d+)[-+](\d+)= )?1?(\d)[-+](\d)[-+]", line)
-            assert m and (m.group(3), m.group(4)) == (x[-1], y[-1]), (x, y, line)
-            if len(x) > 1:
-                assert (m.group(1), m.group(2)) == (x[:-1], y[:-1]), (x, y, line)
-                x, y = m.group(1), m.group(2)
-            else:
-                assert m.group(1) is None
+    assert text == ("work 4739*8 9*8+0=72 c7 r2\n473*8 3*8+7=31 c3 r12\n47*8 7*8+3=59 c5 r912\n"
+                    "4*8 4*8+5=37 r37912\n<answer>37912</answer>")
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*"])

@@ -31,8 +31,20 @@ def test_base_config_is_the_shipped_manifest():
     from rlvr.config import load_config, to_dict
     from rlvr.train.pretrain import PretrainConfig
 
-    manifest = json.loads((shipped_base_path() / "manifest.json").read_text())
-    assert to_dict(load_config(PretrainConfig, ROOT / "configs" / "base.yaml")) == manifest["config"]
+    manifest = json.loads((shipped_base_path() / "manifest.json").read_text())["config"]
+    cfg, default = to_dict(load_config(PretrainConfig, ROOT / "configs" / "base.yaml")), to_dict(PretrainConfig())
+
+    def compare(got: dict, shipped: dict, dflt: dict, where: str = "") -> None:
+        for key, value in got.items():
+            if key not in shipped:   # a field added after the base was made must default to its old behaviour
+                assert value == dflt[key], f"{where}{key} is new and not at its default"
+            elif isinstance(value, dict) and isinstance(dflt.get(key), dict) and key in ("model", "corpus"):
+                compare(value, shipped[key], dflt[key], f"{where}{key}.")
+            else:
+                assert value == shipped[key], f"{where}{key}: {value!r} != shipped {shipped[key]!r}"
+        assert not set(shipped) - set(got), f"fields gone: {set(shipped) - set(got)}"
+
+    compare(cfg, manifest, default)
 
 
 @pytest.mark.skipif(not (shipped_base_path() / "config.json").exists(), reason="no shipped base")

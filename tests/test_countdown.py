@@ -1,11 +1,10 @@
 import random
-import re
 import time
 
 import pytest
 
 from rlvr.tasks.base import Problem, Verdict, split_of
-from rlvr.tasks.countdown import MAX_SYSTEMATIC_TRIES, _systematic, STYLES, Countdown, style_of, trace_text
+from rlvr.tasks.countdown import STYLES, Countdown, style_of, trace_text
 
 TASK = Countdown()
 P = TASK.make([25, 5, 3], 60)
@@ -213,17 +212,12 @@ def test_traces_verify():
             r = TASK.verify(p, text)
             assert r.correct and r.format_ok, (p, text, r)
             assert style_of(text) == TASK.style_of(text) == style
-            three = p.difficulty == 3
-            assert len(text) <= (900 if three else 400)
+            assert len(text) <= 400
             lines = text.splitlines()
             if style != "direct":
                 tries = [ln for ln in lines if ln.startswith("try ")]
-                assert 1 <= len(tries) <= (MAX_SYSTEMATIC_TRIES + 1 if three else 6)
+                assert 1 <= len(tries) <= 6
                 assert tries[-1].endswith(" yes")
-                if three and _systematic(p.meta["numbers"], p.meta["target"]):
-                    # the fixed-order search: tries with only + and - come first
-                    hard = [bool(re.search(r"\d[*/]\d", t)) for t in tries]
-                    assert hard == sorted(hard), text
             untrained = [s for s in segs if not s.train]
             if untrained:
                 slipped += 1

@@ -8,11 +8,10 @@ from rlvr.eval.behaviour import (NL_MARKERS, WORLD_MARKERS, count_markers, fix_r
 from rlvr.eval.metrics import spearman
 from rlvr.tasks import get_task
 
-CHECK_FIXED = ("work+check 785-418= 6-3-0=3 b0 r3\n78-41= 15-8-0=7 b1 r73\n7-4= 8-1-1=6 b1 r673\n"
-               "7-4-1=2 r2673\ncheck 2673+4183=\n267+418= 3+3+0=6 c0 r6\n26+41= 7+8+0=15 c1 r56\n"
-               "2+4= 6+1+1=8 c0 r856\n2+4+0=6 r6856\n6856 vs 7856 no\nwait 7856-4183=\n"
-               "785-418= 6-3-0=3 b0 r3\n78-41= 15-8-0=7 b1 r73\n7-4= 8-1-1=6 b0 r673\n7-4-0=3 r3673\n"
-               "<answer>3673</answer>")
+CHECK_FIXED = ("work+check 7856-4183 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b1 r673\n"
+               "7-4 7-4-1=2 r2673\ncheck 7856-4183 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n"
+               "78-41 8-1-1=6 b0 r673\n7-4 7-4-0=3 r3673\n3673 vs 2673 no\nwait 7856-4183 6-3-0=3 b0 r3\n"
+               "785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b0 r673\n7-4 7-4-0=3 r3673\n<answer>3673</answer>")
 
 
 def test_world_and_natural_language_markers():

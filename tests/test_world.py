@@ -68,3 +68,19 @@ def test_slips_are_masked_out_of_the_loss(world_tokenizer):
     assert ids[-1] == world_tokenizer.eos_token_id and mask.sum() == len(ids) - len(bad[0])
     ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt, train=False), *segs]])
     assert world_tokenizer.decode(ids[mask == 0].tolist()) == p.prompt + "".join(bad)
+
+
+def test_careful_practice_documents_leave_only_the_style_word_out_of_the_loss():
+    from rlvr.world.corpus import CorpusConfig, documents
+
+    cfg = CorpusConfig(careful_practice=1.0, task_weights={"arithmetic": 1.0})
+    for doc in documents(cfg, 40):
+        prompt, *trace = doc
+        text = "".join(s.text for s in trace)
+        assert text.startswith("work")                       # every practice document is careful work
+        untrained = [s.text for s in trace if not s.train]
+        assert untrained[0] in ("work", "work+check")         # the style word is out of the loss ...
+        assert trace[0].text == untrained[0] and trace[1].train   # ... and what follows it is in
+    plain = list(documents(CorpusConfig(careful_practice=0.0, task_weights={"arithmetic": 1.0}), 40))
+    assert any("".join(s.text for s in d[1:]).startswith("<answer>") for d in plain)
+    assert all(d[1].train for d in plain)

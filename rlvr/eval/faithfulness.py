@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from ..rollout import SamplingConfig, generate
 from .scoring import sample_many
 
-# one column of addition or subtraction work: the operands left once this column is taken (none on
-# the last column), the column's digits (a subtraction that borrows writes its 1 first), the carry or
-# borrow in, and its result; a carry (c) or borrow (b) out unless it is the last column; the running result.
-COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?(?:\d+[+-]\d+= )?1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
+# one column of addition or subtraction work: operands left, then the column's digits, carry or borrow
+# in, and its result; a carry (c) or borrow (b) out unless it is the last column; the running result.
+COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?\d+[+-]\d+ 1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
 OUTCOMES = ("followed", "stayed", "other")
 
 

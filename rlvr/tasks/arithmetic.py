@@ -6,30 +6,24 @@ The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is r
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>38768</answer>``
-stepwise  ``work`` then one line per column, right to left. Each line reads its digits from the
-          ``A+B=`` just above it (the prompt, for the first line): the digit before the operator and
-          the digit before ``=``. It writes the column: the digits, the carry in, the sum, the carry
-          out (``b`` for a borrow) and the running partial answer ``r...``, so that the final answer
-          is a copy of the last ``r`` rather than a re-assembly of digits; then what is left of the
-          operands, in the prompt's form, for the next line::
+stepwise  ``work`` then one line per column, right to left. Each line restates what is left of the
+          operands (the first line copies them from the prompt, each later line drops the digits just
+          used), then the column: its digits, the carry in, the sum, the carry out and the running
+          partial answer ``r...``, so that the final answer is a copy of the last ``r`` rather than a
+          re-assembly of digits::
 
               19745+19023=
-              work 5+3+0=8 c0 r8 1974+1902=
-              4+2+0=6 c0 r68 197+190=
-              7+0+0=7 c0 r768 19+19=
-              9+9+0=18 c1 r8768 1+1=
-              1+1+1=3 r38768
+              work 19745+19023 5+3+0=8 c0 r8
+              1974+1902 4+2+0=6 c0 r68
+              197+190 7+0+0=7 c0 r768
+              19+19 9+9+0=18 c1 r8768
+              1+1 1+1+1=3 r38768
               <answer>38768</answer>
 
-          No line copies a whole number and every line finds its digits in the same place; in an
-          earlier format the first line restated the prompt whole while every later line dropped a
-          digit, and the tiny base dropped one on the first line a third of the time.
-
-check     ``work+check``, the same work, then a second computation by another route: addition adds
-          the operands in the other order (``check 19023+19745=``), subtraction adds the second
-          operand back to the result and compares with the first, multiplication is computed again.
-          A comparison line ``X vs Y ok`` / ``no`` follows, and after ``no`` the word ``wait``, the
-          problem restated and a fresh attempt whose result is the answer.
+check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
+          same problem (addition re-adds each column with its digits in the other order), a comparison
+          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
+          is the answer.
 
 In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
 when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
@@ -167,32 +161,27 @@ class Arithmetic:
         if style == "direct":
             return [Segment(answer)]
         if style == "stepwise":
-            segs, _ = _work(a, op, b, None, first=STYLE_PREFIX["stepwise"])
-            return [*segs, Segment(answer)]
+            segs, _ = _work(a, op, b, None)
+            return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(answer)]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
-        first, first_r = _work(a, op, b, slip, first=STYLE_PREFIX["check"])
+        first, first_r = _work(a, op, b, slip)
         check_slip = None
         if slip is None and rng.random() < p_check_slip:
             check_slip = _random_slip(a, op, b, rng)
         check_lines, got, want = _check(a, op, b, first_r, check_slip)
-        out = [*first, *check_lines]
+        out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
         if got == want:
             out.append(Segment(f"{got} vs {want} ok\n"))
         else:
             redo, _ = _work(a, op, b, None)
-            out += [Segment(f"{got} vs {want} no\n"), Segment(f"wait {a}{op}{b}=\n"), *redo]
+            out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
         out.append(Segment(answer))
         return out
 
 
 # -------------------------------------------------------------------- column work
-# Every column line takes its digits from the ``A+B=`` just above it (the prompt, for the first line):
-# the digit before the operator and the digit before ``=``. It then writes what is left of the
-# operands in the same form, so the next line finds its digits the same way. No line ever copies a
-# whole number: the first line of an earlier format did, and it dropped the last digit a third of the
-# time, because every later line had to drop it.
 # A slip is (column index from the right, kind, value) applied while writing the work.
 
 def _digits(n: int, width: int) -> list[int]:
@@ -200,136 +189,140 @@ def _digits(n: int, width: int) -> list[int]:
     return [int(ch) for ch in reversed(s)]
 
 
-def _rest(x: str, y: str, op: str, i: int) -> str:
-    """What is left of the operands once column i is taken (both padded to one width), as ``A+B= ``;
-    empty for the last column."""
-    w = len(x)
-    return f"{x[:w - i - 1]}{op}{y[:w - i - 1]}= " if i < w - 1 else ""
-
-
-def _columns(x: int, y: int, op: str, slip, width: int | None = None, first: str = "",
-             swap: bool = False) -> tuple[list[Segment], str]:
-    """Column addition (op ``+``) or subtraction (op ``-``, x >= y) of x and y, right to left, as
-    lines ``1974+1902= 5+3+0=8 c0 r8``: each line restates the line above minus its last digits, then
-    works the column of the digits it dropped. ``first`` opens the first line (``work ``); ``swap``
-    writes each column's digits in the other order (the check of an addition)."""
-    width = width or max(len(str(x)), len(str(y)))
+def _columns_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
+    width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
-    carry, r, segs = 0, "", [Segment(first)] if first else []
-    mark = "c" if op == "+" else "b"
+    carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(_rest(xt, yt, op, i)))
+        segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
-        if op == "+":
-            s = dx + dy + carry
-            if slip is not None and slip[0] == i and slip[1] == "sum":
-                s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
-            digit, c, shown = s % 10, s // 10, str(s)
-            pre = ""
-        else:
-            d = dx - dy - carry
-            c = int(d < 0)
-            digit = d + 10 * c
-            if slip is not None and slip[0] == i and slip[1] == "sum":
-                digit = (digit + slip[2]) % 10
-            shown, pre = str(digit), "1" if c else ""
-        first_d, second_d = (dy, dx) if swap else (dx, dy)
-        if bad_copy:
-            if swap:
-                segs += [Segment(str(dy), False), Segment(f"{op}{dx}{op}{carry}=")]
-            else:
-                segs += [Segment(f"{pre}{dx}{op}"), Segment(str(dy), False), Segment(f"{op}{carry}=")]
-        else:
-            segs.append(Segment(f"{pre}{first_d}{op}{second_d}{op}{carry}="))
+        s = dx + dy + carry
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
         last = i == width - 1
-        segs.append(Segment(shown, not bad_sum))
-        if last:
-            r = (shown if op == "+" else str(digit)) + r
-            segs.append(Segment(f" r{r}\n"))
-            break
-        r = str(digit) + r
-        if slip is not None and slip[0] == i and slip[1] == "carry":
-            c = 1 - c
-            segs += [Segment(f" {mark}"), Segment(str(c), False)]
+        if bad_copy and swap:
+            segs += [Segment(str(dy), False), Segment(f"+{dx}+{carry}=")]
+        elif bad_copy:
+            segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
         else:
-            segs.append(Segment(f" {mark}{c}"))
-        segs.append(Segment(f" r{r}\n"))
-        carry = c
+            segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
+        if bad_sum:
+            segs.append(Segment(str(s), False))
+        else:
+            segs.append(Segment(str(s)))
+        if last:
+            r = str(s) + r
+            segs.append(Segment(f" r{r}\n"))
+        else:
+            r = str(s % 10) + r
+            c = s // 10
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                c = 1 - c
+                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" c{c} r{r}\n"))
+            carry = c
     return segs, r
 
 
-def _columns_mul1(x: int, m: str, slip, first: str = "") -> tuple[list[Segment], str]:
-    """x times the one-digit multiplier; ``m`` is the multiplier as written in the source line (its
-    last digit is the one used), kept whole in every restatement."""
-    xs, xt, d = _digits(x, len(str(x))), str(x), int(m[-1])
-    carry, r, segs = 0, "", [Segment(first)] if first else []
+def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
+    width = len(str(x))
+    xs, ys = _digits(x, width), _digits(y, width)
+    xt, yt = str(x), str(y).rjust(width, "0")
+    borrow, r, segs = 0, "", []
+    for i in range(width):
+        dx, dy = xs[i], ys[i]
+        segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
+        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
+        if bad_copy:
+            dy = slip[2]
+        d = dx - dy - borrow
+        bout = 1 if d < 0 else 0
+        d += 10 * bout
+        last = i == width - 1
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            d = (d + slip[2]) % 10
+        pre = "1" if bout else ""
+        if bad_copy:
+            segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
+        else:
+            segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
+        segs.append(Segment(str(d), not bad_sum))
+        r = str(d) + r
+        if last:
+            segs.append(Segment(f" r{r}\n"))
+        else:
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                bout = 1 - bout
+                segs += [Segment(" b"), Segment(str(bout), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" b{bout} r{r}\n"))
+            borrow = bout
+    return segs, r
+
+
+def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
+    xs = _digits(x, len(str(x)))
+    xt = str(x)
+    carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
-        p = dx * d + carry
+        segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
+        p = dx * m + carry
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         if bad_sum:
             p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
         last = i == len(xs) - 1
-        rest = f"{xt[:len(xt) - i - 1]}*{m}= " if not last else ""
-        segs += [Segment(f"{rest}{dx}*{d}+{carry}="), Segment(str(p), not bad_sum)]
+        segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
         if last:
             r = str(p) + r
             segs.append(Segment(f" r{r}\n"))
-            break
-        r = str(p % 10) + r
-        c = p // 10
-        if slip is not None and slip[0] == i and slip[1] == "carry":
-            c = c + (1 if c == 0 or slip[2] > 0 else -1)
-            segs += [Segment(" c"), Segment(str(c), False)]
         else:
-            segs.append(Segment(f" c{c}"))
-        segs.append(Segment(f" r{r}\n"))
-        carry = c
+            r = str(p % 10) + r
+            c = p // 10
+            if slip is not None and slip[0] == i and slip[1] == "carry":
+                c = c + (1 if c == 0 or slip[2] > 0 else -1)
+                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
+            else:
+                segs.append(Segment(f" c{c} r{r}\n"))
+            carry = c
     return segs, r
 
 
-def _work(a: int, op: str, b: int, slip, first: str = "") -> tuple[list[Segment], str]:
-    """Column lines for ``a op b``, reading the ``a op b=`` line above the first of them; returns the
-    segments and the final running result (unstripped)."""
-    if op in "+-":
-        return _columns(a, b, op, slip, first=first)
+def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
+    """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
+    if op == "+":
+        return _columns_add(a, b, slip)
+    if op == "-":
+        return _columns_sub(a, b, slip)
     if b < 10:
-        return _columns_mul1(a, str(b), slip, first=first)
-    # two-digit multiplier: the units pass reads the prompt; the tens pass and the sum of the two
-    # partial products each start from a line of their own
+        return _columns_mul1(a, b, slip)
+    # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _columns_mul1(a, str(b), slip, first=first)
-    s2, r2 = _columns_mul1(a, str(tens), None)
+    s1, r1 = _columns_mul1(a, units, slip)
+    s2, r2 = _columns_mul1(a, tens, None)
     p1, p2 = int(r1), int(r2) * 10
     width = len(str(max(p1, p2)))
-    s3, r3 = _columns(p1, p2, "+", None, width=width)
-    line = f"{str(p1).rjust(width, '0')}+{str(p2).rjust(width, '0')}=\n"
-    return [*s1, Segment(f"{a}*{tens}=\n"), *s2, Segment(line), *s3], r3
+    x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
+    s3, r3 = _columns_add(int(x), int(y), None)
+    return [*s1, *s2, *s3], r3
 
 
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
-    The check reaches the answer by another route where the world has one: addition adds each
-    column's digits in the other order; subtraction adds the second operand back to the result and compares
-    with the first; multiplication is computed again."""
+    The check is a second, independent computation of the same problem; addition re-adds every column
+    with its digits in the other order."""
     if op == "+":
-        segs, got = _columns(a, b, "+", slip, swap=True)
-        return [Segment(f"check {a}+{b}=\n"), *segs], got, first_r
-    if op == "-":
-        r = int(first_r)
-        width = len(str(a))
-        # a slip in the check lands in the added-back column work (copy slips: digits of b)
-        if slip is not None and slip[1] == "copy":
-            slip = (slip[0], "sum", 1)
-        segs, got = _columns(r, b, "+", slip, width=width)
-        return [Segment(f"check {first_r}+{str(b).rjust(width, '0')}=\n"), *segs], got, str(a)
-    segs, got = _work(a, op, b, slip)
-    return [Segment(f"check {a}{op}{b}=\n"), *segs], got, first_r
+        segs, got = _columns_add(a, b, slip, swap=True)
+    else:
+        segs, got = _work(a, op, b, slip)
+    return [Segment("check "), *segs], got, first_r
 
 
 def _random_slip(a: int, op: str, b: int, rng: random.Random):

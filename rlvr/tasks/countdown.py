@@ -8,11 +8,9 @@ be fractions (``3/4*8`` makes 6); unary minus is not part of the language. Worke
 pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>(25-5)*3</answer>``
-stepwise  ``work`` then a search, one line per try: the numbers combined step by step, each step
-          evaluated (only positive whole results), ending in ``no`` when the try misses the target
-          and ``yes`` when it hits; the answer is the hitting try written as one expression. With
-          three numbers the search is systematic: every try in a fixed order (pairs as listed, ``+``
-          and ``-`` before ``*`` and ``/``) up to the first hit; with four it tries a few at random::
+stepwise  ``work`` then a systematic search, one line per try: the numbers combined step by step, each
+          step evaluated (only positive whole results), ending in ``no`` when the try misses the target
+          and ``yes`` when it hits; the answer is the hitting try written as one expression::
 
               work
               try 25+5=30 30*3=90 no
@@ -51,8 +49,7 @@ MAX_EXPR_CHARS = 200
 MAX_DEPTH = 20
 MAX_NUMBER_DIGITS = 6
 MAX_MAGNITUDE = 10 ** 12
-MAX_TRIES_BEFORE_HIT = 5  # random-order search (four numbers): 1 to 6 tries
-MAX_SYSTEMATIC_TRIES = 20  # three numbers: the fixed-order search, when it hits this early
+MAX_TRIES_BEFORE_HIT = 5  # stepwise / clean check: 1 to 6 tries
 SLIP_DELTAS = (-10, -2, -1, 1, 2, 10)
 
 
@@ -433,25 +430,20 @@ class Countdown:
         if style not in ("stepwise", "check"):
             raise ValueError(f"unknown style {style!r}")
         numbers, target = problem.meta["numbers"], problem.meta["target"]
-        systematic = _systematic(numbers, target)
-        if systematic is not None:
-            # three numbers: every try in the fixed order, up to the first hit
-            hit, misses = systematic
+        n_steps = max(1, len(re.findall(r"\d+", problem.answer)) - 1)
+        tries = None
+        for steps in [n_steps] + [s for s in range(len(numbers) - 1, 0, -1) if s != n_steps]:
+            tries = list(_search_space(tuple(sorted(numbers)), steps))
+            if any(t.value == target for t in tries):
+                break
         else:
-            n_steps = max(1, len(re.findall(r"\d+", problem.answer)) - 1)
-            tries = None
-            for steps in [n_steps] + [s for s in range(len(numbers) - 1, 0, -1) if s != n_steps]:
-                tries = list(_search_space(tuple(sorted(numbers)), steps))
-                if any(t.value == target for t in tries):
-                    break
-            else:
-                raise ValueError(f"no whole-step solution for {problem.id}")
-            rng.shuffle(tries)
-            hit = next(t for t in tries if t.value == target)
-            misses = [t for t in tries if t.value != target]
+            raise ValueError(f"no whole-step solution for {problem.id}")
+        rng.shuffle(tries)
+        hit = next(t for t in tries if t.value == target)
+        misses = [t for t in tries if t.value != target]
         answer = Segment(f"<answer>{hit.expr}</answer>")
         if style == "stepwise":
-            k = len(misses) if systematic else rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
+            k = rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
             return [Segment(STYLE_PREFIX["stepwise"]),
                     *(s for t in misses[:k] for s in _try_segments(t, "no")),
                     *_try_segments(hit, "yes"), answer]
@@ -464,16 +456,12 @@ class Countdown:
                     break
         out = [Segment(STYLE_PREFIX["check"])]
         if slipped is None:
-            k = len(misses) if systematic else rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
+            k = rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
             out += [s for t in misses[:k] for s in _try_segments(t, "no")]
         else:
             others = [t for t in misses if t is not slipped]
-            if systematic:
-                k1 = misses.index(slipped)
-                k2 = len(others) - k1
-            else:
-                k1 = rng.randint(0, min(2, len(others)))
-                k2 = rng.randint(0, min(2, len(others) - k1))
+            k1 = rng.randint(0, min(2, len(others)))
+            k2 = rng.randint(0, min(2, len(others) - k1))
             out += [s for t in others[:k1] for s in _try_segments(t, "no")]
             out += _try_segments(slipped, "yes", slip)
             out += [Segment(f"check {slipped.expr}={slipped.value} no\n"), Segment("wait\n")]
@@ -481,19 +469,6 @@ class Countdown:
         out += _try_segments(hit, "yes")
         out += [Segment(f"check {hit.expr}={target} ok\n"), answer]
         return out
-
-
-def _systematic(numbers: list[int], target: int) -> tuple[_Try, list[_Try]] | None:
-    """For three numbers, the search a careful solver runs: every try that uses all three, those with
-    only ``+`` and ``-`` first, then those with ``*`` or ``/``; returns (first hit, misses before it),
-    or None (four numbers, or no hit among the first ``MAX_SYSTEMATIC_TRIES``)."""
-    if len(numbers) != 3:
-        return None
-    tries = sorted(_search_space(tuple(sorted(numbers)), 2), key=lambda t: sum(s[1] in "*/" for s in t.steps))
-    for i, t in enumerate(tries[:MAX_SYSTEMATIC_TRIES]):
-        if t.value == target:
-            return t, tries[:i]
-    return None
 
 
 def _first_hit(numbers: list[int], target: int) -> _Try | None:
