@@ -157,4 +157,10 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
     table.add_row("wall time", "", f"{summary['wall_seconds']:.0f} s ({summary['seconds_per_step']} s/step)")
     Console().print(table)
     print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
+    try:                                   # the page is a view of the files above: never fail the run
+        from .report import build_report
+
+        print(f"wrote {build_report([out])} (open it with `rlvr view {out}`)")
+    except Exception as e:  # noqa: BLE001
+        print(f"report.html not written: {type(e).__name__}: {e} (run `rlvr report {out}`)")
     return summary
