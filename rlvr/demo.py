@@ -3,7 +3,8 @@
 1. evaluate the shipped base on held-out test problems (temperature 1 and greedy);
 2. GRPO on the arithmetic world (4-6 digits), verifier reward only: nobody asks for longer answers;
 3. evaluate the result on the same problems;
-4. print a before/after table, write ``summary.json`` and a PNG of accuracy and length against step.
+4. print a before/after table, write ``summary.json``, a PNG of accuracy and length against step and
+   ``report.html`` (``rlvr report``; a failure there is reported, never fatal).
 """
 from __future__ import annotations
 
