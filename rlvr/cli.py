@@ -296,7 +296,7 @@ def main(argv=None) -> int:
 
     p = _stage_parser(sub, "demo", "the R1-Zero demo: evaluate the base, GRPO, evaluate, compare",
                       "Evaluates the shipped base on held-out test problems, runs GRPO on 4-6 digit "
-                      "arithmetic, evaluates the result and prints a before/after table; writes summary.json "
+                      "arithmetic, evaluates the result and prints a before/after table; writes summary.json, "
                       "a PNG of accuracy and length against step and report.html.", DemoConfig)
     p.add_argument("--quick", action="store_true", help="a two-minute run that checks the pipeline")
     p.set_defaults(func=cmd_demo)
