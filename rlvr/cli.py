@@ -139,6 +139,48 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    out = build_report(args.runs, out=args.out, traces=args.traces)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_view(args) -> int:
+    """Open RUN/report.html (built first when missing or older than the run's files)."""
+    import webbrowser
+
+    from .report import build_report
+
+    run = Path(args.run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run} is not a run directory")
+    page = run / "report.html"
+    newest = max((f.stat().st_mtime for f in run.rglob("*") if f.is_file() and f.suffix in (".jsonl", ".json", ".yaml")
+                  and f.name != "report.html"), default=0)
+    if args.rebuild or not page.exists() or page.stat().st_mtime < newest:
+        build_report([run], traces=args.traces)
+    url = page.resolve().as_uri()
+    if args.serve is not None:
+        import functools
+        import http.server
+
+        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(run.resolve()))
+        with http.server.ThreadingHTTPServer(("127.0.0.1", args.serve), handler) as srv:
+            print(f"serving http://127.0.0.1:{srv.server_address[1]}/report.html (Ctrl-C to stop)", flush=True)
+            try:
+                srv.serve_forever()
+            except KeyboardInterrupt:
+                pass
+        return 0
+    if args.no_browser or not webbrowser.open(url):
+        print(f"report: {page}\nopen {url} in a browser, or run `rlvr view {run} --serve 8000`")
+    else:
+        print(f"opened {page}")
+    return 0
+
+
 # --quick: the whole pipeline in well under two minutes, to check it works (not to reach the figures)
 QUICK_DEMO = ["out=runs/demo-quick", "test_problems=40", "grpo.steps=3", "grpo.prompts_per_step=4",
               "grpo.group_size=4", "grpo.eval_every=3", "grpo.eval_problems=16", "grpo.sample_every=1",
@@ -254,8 +296,8 @@ def main(argv=None) -> int:
 
     p = _stage_parser(sub, "demo", "the R1-Zero demo: evaluate the base, GRPO, evaluate, compare",
                       "Evaluates the shipped base on held-out test problems, runs GRPO on 4-6 digit "
-                      "arithmetic, evaluates the result and prints a before/after table; writes summary.json "
-                      "and a PNG of accuracy and length against step.", DemoConfig)
+                      "arithmetic, evaluates the result and prints a before/after table; writes summary.json, "
+                      "a PNG of accuracy and length against step and report.html.", DemoConfig)
     p.add_argument("--quick", action="store_true", help="a two-minute run that checks the pipeline")
     p.set_defaults(func=cmd_demo)
 
@@ -265,6 +307,28 @@ def main(argv=None) -> int:
                       "seconds to the target validation accuracy, final accuracy, length and entropy into "
                       "the doc page.", CompareConfig)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("report", help="write a run's interactive HTML report (RUN/report.html)",
+                       description="Write one self-contained HTML page (plotly embedded, no network) of one "
+                       "or more run directories: training curves (runs overlaid), the GRPO group at a step, "
+                       "a token-by-token trace scrubber shaded by the final model's probabilities, test-time "
+                       "compute from RUN/eval/*.json, the demo's before/after table, config and environment.")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run directories (the first one's samples, eval "
+                   "and summary fill the panels; every run's curves are overlaid)")
+    p.add_argument("--out", help="output file (default: the first RUN/report.html)")
+    p.add_argument("--traces", type=int, default=6, help="sampled completions scored for the scrubber (0: none)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("view", help="open a run's report in a browser (building it when needed)",
+                       description="Build RUN/report.html when it is missing or older than the run's files, "
+                       "then open it in the default browser; with no browser, print its path.")
+    p.add_argument("run", metavar="RUN", help="run directory")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the report even when it is up to date")
+    p.add_argument("--no-browser", action="store_true", help="only build and print the path")
+    p.add_argument("--serve", type=int, nargs="?", const=8000, default=None, metavar="PORT",
+                   help="serve the run directory over HTTP on 127.0.0.1:PORT instead (default 8000)")
+    p.add_argument("--traces", type=int, default=6, help="sampled completions scored for the scrubber")
+    p.set_defaults(func=cmd_view)
 
     p = sub.add_parser("run", help="run an experiment YAML (its 'stage' key names the stage)",
                        description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo, "

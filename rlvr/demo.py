@@ -3,7 +3,8 @@
 1. evaluate the shipped base on held-out test problems (temperature 1 and greedy);
 2. GRPO on the arithmetic world (4-6 digits), verifier reward only: nobody asks for longer answers;
 3. evaluate the result on the same problems;
-4. print a before/after table, write ``summary.json`` and a PNG of accuracy and length against step.
+4. print a before/after table, write ``summary.json``, a PNG of accuracy and length against step and
+   ``report.html`` (``rlvr report``; a failure there is reported, never fatal).
 """
 from __future__ import annotations
 
@@ -157,4 +158,10 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
     table.add_row("wall time", "", f"{summary['wall_seconds']:.0f} s ({summary['seconds_per_step']} s/step)")
     Console().print(table)
     print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
+    try:                                   # the page is a view of the files above: never fail the run
+        from .report import build_report
+
+        print(f"wrote {build_report([out])} (open it with `rlvr view {out}`)")
+    except Exception as e:  # noqa: BLE001
+        print(f"report.html not written: {type(e).__name__}: {e} (run `rlvr report {out}`)")
     return summary

@@ -1,0 +1,230 @@
+"""The run report: the HTML builder on its own, and the page in headless Chromium (no network).
+
+The browser tests build the report once from a --quick demo run (plus a small eval folder of two
+models, since the quick run is not evaluated), open it in Debian's chromium through Playwright with
+every non-file request blocked, and check the page's behaviour. Chromium is installed with apt-get
+when it is missing; screenshots go to the run directory."""
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rlvr.world import shipped_base_path
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def eval_json(name: str, scale: float, knee: int) -> dict:
+    budgets = [16, 32, 64, 128, 256]
+    rows = []
+    for i, b in enumerate(budgets):
+        acc = scale * min(1.0, (i + 1) / 4)
+        rows.append({"budget": b, "pass@1": acc, "mean_tokens": min(b, 20 + 25 * i * scale), "answered": 0.9,
+                     "maj@1": acc, "pass@4": min(1, acc * 1.5), "maj@4": acc * 1.2})
+    return {"name": name, "model": name, "sweep": {"budgets": budgets, "rows": rows,
+                                                   "knee": {"pass@1": knee, "maj@4": knee}}}
+
+
+def write_evals(run: Path) -> None:
+    (run / "eval").mkdir(exist_ok=True)
+    (run / "eval" / "base.json").write_text(json.dumps(eval_json("base", 0.3, 64)))
+    (run / "eval" / "rl.json").write_text(json.dumps(eval_json("rl", 0.8, 128)))
+
+
+def fake_run(tmp: Path) -> Path:
+    """A run directory written by hand: metrics, two steps of samples, a summary, evals, config."""
+    run = tmp / "fake"
+    (run / "samples").mkdir(parents=True)
+    recs = [{"step": s, "reward/mean": 0.1 * s, "task/accuracy": 0.1 * s, "rollout/mean_tokens": 50 + s,
+             "loss/entropy": 0.5, "perf/step_s": 1.0} for s in (1, 2, 3)]
+    recs[-1]["eval/accuracy"] = 0.4
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    for s in (1, 3):
+        rows = [{"step": s, "prompt": f"{s}{g}+1=\n", "completion": f"<answer>{k}</answer>", "reward": float(k == 1),
+                 "advantage": 1.0 if k == 1 else -0.5, "correct": k == 1, "group": g, "finish_reason": "stop"}
+                for g in range(2) for k in range(3)]
+        (run / "samples" / f"step-{s}.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    (run / "summary.json").write_text(json.dumps({"base": {"accuracy": 0.1}, "rl": {"accuracy": 0.5}, "steps": 3}))
+    (run / "config.yaml").write_text("steps: 3\nlr: 0.0001\n")
+    write_evals(run)
+    return run
+
+
+def test_builder_without_browser(tmp_path):
+    from rlvr.report import build_report, pareto_points
+    from rlvr.report.data import load_run
+
+    run = fake_run(tmp_path)
+    out = build_report([run], traces=0)
+    assert out == run / "report.html"
+    page = out.read_text()
+    low = page.lower()
+    assert "<script src" not in low and "<link" not in low                    # self-contained
+    assert low.count("<script") == 3              # plotly once, the data, our script
+    data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
+    assert set(data["figures"]) == {"curves", "group", "budget", "pareto"}     # no final model: no scrubber
+    assert sorted(data["groups"]) == ["1", "3"] and len(data["groups"]["3"]) == 2
+    assert [c["advantage"] for c in data["groups"]["1"][0]["completions"]] == [-0.5, 1.0, -0.5]
+    assert data["models"] == ["base", "rl"]
+    curve_names = {t["name"] for t in data["figures"]["curves"]["data"]}
+    assert {"reward/mean", "task/accuracy", "eval/accuracy", "rollout/mean_tokens", "perf/step_s"} <= curve_names
+    pareto = data["figures"]["pareto"]["data"]
+    assert [t.get("meta") for t in pareto] == ["base", "rl", "__frontier__"]
+    knees = [t for t in data["figures"]["budget"]["data"] if t["name"].endswith("knee")]
+    assert [(t["name"], t["x"]) for t in knees][:2] == [("base pass@1 knee", [64]), ("base maj@4 knee", [64])]
+    assert "summary-table" in page and "lr: 0.0001" in page
+    # the frontier: no point on it is beaten on both tokens and accuracy by another point
+    pts = pareto_points(load_run(run).evals, None)
+    assert pts and all(not (q["mean_tokens"] <= p["mean_tokens"] and q["accuracy"] > p["accuracy"])
+                       for p in pts for q in pts)
+    # two runs overlay their curves under run-prefixed names
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    out2 = build_report([run, other], out=tmp_path / "both.html", traces=0)
+    names = {t["name"] for t in json.loads(out2.read_text().split('id="report-data">')[1]
+                                           .split("</script>")[0])["figures"]["curves"]["data"]}
+    assert "fake: task/accuracy" in names and "other: task/accuracy" in names
+
+
+def test_cli_report_and_view(tmp_path, capsys):
+    from rlvr.cli import main
+
+    run = fake_run(tmp_path)
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html"), "--traces", "0"]) == 0
+    assert (tmp_path / "r.html").stat().st_size > 1_000_000                    # plotly embedded
+    assert main(["view", str(run), "--no-browser"]) == 0                       # builds RUN/report.html
+    assert (run / "report.html").exists() and str(run / "report.html") in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "missing")]) == 2
+
+
+# ---------------------------------------------------------------------------------------- browser
+def ensure_chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    cmds = [["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]]
+    log = []
+    for cmd in cmds:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+        log.append(f"$ {' '.join(cmd)} -> {r.returncode}\n{r.stderr[-2000:]}")
+        if cmd[1] == "install" and r.returncode == 0 and CHROMIUM.exists():
+            return CHROMIUM
+    pytest.fail("the browser tests need Debian's chromium and could not install it "
+                "(run `apt-get install -y chromium` as root):\n" + "\n".join(log))
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    if not (shipped_base_path() / "config.json").exists():
+        pytest.skip("no shipped base")
+    from rlvr.cli import main
+
+    run = tmp_path_factory.mktemp("report") / "demo"
+    assert main(["demo", "--quick", f"out={run}", "test_problems=8"]) == 0
+    assert (run / "report.html").exists()                     # the demo writes its report
+    write_evals(run)
+    from rlvr.report import build_report
+
+    build_report([run])
+    return run
+
+
+@pytest.fixture(scope="module")
+def page(quick_run):
+    ensure_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--headless=new", "--no-sandbox", "--disable-gpu"])
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        blocked = []
+
+        def route(r):
+            if r.request.url.startswith("file://"):
+                return r.continue_()
+            blocked.append(r.request.url)
+            return r.abort()
+
+        ctx.route("**/*", route)
+        pg = ctx.new_page()
+        errors = []
+        pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.goto((quick_run / "report.html").resolve().as_uri())
+        pg.wait_for_selector("svg.main-svg", timeout=60_000)
+        pg.wait_for_function("window.rlvrReport && window.rlvrReport.ready", timeout=60_000)
+        pg.errors, pg.blocked, pg.run = errors, blocked, quick_run
+        yield pg
+        browser.close()
+
+
+FIGURES = ["curves", "group", "scrub", "budget", "pareto"]
+
+
+def test_page_draws_every_figure(page):
+    for name in FIGURES:
+        n = page.evaluate(f"document.getElementById('fig-{name}').querySelectorAll('svg.main-svg').length")
+        assert n >= 1, name
+        points = page.evaluate(f"Array.from(document.querySelectorAll('#fig-{name} .point, #fig-{name} "
+                               f".scatterlayer path.js-line')).length")
+        assert points > 0, name
+        ntr = page.evaluate(f"document.getElementById('fig-{name}').data.filter(t => (t.x||[]).length).length")
+        assert ntr > 0, name
+    assert page.evaluate("document.querySelectorAll('#summary-table tbody tr').length") >= 5
+    assert "steps: 3" in page.inner_text("section#config")
+    page.screenshot(path=str(page.run / "report-full.png"), full_page=True)
+    assert page.errors == [] and page.blocked == []
+
+
+def test_step_slider_changes_group(page):
+    state = "() => [document.getElementById('step-label').textContent, " \
+            "document.getElementById('group-prompt').textContent, " \
+            "JSON.stringify(document.getElementById('fig-group').data.map(t => t.y)), " \
+            "document.querySelector('#group-table tbody').innerText]"
+    slider = page.locator("#step-slider")
+    assert slider.get_attribute("max") == "2"                      # steps 1, 2, 3 have samples
+    before = page.evaluate(state)
+    assert before[0].startswith("step 1")
+    slider.fill("2")                                               # fires input
+    after = page.evaluate(state)
+    assert after[0].startswith("step 3")
+    assert after[1] != before[1] and after[3] != before[3]        # another prompt and completions
+    assert page.locator("#group-table tbody tr").count() == 4     # group_size 4
+    page.locator("#fig-group").screenshot(path=str(page.run / "report-group.png"))
+    assert page.errors == []
+
+
+def test_scrubber_moves_token_by_token(page):
+    slider = page.locator("#token-slider")
+    n = int(slider.get_attribute("max")) + 1
+    assert n > 3
+    seen = []
+    for i in range(4):
+        slider.fill(str(i))
+        cur = page.evaluate("Array.from(document.querySelectorAll('#trace-text span.tok'))"
+                            ".findIndex(s => s.classList.contains('cur'))")
+        after = page.evaluate("document.querySelectorAll('#trace-text span.after').length")
+        x0 = page.evaluate("document.getElementById('fig-scrub').layout.shapes[0].x0")
+        seen.append((cur, after, x0, page.inner_text("#token-label")))
+    assert seen == [(i, n - 1 - i, i, f"{i + 1} / {n}") for i in range(4)]
+    probs = page.evaluate("window.rlvrReport.data.traces[0].probs")
+    assert len(probs) == n and all(0 < p <= 1 for p in probs)
+    page.locator("section#scrub").screenshot(path=str(page.run / "report-scrubber.png"))
+    assert page.errors == []
+
+
+def test_model_toggles_change_pareto(page):
+    visible = "() => document.querySelectorAll('#fig-pareto .scatterlayer .trace').length"
+    vis_flags = "() => document.getElementById('fig-pareto').data.map(t => t.visible === undefined ? true : t.visible)"
+    toggles = page.locator("input.model-toggle")
+    assert toggles.count() == 2
+    n0 = page.evaluate(visible)
+    toggles.nth(1).uncheck()
+    assert page.evaluate(vis_flags) == [True, False, True]
+    assert page.evaluate(visible) == n0 - 1
+    page.locator("#fig-pareto").screenshot(path=str(page.run / "report-pareto.png"))
+    toggles.nth(1).check()
+    assert page.evaluate(vis_flags) == [True, True, True] and page.evaluate(visible) == n0
+    assert page.errors == []
