@@ -14,24 +14,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-from rlvr.sandbox import SandboxLimits, namespaces_available
+from rlvr.sandbox import SandboxLimits, live_sandbox_processes, namespaces_available
 from rlvr.tasks import get_task
 from rlvr.tasks.fuzz import HOSTILE_CODE, tag
-
-
-def leftovers() -> list[int]:
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                if os.stat(f"/proc/{p}").st_uid >= 100_000 and state != "Z":
-                    out.append(int(p))
-            except (OSError, IndexError):
-                pass
-    return out
 
 
 def host() -> tuple:
@@ -55,7 +41,7 @@ def main() -> int:
                     t0 = time.monotonic()
                     v = task.verify(p, tag(body.format(f=p.meta["func"])))
                     time.sleep(0.02)
-                    ok = (not v.correct and host() == before and not leftovers() and sentinel.poll() is None)
+                    ok = (not v.correct and host() == before and not live_sandbox_processes() and sentinel.poll() is None)
                     tried += 1
                     contained += ok
                     by_attack[(mode, name)] += ok

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rlvr.sandbox import SandboxLimits, namespaces_available, same
+from rlvr.sandbox import SandboxLimits, live_sandbox_processes, namespaces_available, same
 from rlvr.sandbox.runner import decode, encode
 from rlvr.tasks import get_task
 
@@ -33,24 +33,10 @@ def add_problem(task):
     return next(p for p in task.all if p.meta["func"] == "add")
 
 
-def sandbox_processes() -> list[int]:
-    """Processes still running (not zombies) as a sandbox uid (100000 and above)."""
-    out = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
-                if os.stat(f"/proc/{p}").st_uid >= 100_000 and state != "Z":
-                    out.append(int(p))
-            except (OSError, IndexError):
-                pass
-    return out
-
-
 def judge(task, body: str):
     verdict = task.verify(add_problem(task), f"<answer>{body}</answer>")
     time.sleep(0.05)
-    assert sandbox_processes() == [], "a sandbox process outlived its verdict"
+    assert live_sandbox_processes() == [], "a sandbox process outlived its verdict"
     return verdict
 
 

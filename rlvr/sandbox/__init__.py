@@ -43,6 +43,21 @@ from .runner import SETUP_FAILED, decode, encode
 
 RUNNER = Path(__file__).resolve().parent / "runner.py"
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+UID_BASE = 100_000  # a sandbox run by root gets uid UID_BASE + its runner's pid
+
+
+def live_sandbox_processes() -> list[int]:
+    """Pids of processes still running (not zombies) as a sandbox uid: after a verdict there should be none."""
+    out = []
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                if os.stat(f"/proc/{p}").st_uid >= UID_BASE and state != "Z":
+                    out.append(int(p))
+            except (OSError, IndexError):
+                pass
+    return out
 
 
 @dataclass
@@ -141,7 +156,7 @@ def _run(code: str, func: str, inputs: list, limits: SandboxLimits) -> SandboxRe
         os.close(w)
         w = None
         if workdir is not None and os.geteuid() == 0:
-            job["uid"] = 100_000 + proc.pid          # unique while the runner lives
+            job["uid"] = UID_BASE + proc.pid          # unique while the runner lives
             os.chown(workdir, job["uid"], job["uid"])
         job["workdir"] = workdir
         try:

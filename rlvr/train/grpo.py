@@ -51,8 +51,8 @@ from ..algorithms.losses import LossConfig, entropy_bonus, microbatch_weight, po
 from ..config import ConfigError, require, require_choice, require_number, suggest, to_yaml, validate
 from ..eval.behaviour import behaviour
 from ..eval.scoring import by_difficulty, sample_once
-from ..rewards import REWARDS, score
-from ..rollout import SamplingConfig, generate
+from ..rewards import REWARDS
+from ..rollout import SamplingConfig
 from ..tasks import get_task, task_names
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
     rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
