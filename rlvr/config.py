@@ -74,6 +74,17 @@ def require_number(value, field: str, low=None, high=None, low_open=False, fix: 
         raise ConfigError(field, f"must be {want}, got {value!r}", fix)
 
 
+def require_wandb(project: str) -> None:
+    """Raise ConfigError when a W&B project is named but ``wandb`` cannot be imported."""
+    import importlib.util
+
+    require(isinstance(project, str), "wandb_project", f"must be a project name, got {project!r}",
+            "e.g. wandb_project=my-project, or leave it empty")
+    if project:
+        require(importlib.util.find_spec("wandb") is not None, "wandb_project",
+                f"is {project!r} but wandb is not installed", "pip install 'rlvr[wandb]', or leave wandb_project empty")
+
+
 def validate(cfg, prefix: str = "") -> None:
     """Check a config tree before anything runs: every nested section, then the class's own
     ``check()`` (ranges, choices, fields that depend on each other). Raises ConfigError."""

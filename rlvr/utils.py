@@ -185,12 +185,19 @@ class MetricsLog:
 
     ``purge_step`` (on resume: the first step to be written again) drops TensorBoard events from that
     step on, as ``rewind_metrics`` does for the JSONL file. ``sync()`` returns the file's length once
-    it is on disk: the position a checkpoint records."""
+    it is on disk: the position a checkpoint records.
 
-    def __init__(self, path: str | Path, tensorboard_dir: str | Path | None = None, purge_step: int | None = None):
+    ``wandb_project`` mirrors every numeric metric to Weights & Biases as well (``wandb`` must be
+    installed: ``pip install 'rlvr[wandb]'``). The W&B run's id is kept in the run directory, so a
+    resumed run continues the same W&B run; W&B's own settings (``WANDB_MODE=offline``, the entity,
+    the API key) come from its environment variables."""
+
+    def __init__(self, path: str | Path, tensorboard_dir: str | Path | None = None, purge_step: int | None = None,
+                 wandb_project: str = "", config: dict | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(self.path, "a")
+        self._wandb = _wandb_run(wandb_project, self.path.parent, config) if wandb_project else None
         self._tb = None
         if tensorboard_dir is not None:
             try:
@@ -209,15 +216,33 @@ class MetricsLog:
         rec = {"step": step, "time": round(time.time(), 3), **metrics}
         self._f.write(json.dumps(rec) + "\n")
         self._f.flush()
+        numeric = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self._tb is not None:
-            for k, v in metrics.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    self._tb.add_scalar(k, v, step)
+            for k, v in numeric.items():
+                self._tb.add_scalar(k, v, step)
+        if self._wandb is not None:
+            self._wandb.log(numeric, step=step)
 
     def close(self) -> None:
         self._f.close()
         if self._tb is not None:
             self._tb.close()
+        if self._wandb is not None:
+            self._wandb.finish()
+
+
+def _wandb_run(project: str, run_dir: Path, config: dict | None):
+    """A W&B run for ``run_dir``, resumed when the directory already names one."""
+    try:
+        import wandb
+    except ImportError:
+        raise RuntimeError("wandb_project is set but wandb is not installed: pip install 'rlvr[wandb]', "
+                           "or leave wandb_project empty") from None
+    id_file = run_dir / "wandb_id"
+    run_id = id_file.read_text().strip() if id_file.exists() else wandb.util.generate_id()
+    atomic_write_text(id_file, run_id)
+    return wandb.init(project=project, name=run_dir.name, id=run_id, resume="allow", dir=str(run_dir),
+                      config=config or {})
 
 
 def truncate_metrics(path: str | Path, max_step: int) -> None:

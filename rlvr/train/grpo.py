@@ -48,7 +48,8 @@ from .. import checkpoint
 from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
 from ..algorithms.competence import Curriculum
 from ..algorithms.losses import LossConfig, entropy_bonus, microbatch_weight, policy_loss
-from ..config import ConfigError, require, require_choice, require_number, suggest, to_yaml, validate
+from ..config import ConfigError, require, require_choice, require_number, require_wandb, suggest, to_dict, to_yaml, \
+    validate
 from ..eval.behaviour import behaviour
 from ..eval.scoring import by_difficulty, sample_once
 from ..rewards import REWARDS
@@ -145,6 +146,8 @@ class GRPOConfig:
     """Worker processes that run the verifier (0: in this process, without a time limit)."""
     verify_timeout_s: float = 30.0
     """Hard limit of one verification in a worker; past it the completion is wrong and the worker replaced."""
+    wandb_project: str = ""
+    """Weights & Biases project to mirror the metrics to (empty: none; needs ``pip install 'rlvr[wandb]'``)."""
 
     def check(self) -> None:
         """Ranges, choices and paths of every field (``config.validate``); nothing is loaded or written."""
@@ -154,6 +157,7 @@ class GRPOConfig:
                     f"{self.model} is not a Hugging Face model folder (no config.json there)",
                     "point model= at a folder written by save_pretrained, or leave it empty for the shipped base")
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
+        require_wandb(self.wandb_project)
         require_number(self.steps, "steps", 1, fix="e.g. steps=40")
         require_number(self.prompts_per_step, "prompts_per_step", 1, fix="e.g. prompts_per_step=16")
         require_number(self.group_size, "group_size", 2,
@@ -394,7 +398,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
             curriculum.load(state["curriculum"])
         adv_inputs.load(state.get("advantage_inputs"))
     rewind_metrics(out / "metrics.jsonl", state["metrics_bytes"] if last is not None else 0, step)
-    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
+                     wandb_project=cfg.wandb_project, config=to_dict(cfg))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
 

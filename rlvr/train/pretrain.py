@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import checkpoint
-from ..config import require, require_number, to_dict, to_yaml, validate
+from ..config import require, require_number, require_wandb, to_dict, to_yaml, validate
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
     rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
 from ..world.corpus import CorpusConfig, documents, tokenize_documents
@@ -63,6 +63,8 @@ class PretrainConfig:
     """Steps between checkpoints (0: only the final model)."""
     max_seconds: float = 0.0
     """Stop early after this many seconds of training (0: no limit); the model is saved either way."""
+    wandb_project: str = ""
+    """Weights & Biases project to mirror the metrics to (empty: none; needs ``pip install 'rlvr[wandb]'``)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The architecture."""
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
@@ -72,6 +74,7 @@ class PretrainConfig:
         """Ranges of every field and the budgets that depend on each other (``config.validate``)."""
         require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/pretrain")
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
+        require_wandb(self.wandb_project)
         require_number(self.seq_len, "seq_len", 2, fix="e.g. seq_len=768")
         require(self.seq_len <= self.model.max_positions, "seq_len",
                 f"{self.seq_len} exceeds model.max_positions={self.model.max_positions}",
@@ -162,7 +165,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         step, train_seconds = state["step"], state["train_seconds"]
         bad_streak, metrics_bytes = state.get("bad_streak", 0), state.get("metrics_bytes")
     rewind_metrics(out / "metrics.jsonl", metrics_bytes, step)
-    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
+                     wandb_project=cfg.wandb_project, config=to_dict(cfg))
     n_params = sum(p.numel() for p in model.parameters())
 
     def save_checkpoint():
