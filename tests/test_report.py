@@ -196,6 +196,33 @@ def test_step_slider_changes_group(page):
     assert page.errors == []
 
 
+def test_running_answer_probability_matches_plain_forwards():
+    """Every scored prefix against one plain forward of prefix + forced answer, summed by hand."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlvr.report import answer_probabilities
+
+    base = shipped_base_path()
+    tok, model = AutoTokenizer.from_pretrained(base), AutoModelForCausalLM.from_pretrained(base).eval()
+    prompt = tok("4821+9921=\n")["input_ids"]
+    comp = tok("work 4821+9921 1+1+0=2", add_special_tokens=False)["input_ids"]
+    pieces = [tok.decode([t]) for t in comp]
+    with torch.inference_mode():
+        got = answer_probabilities(model, tok, prompt, comp, pieces, "14742", max_points=8, batch=3)
+    assert len(got) == len(comp) and got[-1] is not None
+    scored = [t for t, p in enumerate(got) if p is not None]
+    assert 5 <= len(scored) <= 9 and len(scored) < len(comp) and scored[0] == 0
+    for t in scored:
+        forced = tok("\n<answer>14742</answer>", add_special_tokens=False)["input_ids"]
+        ids = prompt + comp[:t + 1] + forced
+        with torch.inference_mode():
+            logp = model(input_ids=torch.tensor([ids])).logits[0].log_softmax(-1)
+        start = len(ids) - len(forced)
+        want = sum(logp[start - 1 + j, forced[j]].item() for j in range(len(forced)))
+        assert got[t] == pytest.approx(float(torch.tensor(want).exp()), rel=1e-3, abs=1e-6)
+
+
 def test_scrubber_moves_token_by_token(page):
     slider = page.locator("#token-slider")
     n = int(slider.get_attribute("max")) + 1
@@ -211,6 +238,14 @@ def test_scrubber_moves_token_by_token(page):
     assert seen == [(i, n - 1 - i, i, f"{i + 1} / {n}") for i in range(4)]
     probs = page.evaluate("window.rlvrReport.data.traces[0].probs")
     assert len(probs) == n and all(0 < p <= 1 for p in probs)
+    # the running probability of the final answer: one value per token (None where not scored), drawn
+    running = page.evaluate("window.rlvrReport.data.traces[0].answer_probs")
+    assert len(running) == n and running[-1] is not None and all(p is None or 0 <= p <= 1 for p in running)
+    drawn = page.evaluate("document.getElementById('fig-scrub').data.slice(-1)[0].y")
+    assert drawn == running
+    slider.fill("0")
+    shown = page.inner_text("#answer-prob")
+    assert shown.endswith(page.evaluate("'for ' + window.rlvrReport.data.traces[0].answer"))
     page.locator("section#scrub").screenshot(path=str(page.run / "report-scrubber.png"))
     assert page.errors == []
 

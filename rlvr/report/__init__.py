@@ -101,7 +101,8 @@ def group_template():
 
 
 def scrub_template():
-    """The scrubber's figure: probability of each token, the current token marked by the script."""
+    """The scrubber's figure: probability of each token, the markers, and the running probability of
+    the final answer; the current token is marked by the script."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -110,6 +111,8 @@ def scrub_template():
     for i, name in enumerate(TRACE_MARKERS):
         fig.add_trace(go.Scatter(name=name, x=[], y=[], mode="markers",
                                  marker=dict(size=11, symbol="triangle-down", color=PALETTE[2 + i])))
+    fig.add_trace(go.Scatter(name="p(final answer)", x=[], y=[], mode="lines", connectgaps=True,
+                             line=dict(color=PALETTE[1], width=2, dash="dot")))
     fig.update_layout(height=260, template="plotly_white", margin=dict(l=50, r=20, t=30, b=40),
                       xaxis_title="token", yaxis=dict(title="probability", range=[0, 1.05]))
     return fig
@@ -232,10 +235,39 @@ def trace_probabilities(run: RunData, n: int = 6) -> list[dict]:
             for m in pat.finditer(r["completion"]):
                 j = max(k for k, s in enumerate(starts) if s <= m.start())
                 marks.setdefault(str(j), []).append(name)
+        answer = re.search(r"<answer>(.*?)</answer>", r["completion"], re.S)
+        with torch.inference_mode():
+            running = answer_probabilities(model, tok, prompt_ids[i], ids, pieces, answer.group(1)) if answer else []
         out.append({"step": r["step"], "prompt": r["prompt"], "reward": r.get("reward"),
                     "correct": bool(r.get("correct")), "tokens": pieces,
                     "probs": [round(float(x), 5) for x in logp[i, :len(ids)].exp()],
+                    "answer": answer.group(1) if answer else None, "answer_probs": running,
                     "markers": marks})
+    return out
+
+
+def answer_probabilities(model, tok, prompt_ids: list[int], comp_ids: list[int], pieces: list[str], answer: str,
+                         max_points: int = 120, batch: int = 64) -> list[float | None]:
+    """The model's running probability of the trace's final answer: after each completion token t,
+    the probability that, made to answer right there (``<answer>`` appended, on a new line unless the
+    prefix ends one), it writes ``answer`` and closes the tag. One forward per scored prefix; with more
+    than ``max_points`` tokens every k-th prefix is scored (and the last), the others are None."""
+    from ..train.grpo import completion_logprobs
+
+    n = len(comp_ids)
+    stride = max(1, -(-n // max_points))
+    points = sorted(set(range(0, n, stride)) | {n - 1}) if n else []
+    forced = {nl: tok(("\n" if nl else "") + f"<answer>{answer}</answer>", add_special_tokens=False)["input_ids"]
+              for nl in (True, False)}
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    out: list[float | None] = [None] * n
+    for k in range(0, len(points), batch):
+        chunk = points[k:k + batch]
+        prefixes = [prompt_ids + comp_ids[:t + 1] for t in chunk]
+        targets = [forced[not pieces[t].endswith("\n")] for t in chunk]
+        logp, _, mask = completion_logprobs(model, prefixes, targets, pad)
+        for t, lp, m in zip(chunk, logp, mask):
+            out[t] = round(float((lp * m).sum().exp()), 5)
     return out
 
 
@@ -352,9 +384,12 @@ def build_report(runs: list[str | Path], out: str | Path | None = None, traces: 
 token <input type="range" id="token-slider" min="0" value="0" step="1" style="width:40em">
 <span id="token-label"></span></div>
 <p class="note">Each token is shaded by the final model's probability of it (darker: less likely);
-the current token is outlined, tokens after it faded; check / wait / no are underlined.</p>
+the current token is outlined, tokens after it faded; check / wait / no are underlined. The dotted
+curve is the running probability of the trace's final answer: made to answer right after each token,
+how likely the model writes that answer.</p>
 <pre id="trace-text" class="trace"></pre>
-<p>current token: <code id="token-current"></code> p = <b id="token-prob"></b> <span id="token-marks"></span></p>
+<p>current token: <code id="token-current"></code> p = <b id="token-prob"></b> <span id="token-marks"></span>
+&nbsp; p(final answer) = <b id="answer-prob"></b></p>
 <div id="fig-scrub" class="fig"></div>"""))
     if "budget" in figs or "pareto" in figs:
         sections.append(_section("compute", "Test-time compute",

@@ -94,6 +94,9 @@
       data[1 + k].x = idx;
       data[1 + k].y = idx.map(function (i) { return Math.min(1.04, t.probs[i] + 0.05); });
     });
+    var last = data.length - 1;   // the running probability of the final answer
+    data[last].x = xs; data[last].y = t.answer_probs || [];
+    data[last].hovertemplate = "after token %{x}: p(answer " + esc(t.answer || "") + ")=%{y:.3f}<extra></extra>";
     var layout = JSON.parse(JSON.stringify(F.scrub.layout));
     layout.title = {text: "step " + t.step + " · " + esc(t.prompt.trim()) + " · reward " + fmt(t.reward) +
                           (t.correct ? " (correct)" : "")};
@@ -110,6 +113,9 @@
     $("token-label").textContent = (i + 1) + " / " + t.tokens.length;
     $("token-current").textContent = JSON.stringify(t.tokens[i]);
     $("token-prob").textContent = t.probs[i].toFixed(4);
+    var ap = (t.answer_probs || [])[i];
+    $("answer-prob").textContent = t.answer === null ? "(no final answer)" :
+      (ap === null || ap === undefined ? "(not scored at this token)" : ap.toFixed(4) + " for " + t.answer);
     $("token-marks").textContent = t.markers[String(i)] ? "marker: " + t.markers[String(i)].join(", ") : "";
     return Plotly.relayout("fig-scrub", {shapes: [{type: "line", xref: "x", yref: "paper", x0: i, x1: i,
                                                     y0: 0, y1: 1, line: {color: "#000", width: 1}}]});
