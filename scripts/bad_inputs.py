@@ -72,7 +72,7 @@ CASES = [
     ("demo with K < 2", "demo out={out} grpo.group_size=1", "grpo.group_size: must be >= 2, got 1"),
     ("demo without test problems", "demo out={out} test_problems=0", "test_problems: must be >= 1, got 0"),
     ("experiment without a stage", "run {d}/nostage.yaml out={out}",
-     "stage: {d}/nostage.yaml names stage None; add stage: pretrain, grpo, demo or compare to the file"),
+     "stage: {d}/nostage.yaml names stage None; add stage: pretrain, grpo, demo, compare, sft, sample, distill, demonstrate or pipeline to the file"),
 ]
 
 
