@@ -286,6 +286,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
     stages, earlier = [], []
     for name, st in cfg.stages.items():
         kind = st["stage"]
+        require_choice(kind, STAGES, f"stages.{name}.stage")
         body = {k: v for k, v in st.items() if k != "stage"}
 
         def stand_in(key: str, ref: str, name=name) -> str:
