@@ -206,12 +206,14 @@ def check_run(cfg: SFTConfig) -> tuple[list, object]:
     path = model_path(cfg.model)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.eos_token_id is None:
-        raise ConfigError("model", f"the tokenizer of {path} has no EOS token", "give a model whose tokenizer sets eos_token")
+        raise ConfigError("model", f"the tokenizer of {path} has no EOS token",
+                          "give a model whose tokenizer sets eos_token")
     examples = [encode(tokenizer, p, c) for p, c in pairs]
     empty = next((i for i, e in enumerate(examples) if e.n_prompt == 0), None)
     require(empty is None, "data", f"example {empty} has a prompt of no tokens", "give every example a prompt")
     longest = max(len(e.ids) for e in examples)
-    require(longest <= cfg.block_len, "block_len", f"the longest example has {longest} tokens, more than block_len={cfg.block_len}",
+    require(longest <= cfg.block_len, "block_len",
+            f"the longest example has {longest} tokens, more than block_len={cfg.block_len}",
             f"set block_len={longest} or more, or drop long examples")
     positions = json.loads((path / "config.json").read_text()).get("max_position_embeddings")
     if positions:

@@ -29,7 +29,7 @@ IGNORE = -100
 def _check_text(row, field: str, where: str) -> str:
     if not isinstance(row, dict) or field not in row:
         raise ConfigError("data", f"{where}: missing field {field!r}",
-                          f"each example needs the fields named by prompt_field and completion_field")
+                          "each example needs the fields named by prompt_field and completion_field")
     if not isinstance(row[field], str):
         raise ConfigError("data", f"{where}: field {field!r} is not text", "give prompts and completions as strings")
     return row[field]
@@ -81,7 +81,8 @@ def _rows_datasets(name: str, split: str):
     except Exception as e:  # noqa: BLE001  (datasets raises many kinds)
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise ConfigError("data", f"could not load the dataset {name!r} ({first})",
-                          "give a JSONL or Parquet file, a folder written by save_to_disk, or a dataset available offline") from None
+                          "give a JSONL or Parquet file, a folder written by save_to_disk, "
+                          "or a dataset available offline") from None
     for i, row in enumerate(ds):
         yield f"{name}, row {i}", row
 
