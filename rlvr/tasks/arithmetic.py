@@ -296,8 +296,6 @@ def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
 
 def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
     """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
-    if LAYOUT == "fixed":
-        return _work_fixed(a, op, b, slip)
     if op == "+":
         return _columns_add(a, b, slip)
     if op == "-":
@@ -315,28 +313,13 @@ def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
     return [*s1, *s2, *s3], r3
 
 
-def _work_fixed(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
-    if op == "+":
-        return _fw_add(a, b, slip)
-    if op == "-":
-        return _fw_sub(a, b, slip)
-    if b < 10:
-        return _fw_mul1(a, b, slip)
-    units, tens = b % 10, b // 10
-    s1, r1 = _fw_mul1(a, units, slip)
-    s2, r2 = _fw_mul1(a, tens, None)
-    p1, p2 = int(r1), int(r2) * 10
-    s3, r3 = _fw_add(p1, p2, None)
-    return [*s1, *s2, *s3], r3
-
-
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
     The check is a second, independent computation of the same problem; addition re-adds every column
     with its digits in the other order."""
     if op == "+":
-        segs, got = (_fw_add if LAYOUT == "fixed" else _columns_add)(a, b, slip, swap=True)
+        segs, got = _columns_add(a, b, slip, swap=True)
     else:
         segs, got = _work(a, op, b, slip)
     return [Segment("check "), *segs], got, first_r
@@ -368,114 +351,3 @@ def _random_slip(a: int, op: str, b: int, rng: random.Random):
 
 def trace_text(segments: list[Segment]) -> str:
     return "".join(s.text for s in segments)
-
-
-# -------------------------------------------------------------------- fixed-width column work
-# Every line of one problem has the same length, so each character of a line sits exactly one line
-# length after the same character of the line above: copying the line above is a copy from a fixed
-# distance, which rotary attention learns reliably. Used digits turn into ``.`` in place, the column
-# writes its result as two characters (carry or borrow, then the digit), and the running answer ``r``
-# fills from the right inside a field of fixed width.
-
-LAYOUT = "shipped"
-
-
-def _fw_line(xt: str, yt: str, op: str, i: int) -> str:
-    w = len(xt)
-    return f"{xt[:w - i]}{'.' * i}{op}{yt[:w - i]}{'.' * i} "
-
-
-def _fw_r(r: str, width: int) -> str:
-    return "r" + r.rjust(width, ".") + "\n"
-
-
-def _fw_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
-    width = max(len(str(x)), len(str(y)))
-    xs, ys = _digits(x, width), _digits(y, width)
-    xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
-    carry, r, segs = 0, "", []
-    for i in range(width):
-        dx, dy = xs[i], ys[i]
-        segs.append(Segment(_fw_line(xt, yt, "+", i)))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        s = dx + dy + carry
-        if slip is not None and slip[0] == i and slip[1] == "sum":
-            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
-            sum_seg = [Segment(f"{s:02d}"[0]), Segment(f"{s:02d}"[1], False)] if s // 10 == (s - slip[2]) // 10 \
-                else [Segment(f"{s:02d}", False)]
-        elif slip is not None and slip[0] == i and slip[1] == "carry":
-            s = (s % 10) + 10 * (1 - s // 10)
-            sum_seg = [Segment(str(s // 10), False), Segment(str(s % 10))]
-        else:
-            sum_seg = [Segment(f"{s:02d}")]
-        first, second = (dy, dx) if swap else (dx, dy)
-        if bad_copy:
-            segs += [Segment(f"{first}+") if not swap else Segment(""), Segment(str(dy), False),
-                     Segment(f"+{dx}+{carry}=") if swap else Segment(f"+{carry}=")]
-        else:
-            segs.append(Segment(f"{first}+{second}+{carry}="))
-        segs += sum_seg
-        r = str(s % 10) + r
-        carry = s // 10
-        if i == width - 1 and carry:
-            r = "1" + r
-        segs.append(Segment(" " + _fw_r(r, width + 1)))
-    return segs, r
-
-
-def _fw_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
-    width = len(str(x))
-    xs, ys = _digits(x, width), _digits(y, width)
-    xt, yt = str(x), str(y).rjust(width, "0")
-    borrow, r, segs = 0, "", []
-    for i in range(width):
-        dx, dy = xs[i], ys[i]
-        segs.append(Segment(_fw_line(xt, yt, "-", i)))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        d = dx - dy - borrow
-        bout = 1 if d < 0 else 0
-        d += 10 * bout
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
-            d = (d + slip[2]) % 10
-        bad_borrow = slip is not None and slip[0] == i and slip[1] == "carry"
-        if bad_borrow:
-            bout = 1 - bout
-        segs.append(Segment(str(bout), not bad_borrow))
-        if bad_copy:
-            segs += [Segment(f"{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
-        else:
-            segs.append(Segment(f"{dx}-{dy}-{borrow}="))
-        segs.append(Segment(str(d), not bad_sum))
-        r = str(d) + r
-        borrow = bout
-        segs.append(Segment(" " + _fw_r(r, width)))
-    return segs, r
-
-
-def _fw_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
-    xs = _digits(x, len(str(x)))
-    xt = str(x)
-    width = len(xt)
-    carry, r, segs = 0, "", []
-    for i, dx in enumerate(xs):
-        segs.append(Segment(f"{xt[:width - i]}{'.' * i}*{m} "))
-        p = dx * m + carry
-        text = [Segment(f"{p:02d}")]
-        if slip is not None and slip[0] == i and slip[1] == "sum":
-            p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
-            text = [Segment(f"{p:02d}", False)]
-        elif slip is not None and slip[0] == i and slip[1] == "carry" and i < width - 1:
-            p = p % 10 + 10 * (p // 10 + (1 if p // 10 == 0 or slip[2] > 0 else -1))
-            text = [Segment(f"{p:02d}"[0], False), Segment(f"{p:02d}"[1])]
-        segs += [Segment(f"{dx}*{m}+{carry}="), *text]
-        r = str(p % 10) + r
-        carry = p // 10
-        if i == width - 1 and carry:
-            r = str(carry) + r
-        segs.append(Segment(" " + _fw_r(r, width + 1)))
-    return segs, r
