@@ -196,6 +196,36 @@ def test_step_slider_changes_group(page):
     assert page.errors == []
 
 
+def test_pipeline_run_gets_the_sft_against_rl_panel(tmp_path):
+    """A run of chained stages (rlvr/pipeline.py): the SFT and GRPO validation curves with the
+    demonstrations' accuracy as a line, and the measure stage's table."""
+    from rlvr.report import build_report
+
+    run = tmp_path / "sft_vs_rl"
+    stages = {"demos": "demonstrate", "sft": "sft", "grpo": "grpo", "test": "measure"}
+    for name in stages:
+        (run / name).mkdir(parents=True)
+    (run / "demos" / "summary.json").write_text(json.dumps({"accuracy": 0.85}))
+    for name, accs in (("sft", [0.1, 0.3, 0.31]), ("grpo", [0.1, 0.4, 0.6])):
+        recs = [{"step": 10 * (i + 1), "eval/accuracy": a} for i, a in enumerate(accs)] + [{"step": 5, "loss": 1.0}]
+        (run / name / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    models = {"base": {"accuracy": 0.1, "mean_tokens": 90.0, "readable": 1.0, "style/careful": 0.3},
+              "sft": {"accuracy": 0.31, "mean_tokens": 60.0, "readable": 1.0, "style/careful": 0.5},
+              "grpo": {"accuracy": 0.6, "mean_tokens": 140.0, "readable": 0.98, "style/careful": 0.97}}
+    (run / "summary.json").write_text(json.dumps({
+        "stages": {n: {"stage": k, "output": str(run / n), "seconds": 1.0} for n, k in stages.items()},
+        "test": models}))
+    page = build_report([run], traces=0).read_text()
+    data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
+    fig = data["figures"]["pipeline"]
+    assert [t["name"] for t in fig["data"]] == ["sft (sft)", "grpo (grpo)"]
+    assert fig["data"][1]["y"] == [0.1, 0.4, 0.6] and fig["data"][1]["x"] == [10, 20, 30]
+    assert [sh["y0"] for sh in fig["layout"]["shapes"]] == [0.85]                  # the demonstrations' line
+    table = page.split("id='measure-table'")[1].split("</table>")[0]
+    assert table.count("<tr>") == 4 and "<td>grpo</td><td>60.0%</td><td>140</td><td>98.0%</td><td>97.0%</td>" in table
+    assert "Before and after RL" not in page          # a pipeline summary is not the demo's
+
+
 def test_running_answer_probability_matches_plain_forwards():
     """Every scored prefix against one plain forward of prefix + forced answer, summed by hand."""
     import torch

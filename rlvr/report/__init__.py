@@ -118,6 +118,42 @@ def scrub_template():
     return fig
 
 
+def pipeline_figure(pipe: dict):
+    """Validation accuracy of each SFT and GRPO stage against step, with the demonstrations' accuracy
+    as a dashed line: SFT's ceiling against RL's climb."""
+    import plotly.graph_objects as go
+
+    if not pipe or not pipe["curves"]:
+        return None
+    fig = go.Figure()
+    for i, (name, c) in enumerate(pipe["curves"].items()):
+        fig.add_trace(go.Scatter(name=f"{name} ({c['stage']})", x=c["steps"], y=c["accuracy"], mode="lines+markers",
+                                 line=dict(color=PALETTE[i % len(PALETTE)])))
+    for name, acc in pipe["ceilings"].items():
+        if acc is not None:
+            fig.add_hline(y=acc, line_dash="dash", line_color="#777",
+                          annotation_text=f"{name}: demonstrations' accuracy {acc:.0%}")
+    fig.update_layout(height=360, template="plotly_white", margin=dict(l=50, r=20, t=30, b=40),
+                      xaxis_title="training step", yaxis=dict(title="validation accuracy", range=[0, 1.02]))
+    return fig
+
+
+def _measure_table(measures: dict) -> str:
+    rows = []
+    for stage, models in measures.items():
+        for label, m in models.items():
+            rows.append(f"<tr><td>{html.escape(stage)}</td><td>{html.escape(label)}</td><td>{m.get('accuracy', 0):.1%}</td>"
+                        f"<td>{m.get('mean_tokens', 0):.0f}</td><td>{_pct(m.get('readable'))}</td>"
+                        f"<td>{_pct(m.get('style/careful'))}</td></tr>")
+    return ("<table id='measure-table' class='data'><thead><tr><th>stage</th><th>model</th><th>accuracy</th>"
+            "<th>mean tokens</th><th>readable</th><th>careful styles</th></tr></thead><tbody>"
+            + "".join(rows) + "</tbody></table>")
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{x:.1%}"
+
+
 def budget_figure(evals: list[dict]):
     """pass@1 and maj@k (largest k) against token budget for every evaluated model, knees marked."""
     import plotly.graph_objects as go
@@ -354,6 +390,9 @@ def build_report(runs: list[str | Path], out: str | Path | None = None, traces: 
     scrub = trace_probabilities(first, traces) if traces else []
     if scrub:
         figs["scrub"] = _fig_json(scrub_template())
+    f = pipeline_figure(first.pipeline)
+    if f is not None:
+        figs["pipeline"] = _fig_json(f)
     f = budget_figure(evals)
     if f is not None:
         figs["budget"] = _fig_json(f)
@@ -396,6 +435,12 @@ how likely the model writes that answer.</p>
                                  "<p class='note'>From eval/*.json (rlvr eval).</p>" + _fig_div("budget", figs)
                                  + "<div class='controls' id='model-toggles'>models: </div>"
                                  + _fig_div("pareto", figs)))
+    if first.pipeline and (figs.get("pipeline") or first.pipeline["measures"]):
+        sections.append(_section("pipeline", "SFT, RL and their stages",
+                                 "<p class='note'>Validation accuracy of each SFT and GRPO stage of this "
+                                 "experiment against step; dashed: the demonstrations' own accuracy. The table: "
+                                 "the measure stages, every model on the same held-out problems.</p>"
+                                 + _fig_div("pipeline", figs) + _measure_table(first.pipeline["measures"])))
     if first.summary:
         sections.append(_section("summary", "Before and after RL (demo)", _summary_table(first.summary)))
     cfg = "".join(f"<h3>{html.escape(d.name)}</h3><pre class='config'>{html.escape(d.config_text or '(no config.yaml)')}</pre>"

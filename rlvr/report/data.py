@@ -17,6 +17,7 @@ class RunData:
     comparison: dict | None = None
     config_text: str = ""
     environment: dict = field(default_factory=dict)
+    pipeline: dict | None = None
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -51,6 +52,8 @@ def load_run(run: str | Path) -> RunData:
             d.samples[step] = rows
     if (path / "summary.json").exists():
         d.summary = json.loads((path / "summary.json").read_text())
+        if isinstance(d.summary.get("stages"), dict):      # an experiment of chained stages (rlvr/pipeline.py)
+            d.pipeline, d.summary = load_pipeline_run(path, d.summary), None
     if (path / "eval").is_dir():
         for f in sorted((path / "eval").glob("*.json")):
             try:
@@ -70,3 +73,21 @@ def load_run(run: str | Path) -> RunData:
     if run_json.exists():
         d.environment = json.loads(run_json.read_text()).get("environment", {})
     return d
+
+
+def load_pipeline_run(path: Path, summary: dict) -> dict:
+    """What the report shows of a pipeline run: each SFT or GRPO stage's validation accuracy against
+    step, each demonstrate stage's accuracy (the demonstrations' ceiling), and each measure stage's
+    figures per model."""
+    out: dict = {"curves": {}, "ceilings": {}, "measures": {}}
+    for name, info in summary["stages"].items():
+        kind, stage_dir = info.get("stage"), path / name
+        if kind in ("sft", "grpo") and (stage_dir / "metrics.jsonl").exists():
+            ev = [r for r in _jsonl(stage_dir / "metrics.jsonl") if "eval/accuracy" in r]
+            out["curves"][name] = {"stage": kind, "steps": [r["step"] for r in ev],
+                                   "accuracy": [r["eval/accuracy"] for r in ev]}
+        elif kind == "demonstrate" and (stage_dir / "summary.json").exists():
+            out["ceilings"][name] = json.loads((stage_dir / "summary.json").read_text()).get("accuracy")
+        elif kind == "measure" and isinstance(summary.get(name), dict):
+            out["measures"][name] = summary[name]
+    return out

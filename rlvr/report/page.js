@@ -13,7 +13,7 @@
   function fmt(v) { return (v === null || v === undefined) ? "" : (+v).toFixed(3); }
 
   var drawn = [];
-  ["curves", "budget", "pareto"].forEach(function (name) {
+  ["curves", "pipeline", "budget", "pareto"].forEach(function (name) {
     if (F[name] && $("fig-" + name)) {
       drawn.push(Plotly.newPlot("fig-" + name, F[name].data, F[name].layout, CONFIG));
     }
