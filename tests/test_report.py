@@ -5,8 +5,10 @@ models, since the quick run is not evaluated), open it in Debian's chromium thro
 every non-file request blocked, and check the page's behaviour. Chromium is installed with apt-get
 when it is missing; screenshots go to the run directory."""
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,32 @@ def ensure_chromium() -> Path:
             return CHROMIUM
     pytest.fail("the browser tests need Debian's chromium and could not install it "
                 "(run `apt-get install -y chromium` as root):\n" + "\n".join(log))
+
+
+def test_chromium_is_installed_with_apt_get_when_missing(tmp_path, monkeypatch):
+    """The install path of ensure_chromium against a stand-in apt-get on PATH: the first install
+    fails (stale package lists), the update runs, the second install puts chromium in place."""
+    target = tmp_path / "chromium"
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "apt-get"
+    fake.parent.mkdir()
+    fake.write_text(f"""#!/bin/sh
+echo "$@" >> {calls}
+if [ "$1" = update ]; then touch {tmp_path}/updated; exit 0; fi
+if [ -e {tmp_path}/updated ]; then touch {target}; exit 0; fi
+echo "E: Unable to locate package chromium" >&2; exit 100
+""")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", target)
+    assert ensure_chromium() == target and target.exists()
+    assert calls.read_text().splitlines() == ["install -y chromium", "update", "install -y chromium"]
+    # when nothing can install it, the failure names the fix and carries apt-get's own message
+    target.unlink()
+    (tmp_path / "updated").unlink()
+    fake.write_text("#!/bin/sh\necho 'E: no network' >&2\nexit 100\n")
+    with pytest.raises(pytest.fail.Exception, match=r"(?s)apt-get install -y chromium.*E: no network"):
+        ensure_chromium()
 
 
 @pytest.fixture(scope="module")
