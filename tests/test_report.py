@@ -224,11 +224,8 @@ def test_step_slider_changes_group(page):
     assert page.errors == []
 
 
-def test_pipeline_run_gets_the_sft_against_rl_panel(tmp_path):
-    """A run of chained stages (rlvr/pipeline.py): the SFT and GRPO validation curves with the
-    demonstrations' accuracy as a line, and the measure stage's table."""
-    from rlvr.report import build_report
-
+def fake_pipeline_run(tmp_path: Path) -> Path:
+    """A run of chained stages written by hand: demonstrations, SFT and GRPO curves, a measure stage."""
     run = tmp_path / "sft_vs_rl"
     stages = {"demos": "demonstrate", "sft": "sft", "grpo": "grpo", "test": "measure"}
     for name in stages:
@@ -243,6 +240,15 @@ def test_pipeline_run_gets_the_sft_against_rl_panel(tmp_path):
     (run / "summary.json").write_text(json.dumps({
         "stages": {n: {"stage": k, "output": str(run / n), "seconds": 1.0} for n, k in stages.items()},
         "test": models}))
+    return run
+
+
+def test_pipeline_run_gets_the_sft_against_rl_panel(tmp_path):
+    """A run of chained stages (rlvr/pipeline.py): the SFT and GRPO validation curves with the
+    demonstrations' accuracy as a line, and the measure stage's table."""
+    from rlvr.report import build_report
+
+    run = fake_pipeline_run(tmp_path)
     page = build_report([run], traces=0).read_text()
     data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
     fig = data["figures"]["pipeline"]
@@ -321,3 +327,18 @@ def test_model_toggles_change_pareto(page):
     toggles.nth(1).check()
     assert page.evaluate(vis_flags) == [True, True, True] and page.evaluate(visible) == n0
     assert page.errors == []
+
+
+def test_pipeline_panel_in_the_browser(page, tmp_path):
+    """Last in the file: it navigates the shared page to a pipeline run's report."""
+    from rlvr.report import build_report
+
+    out = build_report([fake_pipeline_run(tmp_path)], traces=0)
+    page.errors.clear()
+    page.goto(out.resolve().as_uri())
+    page.wait_for_function("window.rlvrReport && window.rlvrReport.ready", timeout=60_000)
+    lines = page.evaluate("document.querySelectorAll('#fig-pipeline .scatterlayer .trace').length")
+    assert lines == 2 and page.locator("#fig-pipeline .shapelayer path").count() == 1
+    assert page.locator("#measure-table tbody tr").count() == 3
+    page.locator("section#pipeline").screenshot(path=str(page.run / "report-pipeline.png"))
+    assert page.errors == [] and page.blocked == []
