@@ -31,7 +31,8 @@ import numpy as np
 import torch
 
 from .. import checkpoint
-from ..config import ConfigError, require, require_choice, require_number, to_yaml, validate
+from ..config import ConfigError, require, require_choice, require_number, require_wandb, to_dict, to_yaml, \
+    validate
 from ..rollout import SamplingConfig
 from ..tasks import get_task
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
@@ -97,6 +98,8 @@ class SFTConfig:
     """Newest checkpoints kept in checkpoints/ (the best by validation accuracy is kept as well)."""
     max_bad_steps: int = 3
     """Consecutive steps with a NaN or Inf loss or gradient (each one skipped) that stop the run."""
+    wandb_project: str = ""
+    """Weights & Biases project to mirror the metrics to (empty: none; needs ``pip install 'rlvr[wandb]'``)."""
 
     def check(self) -> None:
         """Ranges and choices of every field (``config.validate``); the data is read by ``check_run``."""
@@ -110,6 +113,7 @@ class SFTConfig:
         require(bool(self.completion_field), "completion_field", "is empty", "e.g. completion_field=completion")
         require_number(self.max_examples, "max_examples", 0, fix="0 uses every example")
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
+        require_wandb(self.wandb_project)
         require_number(self.steps, "steps", 1, fix="e.g. steps=100")
         require_number(self.batch_size, "batch_size", 1, fix="e.g. batch_size=32")
         require_number(self.block_len, "block_len", 2, fix="e.g. block_len=1024")
@@ -257,7 +261,8 @@ def train_sft(cfg: SFTConfig, resume: bool = False, overwrite: bool = False, on_
         set_rng_state(state["rng"])
         step, bad_streak = state["step"], state.get("bad_streak", 0)
     rewind_metrics(out / "metrics.jsonl", state["metrics_bytes"] if last is not None else 0, step)
-    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1)
+    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
+                     wandb_project=cfg.wandb_project, config=to_dict(cfg))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
 
     def save(metrics: dict) -> None:
