@@ -125,16 +125,11 @@ def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -
 
     from .eval.behaviour import behaviour
     from .eval.scoring import sample_once
-    from .rejection import resolve
-    from .tasks import get_task
+    from .rejection import resolve, task_problems
     from .utils import atomic_write_text, prepare_run_dir, set_threads
 
     validate(cfg)
-    task = get_task(cfg.task.name, **cfg.task.kwargs)
-    try:
-        problems = task.problems(cfg.split, cfg.problems, seed=cfg.seed)
-    except ValueError as e:
-        raise ConfigError("problems", str(e), "ask for fewer problems") from None
+    task, problems = task_problems(cfg)
     for label, model in cfg.models.items():
         require(not model or (Path(resolve(str(model))[0]) / "config.json").is_file(), f"models.{label}",
                 f"{model} is not a Hugging Face model folder or a run directory with a model", "fix the path")

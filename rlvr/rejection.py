@@ -147,22 +147,29 @@ def _truncate(path: Path, size: int) -> None:
         os.fsync(f.fileno())
 
 
+def task_problems(cfg) -> tuple:
+    """The task of ``cfg.task`` and its ``cfg.problems`` problems of ``cfg.split`` drawn with ``cfg.seed``;
+    asking for more than the split holds is a config error on ``problems``."""
+    from .config import ConfigError
+
+    task = get_task(cfg.task.name, **cfg.task.kwargs)
+    try:
+        return task, task.problems(cfg.split, cfg.problems, seed=cfg.seed)
+    except ValueError as e:
+        raise ConfigError("problems", str(e), "ask for fewer problems") from None
+
+
 def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Run rejection sampling as configured; returns the dataset's path (``out/data.jsonl``)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .config import ConfigError
     from .eval.readability import readable
     from .eval.scoring import sample_many
     from .utils import atomic_write_text, prepare_run_dir, set_threads
 
     validate(cfg)
-    task = get_task(cfg.task.name, **cfg.task.kwargs)
-    try:
-        problems = task.problems(cfg.split, cfg.problems, seed=cfg.seed)
-    except ValueError as e:
-        raise ConfigError("problems", str(e), "ask for fewer problems") from None
+    task, problems = task_problems(cfg)
     out = prepare_run_dir(cfg.out, resume, overwrite)          # nothing was written before this
     set_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
