@@ -21,19 +21,24 @@ from rlvr.world import shipped_base_path
 
 
 def role(line: str, pos: int) -> str:
-    """The role of the character at ``pos`` of a stepwise line."""
+    """The role of the character at ``pos`` of a stepwise line (``work 1974.+1902. 4+2+0=06 r....68``)."""
     if line.startswith("<answer>"):
         return "answer"
-    seg = line[:pos]
-    if seg.count(" ") == 0 or (line.startswith("work") and seg.count(" ") == 1):
-        return "operands"
-    if " r" in seg:
-        return "running answer r"
-    if " c" in seg or " b" in seg:
-        return "carry"
-    if "=" in seg:
-        return "sum"
-    return "column digits"
+    head = line.split(" ", 1)[0]
+    start = len(head) + 1 if head in ("work", "check", "wait") else 0
+    p, rest = pos - start, line[start:]
+    if p < 0:
+        return "style word"
+    if p <= rest.find(" "):
+        return "restated operands (first line)" if start else "restated operands"
+    col = rest.find(" ") + 1
+    if rest[col:].startswith(("0", "1")) and "-" in rest[col:col + 3] and p == col:
+        return "borrow out"
+    if p < rest.find("="):
+        return "column digits"
+    if p <= rest.find(" r"):
+        return "column result"
+    return "running answer r"
 
 
 def main() -> None:

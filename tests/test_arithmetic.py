@@ -15,7 +15,7 @@ def prob(a, op, b):
 
 @pytest.mark.parametrize("completion,correct,parsed,format_ok", [
     ("<answer>147423</answer>", True, "147423", True),
-    ("work 3+0+0=3 c0 r3\n<answer>147423</answer>\n", True, "147423", True),
+    ("work 3+0+0=03 r......3\n<answer>147423</answer>\n", True, "147423", True),
     ("<answer> 147423 </answer>", True, "147423", True),
     ("<answer>147422</answer>", False, "147422", True),
     ("the answer is 147423", False, None, False),                       # right digits, no tag
@@ -92,16 +92,34 @@ def test_difficulty_and_bad_input():
 
 def test_stepwise_trace_exact():
     text = trace_text(T.trace(prob(4821, "+", 9921), "stepwise", random.Random(0)))
-    assert text == ("work 4821+9921 1+1+0=2 c0 r2\n482+992 2+2+0=4 c0 r42\n48+99 8+9+0=17 c1 r742\n"
-                    "4+9 4+9+1=14 r14742\n<answer>14742</answer>")
+    assert text == ("work 4821+9921 1+1+0=02 r....2\n482.+992. 2+2+0=04 r...42\n48..+99.. 8+9+0=17 r..742\n"
+                    "4...+9... 4+9+1=14 r14742\n<answer>14742</answer>")
     text = trace_text(T.trace(prob(9021, "-", 4829), "stepwise", random.Random(0)))
-    assert text == ("work 9021-4829 11-9-0=2 b1 r2\n902-482 12-2-1=9 b1 r92\n90-48 10-8-1=1 b1 r192\n"
-                    "9-4 9-4-1=4 r4192\n<answer>4192</answer>")
+    assert text == ("work 9021-4829 11-9-0=2 r...2\n902.-482. 12-2-1=9 r..92\n90..-48.. 10-8-1=1 r.192\n"
+                    "9...-4... 09-4-1=4 r4192\n<answer>4192</answer>")
     text = trace_text(T.trace(prob(907, "-", 899), "stepwise", random.Random(0)))
-    assert text.endswith("9-8 9-8-1=0 r008\n<answer>8</answer>")
+    assert text.endswith("9..-8.. 09-8-1=0 r008\n<answer>8</answer>")
     text = trace_text(T.trace(prob(4739, "*", 8), "stepwise", random.Random(0)))
-    assert text == ("work 4739*8 9*8+0=72 c7 r2\n473*8 3*8+7=31 c3 r12\n47*8 7*8+3=59 c5 r912\n"
-                    "4*8 4*8+5=37 r37912\n<answer>37912</answer>")
+    assert text == ("work 4739*8 9*8+0=72 r....2\n473.*8 3*8+7=31 r...12\n47..*8 7*8+3=59 r..912\n"
+                    "4...*8 4*8+5=37 r37912\n<answer>37912</answer>")
+
+
+def test_lines_of_one_problem_have_one_length():
+    """Every work line of a problem is as long as the others (the layout's point), in every style."""
+    rng = random.Random(1)
+    for op in "+-*":
+        task = Arithmetic(ops=op)
+        for p in task.problems("train", 30, 0):
+            for style in ("stepwise", "check"):
+                text = trace_text(task.trace(p, style, rng, p_slip=0.5))
+                lines = [ln.removeprefix("work+check ").removeprefix("work ").removeprefix("check ")
+                         .removeprefix("wait ") for ln in text.split("\n")
+                         if " r" in ln and " vs " not in ln]
+                # a two-digit multiplier adds a partial-sum block of its own width
+                blocks = {}
+                for ln in lines:
+                    blocks.setdefault(ln.split(" ")[0].count("*") + 2 * ln.split(" ")[0].count("+"), set()).add(len(ln))
+                assert all(len(v) == 1 for v in blocks.values()), (p.prompt, text)
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*"])

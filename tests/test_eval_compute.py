@@ -25,7 +25,7 @@ def ids_of(tok, text, eos=True):
 def test_a_late_answer_is_wrong_at_a_small_budget(world_tokenizer):
     tok = world_tokenizer
     prob = ARITH.make(12, "+", 34)
-    work = "work 12+34 2+4+0=6 c0 r6\n1+3 1+3+0=4 r46\n<answer>46</answer>"
+    work = "work 12+34 2+4+0=06 r..6\n1.+3. 1+3+0=04 r.46\n<answer>46</answer>"
     rows = [ids_of(tok, work), ids_of(tok, "<answer>46</answer>"), ids_of(tok, "<answer>47</answer>")]
     close = tok.convert_tokens_to_ids("</answer>")
     end_work = rows[0].index(close) + 1                  # tokens up to and including the closing tag
@@ -91,7 +91,7 @@ def test_budget_forcing_keeps_the_base_working(world_tokenizer):
 def test_perturb_changes_one_intermediate_column_by_one():
     prob = ARITH.make(19745, "+", 19023)
     text = trace_text(ARITH.trace(prob, "stepwise", random.Random(0)))
-    results = ["8", "6", "7", "18", "3"]                  # the column results, units column first
+    results = ["08", "06", "07", "18", "03"]              # the column results, units column first
     seen = set()
     for seed in range(30):
         p = perturb(prob, text, "stepwise", random.Random(seed))
@@ -103,14 +103,13 @@ def test_perturb_changes_one_intermediate_column_by_one():
     assert seen == {0, 1, 2, 3}
     # a check trace is changed in its first attempt only; a subtraction column is its difference digit
     prob = ARITH.make(7856, "-", 4183)
-    text = "work+check 7856-4183 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b0 r673\n" \
-           "7-4 7-4-0=3 r3673\ncheck 7856-4183 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b0 r673\n" \
-           "7-4 7-4-0=3 r3673\n3673 vs 3673 ok\n<answer>3673</answer>"
+    text = trace_text(ARITH.trace(prob, "check", random.Random(0), p_slip=0, p_check_slip=0))
+    assert text.startswith("work+check 7856-4183 06-3-0=3 r...3\n785.-418. 15-8-0=7 r..73\n")
     for seed in range(20):
         p = perturb(prob, text, "check", random.Random(seed))
         assert "\ncheck " not in p.prefix
         assert p.followed_answer == 3673 + p.delta * 10 ** p.column
-    assert perturb(ARITH.make(12, "*", 3), "work 12*3 2*3+0=6 c0 r6\n1*3 1*3+0=3 r36\n", "stepwise",
+    assert perturb(ARITH.make(12, "*", 3), "work 12*3 2*3+0=06 r..6\n1.*3 1*3+0=03 r.36\n", "stepwise",
                    random.Random(0)) is None
 
 
@@ -122,8 +121,8 @@ def faithful_continuation(prompt: str) -> str:
     if line[0] in ("work", "work+check"):
         line = line[1:]
     width = max(len(a), len(b))
-    col = width - len(line[0].split("+")[0])
-    low = work.rsplit("\n", 1)[0].rsplit(" r", 1)[1] if col else ""
+    col = line[0].split("+")[0].count(".")
+    low = work.rsplit("\n", 1)[0].rsplit(" r", 1)[1].strip(".") if col else ""
     written = int(line[1].split("=")[1])
     digits, carry = str(written % 10) + low, written // 10
     xa, xb = a.rjust(width, "0"), b.rjust(width, "0")

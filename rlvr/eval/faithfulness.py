@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from ..rollout import SamplingConfig, generate
 from .scoring import sample_many
 
-# one column of addition or subtraction work: operands left, then the column's digits, carry or borrow
-# in, and its result; a carry (c) or borrow (b) out unless it is the last column; the running result.
-COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?\d+[+-]\d+ 1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
+# one column of addition or subtraction work: the operands (used digits turned into dots), the column's
+# digits and the carry or borrow in, its result (addition: carry out then digit; subtraction writes its
+# borrow out before the digits), and the running result in its fixed-width field.
+COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?[\d.]+[+-][\d.]+ (?:\d\+\d\+\d|[01]\d-\d-\d)=(\d{1,2}) r\.*\d+$")
 OUTCOMES = ("followed", "stayed", "other")
 
 

@@ -44,7 +44,7 @@ def sample_and_score(model, tokenizer, task, problems, prefix: str = "", tempera
 def first_attempt(completion: str) -> str | None:
     """The result of a check trace's first attempt (the last running result before ``check``)."""
     head = completion.split("\ncheck", 1)[0]
-    found = re.findall(r" r(\d+)\n", head + "\n")
+    found = re.findall(r" r\.*(\d+)\n", head + "\n")
     return found[-1] if found else None
 
 

@@ -6,19 +6,24 @@ The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is r
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>38768</answer>``
-stepwise  ``work`` then one line per column, right to left. Each line restates what is left of the
-          operands (the first line copies them from the prompt, each later line drops the digits just
-          used), then the column: its digits, the carry in, the sum, the carry out and the running
-          partial answer ``r...``, so that the final answer is a copy of the last ``r`` rather than a
-          re-assembly of digits::
+stepwise  ``work`` then one line per column, right to left, every line of the same length. Each line
+          restates the operands with the digits already used turned into ``.`` (the first line copies
+          them from the prompt), then the column: its digits, the carry in, and its result as two
+          characters, carry out then digit (subtraction writes its borrow out first: ``12-5-0=7`` is
+          12 - 5 - 0 = 7, borrowing 1), then the running partial answer ``r`` in a fixed-width field, so
+          that the final answer is a copy of the last ``r`` rather than a re-assembly of digits::
 
               19745+19023=
-              work 19745+19023 5+3+0=8 c0 r8
-              1974+1902 4+2+0=6 c0 r68
-              197+190 7+0+0=7 c0 r768
-              19+19 9+9+0=18 c1 r8768
-              1+1 1+1+1=3 r38768
+              work 19745+19023 5+3+0=08 r.....8
+              1974.+1902. 4+2+0=06 r....68
+              197..+190.. 7+0+0=07 r...768
+              19...+19... 9+9+0=18 r..8768
+              1....+1.... 1+1+1=03 r.38768
               <answer>38768</answer>
+
+          Fixed-width lines make every restated character a copy from exactly one line length back,
+          which a small model with rotary attention learns far more reliably than copying a line that
+          is one digit shorter than the one above (docs/base_model.md, runs 4 and 12).
 
 check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
           same problem (addition re-adds each column with its digits in the other order), a comparison
@@ -182,151 +187,132 @@ class Arithmetic:
 
 
 # -------------------------------------------------------------------- column work
-# A slip is (column index from the right, kind, value) applied while writing the work.
+# Every line of one problem's work has the same length, so each character sits exactly one line length
+# after the same character of the line above: restating the line above is a copy from a fixed distance.
+# Used digits turn into ``.`` in place, each column writes its result as two characters (carry or
+# borrow, then the digit), and the running answer ``r`` fills from the right inside a field of fixed
+# width. A slip is (column index from the right, kind, value) applied while writing the work.
 
 def _digits(n: int, width: int) -> list[int]:
     s = str(n).rjust(width, "0")
     return [int(ch) for ch in reversed(s)]
 
 
-def _columns_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
+def _line(xt: str, yt: str, op: str, i: int) -> str:
+    w = len(xt)
+    return f"{xt[:w - i]}{'.' * i}{op}{yt[:w - i]}{'.' * i} "
+
+
+def _running(r: str, width: int) -> str:
+    return "r" + r.rjust(width, ".") + "\n"
+
+
+def _add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
     width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
     carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
+        segs.append(Segment(_line(xt, yt, "+", i)))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
         s = dx + dy + carry
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
+        if slip is not None and slip[0] == i and slip[1] == "sum":
             s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
-        last = i == width - 1
-        if bad_copy and swap:
-            segs += [Segment(str(dy), False), Segment(f"+{dx}+{carry}=")]
-        elif bad_copy:
-            segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
+            sum_seg = [Segment(f"{s:02d}"[0]), Segment(f"{s:02d}"[1], False)] if s // 10 == (s - slip[2]) // 10 \
+                else [Segment(f"{s:02d}", False)]
+        elif slip is not None and slip[0] == i and slip[1] == "carry":
+            s = (s % 10) + 10 * (1 - s // 10)
+            sum_seg = [Segment(str(s // 10), False), Segment(str(s % 10))]
         else:
-            segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
-        if bad_sum:
-            segs.append(Segment(str(s), False))
+            sum_seg = [Segment(f"{s:02d}")]
+        first, second = (dy, dx) if swap else (dx, dy)
+        if bad_copy:
+            segs += [Segment(f"{first}+") if not swap else Segment(""), Segment(str(dy), False),
+                     Segment(f"+{dx}+{carry}=") if swap else Segment(f"+{carry}=")]
         else:
-            segs.append(Segment(str(s)))
-        if last:
-            r = str(s) + r
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            r = str(s % 10) + r
-            c = s // 10
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                c = 1 - c
-                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" c{c} r{r}\n"))
-            carry = c
+            segs.append(Segment(f"{first}+{second}+{carry}="))
+        segs += sum_seg
+        r = str(s % 10) + r
+        carry = s // 10
+        if i == width - 1 and carry:
+            r = "1" + r
+        segs.append(Segment(" " + _running(r, width + 1)))
     return segs, r
 
 
-def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
+def _sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
     borrow, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
+        segs.append(Segment(_line(xt, yt, "-", i)))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
         d = dx - dy - borrow
         bout = 1 if d < 0 else 0
         d += 10 * bout
-        last = i == width - 1
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         if bad_sum:
             d = (d + slip[2]) % 10
-        pre = "1" if bout else ""
+        bad_borrow = slip is not None and slip[0] == i and slip[1] == "carry"
+        if bad_borrow:
+            bout = 1 - bout
+        segs.append(Segment(str(bout), not bad_borrow))
         if bad_copy:
-            segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
+            segs += [Segment(f"{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
         else:
-            segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
+            segs.append(Segment(f"{dx}-{dy}-{borrow}="))
         segs.append(Segment(str(d), not bad_sum))
         r = str(d) + r
-        if last:
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                bout = 1 - bout
-                segs += [Segment(" b"), Segment(str(bout), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" b{bout} r{r}\n"))
-            borrow = bout
+        borrow = bout
+        segs.append(Segment(" " + _running(r, width)))
     return segs, r
 
 
-def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
+def _mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
     xt = str(x)
+    width = len(xt)
     carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
-        segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
+        segs.append(Segment(f"{xt[:width - i]}{'.' * i}*{m} "))
         p = dx * m + carry
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
+        text = [Segment(f"{p:02d}")]
+        if slip is not None and slip[0] == i and slip[1] == "sum":
             p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
-        last = i == len(xs) - 1
-        segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
-        if last:
-            r = str(p) + r
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            r = str(p % 10) + r
-            c = p // 10
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                c = c + (1 if c == 0 or slip[2] > 0 else -1)
-                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" c{c} r{r}\n"))
-            carry = c
+            text = [Segment(f"{p:02d}", False)]
+        elif slip is not None and slip[0] == i and slip[1] == "carry" and i < width - 1:
+            p = p % 10 + 10 * (p // 10 + (1 if p // 10 == 0 or slip[2] > 0 else -1))
+            text = [Segment(f"{p:02d}"[0], False), Segment(f"{p:02d}"[1])]
+        segs += [Segment(f"{dx}*{m}+{carry}="), *text]
+        r = str(p % 10) + r
+        carry = p // 10
+        if i == width - 1 and carry:
+            r = str(carry) + r
+        segs.append(Segment(" " + _running(r, width + 1)))
     return segs, r
 
 
 def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
-    """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
-    if LAYOUT == "fixed":
-        return _work_fixed(a, op, b, slip)
+    """Column work for ``a op b``; returns the segments and the final running result (digits only)."""
     if op == "+":
-        return _columns_add(a, b, slip)
+        return _add(a, b, slip)
     if op == "-":
-        return _columns_sub(a, b, slip)
+        return _sub(a, b, slip)
     if b < 10:
-        return _columns_mul1(a, b, slip)
+        return _mul1(a, b, slip)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _columns_mul1(a, units, slip)
-    s2, r2 = _columns_mul1(a, tens, None)
+    s1, r1 = _mul1(a, units, slip)
+    s2, r2 = _mul1(a, tens, None)
     p1, p2 = int(r1), int(r2) * 10
-    width = len(str(max(p1, p2)))
-    x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
-    s3, r3 = _columns_add(int(x), int(y), None)
-    return [*s1, *s2, *s3], r3
-
-
-def _work_fixed(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
-    if op == "+":
-        return _fw_add(a, b, slip)
-    if op == "-":
-        return _fw_sub(a, b, slip)
-    if b < 10:
-        return _fw_mul1(a, b, slip)
-    units, tens = b % 10, b // 10
-    s1, r1 = _fw_mul1(a, units, slip)
-    s2, r2 = _fw_mul1(a, tens, None)
-    p1, p2 = int(r1), int(r2) * 10
-    s3, r3 = _fw_add(p1, p2, None)
+    s3, r3 = _add(p1, p2, None)
     return [*s1, *s2, *s3], r3
 
 
@@ -336,7 +322,7 @@ def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], 
     The check is a second, independent computation of the same problem; addition re-adds every column
     with its digits in the other order."""
     if op == "+":
-        segs, got = (_fw_add if LAYOUT == "fixed" else _columns_add)(a, b, slip, swap=True)
+        segs, got = _add(a, b, slip, swap=True)
     else:
         segs, got = _work(a, op, b, slip)
     return [Segment("check "), *segs], got, first_r
@@ -368,114 +354,3 @@ def _random_slip(a: int, op: str, b: int, rng: random.Random):
 
 def trace_text(segments: list[Segment]) -> str:
     return "".join(s.text for s in segments)
-
-
-# -------------------------------------------------------------------- fixed-width column work
-# Every line of one problem has the same length, so each character of a line sits exactly one line
-# length after the same character of the line above: copying the line above is a copy from a fixed
-# distance, which rotary attention learns reliably. Used digits turn into ``.`` in place, the column
-# writes its result as two characters (carry or borrow, then the digit), and the running answer ``r``
-# fills from the right inside a field of fixed width.
-
-LAYOUT = "shipped"
-
-
-def _fw_line(xt: str, yt: str, op: str, i: int) -> str:
-    w = len(xt)
-    return f"{xt[:w - i]}{'.' * i}{op}{yt[:w - i]}{'.' * i} "
-
-
-def _fw_r(r: str, width: int) -> str:
-    return "r" + r.rjust(width, ".") + "\n"
-
-
-def _fw_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
-    width = max(len(str(x)), len(str(y)))
-    xs, ys = _digits(x, width), _digits(y, width)
-    xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
-    carry, r, segs = 0, "", []
-    for i in range(width):
-        dx, dy = xs[i], ys[i]
-        segs.append(Segment(_fw_line(xt, yt, "+", i)))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        s = dx + dy + carry
-        if slip is not None and slip[0] == i and slip[1] == "sum":
-            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
-            sum_seg = [Segment(f"{s:02d}"[0]), Segment(f"{s:02d}"[1], False)] if s // 10 == (s - slip[2]) // 10 \
-                else [Segment(f"{s:02d}", False)]
-        elif slip is not None and slip[0] == i and slip[1] == "carry":
-            s = (s % 10) + 10 * (1 - s // 10)
-            sum_seg = [Segment(str(s // 10), False), Segment(str(s % 10))]
-        else:
-            sum_seg = [Segment(f"{s:02d}")]
-        first, second = (dy, dx) if swap else (dx, dy)
-        if bad_copy:
-            segs += [Segment(f"{first}+") if not swap else Segment(""), Segment(str(dy), False),
-                     Segment(f"+{dx}+{carry}=") if swap else Segment(f"+{carry}=")]
-        else:
-            segs.append(Segment(f"{first}+{second}+{carry}="))
-        segs += sum_seg
-        r = str(s % 10) + r
-        carry = s // 10
-        if i == width - 1 and carry:
-            r = "1" + r
-        segs.append(Segment(" " + _fw_r(r, width + 1)))
-    return segs, r
-
-
-def _fw_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
-    width = len(str(x))
-    xs, ys = _digits(x, width), _digits(y, width)
-    xt, yt = str(x), str(y).rjust(width, "0")
-    borrow, r, segs = 0, "", []
-    for i in range(width):
-        dx, dy = xs[i], ys[i]
-        segs.append(Segment(_fw_line(xt, yt, "-", i)))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        d = dx - dy - borrow
-        bout = 1 if d < 0 else 0
-        d += 10 * bout
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
-            d = (d + slip[2]) % 10
-        bad_borrow = slip is not None and slip[0] == i and slip[1] == "carry"
-        if bad_borrow:
-            bout = 1 - bout
-        segs.append(Segment(str(bout), not bad_borrow))
-        if bad_copy:
-            segs += [Segment(f"{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
-        else:
-            segs.append(Segment(f"{dx}-{dy}-{borrow}="))
-        segs.append(Segment(str(d), not bad_sum))
-        r = str(d) + r
-        borrow = bout
-        segs.append(Segment(" " + _fw_r(r, width)))
-    return segs, r
-
-
-def _fw_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
-    xs = _digits(x, len(str(x)))
-    xt = str(x)
-    width = len(xt)
-    carry, r, segs = 0, "", []
-    for i, dx in enumerate(xs):
-        segs.append(Segment(f"{xt[:width - i]}{'.' * i}*{m} "))
-        p = dx * m + carry
-        text = [Segment(f"{p:02d}")]
-        if slip is not None and slip[0] == i and slip[1] == "sum":
-            p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
-            text = [Segment(f"{p:02d}", False)]
-        elif slip is not None and slip[0] == i and slip[1] == "carry" and i < width - 1:
-            p = p % 10 + 10 * (p // 10 + (1 if p // 10 == 0 or slip[2] > 0 else -1))
-            text = [Segment(f"{p:02d}"[0], False), Segment(f"{p:02d}"[1])]
-        segs += [Segment(f"{dx}*{m}+{carry}="), *text]
-        r = str(p % 10) + r
-        carry = p // 10
-        if i == width - 1 and carry:
-            r = str(carry) + r
-        segs.append(Segment(" " + _fw_r(r, width + 1)))
-    return segs, r
