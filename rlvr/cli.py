@@ -116,6 +116,56 @@ def cmd_grpo(args) -> int:
     return 0
 
 
+def cmd_sft(args) -> int:
+    from .config import load_config
+    from .train.sft import SFTConfig, train_sft
+
+    cfg = load_config(SFTConfig, args.config, args.overrides)
+    print(f"final model saved to {train_sft(cfg, resume=args.resume, overwrite=args.overwrite)}")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .config import load_config
+    from .rejection import SampleConfig, rejection_sample
+
+    cfg = load_config(SampleConfig, args.config, args.overrides)
+    data = rejection_sample(cfg, resume=args.resume, overwrite=args.overwrite)
+    summary = json.loads((data.parent / "summary.json").read_text())
+    print(f"kept {summary['traces_kept']} verified traces of {summary['problems']} problems "
+          f"(mean pass rate {summary['mean_pass_rate']:.1%}) in {data}")
+    return 0
+
+
+def cmd_distill(args) -> int:
+    from .config import load_config
+    from .pipeline import DistillConfig, run_distill
+
+    cfg = load_config(DistillConfig, args.config, args.overrides)
+    print(f"student saved to {run_distill(cfg, resume=args.resume, overwrite=args.overwrite)}")
+    return 0
+
+
+def cmd_demonstrate(args) -> int:
+    from .config import load_config
+    from .world.demonstrator import DemonstratorConfig, write_demonstrations
+
+    cfg = load_config(DemonstratorConfig, args.config, args.overrides)
+    data = write_demonstrations(cfg, resume=args.resume, overwrite=args.overwrite)
+    summary = json.loads((data.parent / "summary.json").read_text())
+    print(f"wrote {summary['examples']} demonstrations ({summary['wrong']} with a wrong answer) to {data}")
+    return 0
+
+
+def cmd_pipeline(args) -> int:
+    from .pipeline import load_pipeline, run_pipeline
+
+    cfg, stages = load_pipeline(args.config, args.overrides, quick=args.quick)
+    run_pipeline(cfg, stages, resume=args.resume, overwrite=args.overwrite)
+    print(f"pipeline finished; stages, outputs and figures in {Path(cfg.out) / 'summary.json'}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from .compare import CompareConfig, run_compare
     from .config import load_config
@@ -197,12 +247,17 @@ def cmd_run(args) -> int:
         data = yaml.safe_load(Path(args.file).read_text()) or {}
     except yaml.YAMLError as e:
         raise ConfigError("FILE", f"{args.file} is not valid YAML ({getattr(e, 'problem', e)})", "fix its syntax") from None
-    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo, "compare": cmd_compare}
+    stages = {"pretrain": cmd_pretrain, "grpo": cmd_grpo, "demo": cmd_demo, "compare": cmd_compare,
+              "sft": cmd_sft, "sample": cmd_sample, "distill": cmd_distill, "demonstrate": cmd_demonstrate,
+              "pipeline": cmd_pipeline}
     stage = data.get("stage") if isinstance(data, dict) else None
     if stage not in stages:
         raise ConfigError("stage", f"{args.file} names stage {stage!r}",
-                          f"add stage: pretrain, grpo, demo or compare to the file ({suggest(str(stage), stages, 'stages')})")
-    ns = argparse.Namespace(config=args.file, overrides=args.overrides, resume=args.resume, quick=False,
+                          f"add stage: {', '.join(list(stages)[:-1])} or {list(stages)[-1]} to the file "
+                          f"({suggest(str(stage), stages, 'stages')})")
+    if args.quick and stage not in ("demo", "pipeline"):
+        raise ConfigError("--quick", f"a {stage} experiment has no quick variant", "run it without --quick")
+    ns = argparse.Namespace(config=args.file, overrides=args.overrides, resume=args.resume, quick=args.quick,
                             overwrite=args.overwrite, argv=args.argv)
     return stages[stage](ns)
 
@@ -226,8 +281,12 @@ def _run_dir_flags(p) -> None:
 def main(argv=None) -> int:
     from .compare import CompareConfig
     from .demo import DemoConfig
+    from .pipeline import DistillConfig
+    from .rejection import SampleConfig
     from .train.grpo import GRPOConfig
     from .train.pretrain import PretrainConfig
+    from .train.sft import SFTConfig
+    from .world.demonstrator import DemonstratorConfig
 
     parser = argparse.ArgumentParser(
         prog="rlvr", description="Train language models to reason with reinforcement learning "
@@ -330,12 +389,36 @@ def main(argv=None) -> int:
     p.add_argument("--traces", type=int, default=6, help="sampled completions scored for the scrubber")
     p.set_defaults(func=cmd_view)
 
+    p = _stage_parser(sub, "sft", "supervised fine-tuning: completion-only loss on (prompt, completion) pairs",
+                      "Completion-only next-token training on pairs from JSONL, Parquet or a datasets dataset, "
+                      "short examples packed with per-example attention and positions; evaluates through the "
+                      "task's verifier on the validation split.", SFTConfig)
+    p.set_defaults(func=cmd_sft)
+
+    p = _stage_parser(sub, "sample", "rejection sampling: keep a model's verified-correct completions as a dataset",
+                      "Samples n completions per problem, verifies them, keeps the correct ones (at most keep "
+                      "per problem, shortest first or at random, optional format and readability filters, "
+                      "duplicates dropped) and writes OUT/data.jsonl, OUT/problems.jsonl (pass rate per "
+                      "problem) and OUT/summary.json (provenance). --resume skips the problems done.", SampleConfig)
+    p.set_defaults(func=cmd_sample)
+
+    p = _stage_parser(sub, "distill", "sample verified traces from a teacher, then SFT a student on them",
+                      "Rejection sampling from the teacher into OUT/data, then SFT of the student on those "
+                      "traces into OUT/sft.", DistillConfig)
+    p.set_defaults(func=cmd_distill)
+
+    p = _stage_parser(sub, "demonstrate", "write the world's imperfect human demonstrations (an SFT dataset)",
+                      "Bare answers or short work in the world's format, with a share of wrong final answers "
+                      "(error_rate); writes OUT/data.jsonl and OUT/summary.json.", DemonstratorConfig)
+    p.set_defaults(func=cmd_demonstrate)
+
     p = sub.add_parser("run", help="run an experiment YAML (its 'stage' key names the stage)",
-                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, demo, "
-                       "compare) "
-                       "with the rest of the file as its config.")
+                       description="Run the stage named by the file's 'stage' key (pretrain, grpo, sft, sample, "
+                       "distill, demonstrate, demo, compare, or pipeline: several stages chained in one run "
+                       "directory) with the rest of the file as its config.")
     p.add_argument("file", help="experiment YAML, e.g. configs/countdown_r1zero.yaml")
     p.add_argument("overrides", nargs="*", help="dotted overrides")
+    p.add_argument("--quick", action="store_true", help="a pipeline's (or the demo's) small variant that checks it runs")
     _run_dir_flags(p)
     p.set_defaults(func=cmd_run)
 

@@ -1,7 +1,7 @@
 """Reward functions: ``(problem, completion, verdict) -> float``, combined with weights from the config.
 
-Each one is logged on its own (``reward/accuracy``, ``reward/format``, ``reward/partial``); strict
-accuracy is always logged as the task metric, whatever the weights.
+Each one is logged on its own (``reward/accuracy``, ``reward/format``, ``reward/partial``,
+``reward/consistency``); strict accuracy is always logged as the task metric, whatever the weights.
 """
 from __future__ import annotations
 
@@ -25,7 +25,15 @@ def partial(problem, completion: str, verdict) -> float:
     return 1.0 if verdict.correct else 0.0
 
 
-REWARDS = {"accuracy": accuracy, "format": format_reward, "partial": partial}
+def consistency(problem, completion: str, verdict) -> float:
+    """R1's language-consistency reward in the world: the share of the completion's work lines written in
+    its majority notation (symbols or words; see eval/readability.py), 1 for a bare answer."""
+    from .eval.readability import consistency as share
+
+    return share(completion)
+
+
+REWARDS = {"accuracy": accuracy, "format": format_reward, "partial": partial, "consistency": consistency}
 
 
 def score(problem, completion: str, verdict, weights: dict) -> tuple[float, dict]:

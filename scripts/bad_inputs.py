@@ -41,7 +41,7 @@ CASES = [
     ("unknown estimator", "grpo out={out} advantage.estimator=grpoo",
      "advantage.estimator: unknown value 'grpoo'; did you mean 'grpo'?"),
     ("unknown reward", "grpo out={out} 'rewards={{accuracy: 1.0, speed: 1.0}}'",
-     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial"),
+     "rewards.speed: unknown value 'speed'; valid values: accuracy, consistency, format, partial"),
     ("no threads", "grpo out={out} threads=0", "threads: must be >= 1, got 0"),
     ("missing model", "grpo out={out} model={d}/no-such-model",
      "model: {d}/no-such-model is not a Hugging Face model folder (no config.json there)"),
@@ -71,8 +71,23 @@ CASES = [
      "corpus.style_weights.fancy: unknown value 'fancy'; valid values: check, direct, stepwise"),
     ("demo with K < 2", "demo out={out} grpo.group_size=1", "grpo.group_size: must be >= 2, got 1"),
     ("demo without test problems", "demo out={out} test_problems=0", "test_problems: must be >= 1, got 0"),
+    ("SFT without data", "sft out={out}", "data: is empty; give the training pairs, e.g. data=runs/sample/data.jsonl"),
+    ("SFT data that does not exist", "sft out={out} data={d}/none.jsonl", "data: {d}/none.jsonl does not exist"),
+    ("SFT example without a completion", "sft out={out} data={d}/no-completion.jsonl",
+     "data: {d}/no-completion.jsonl, line 2: missing field 'completion'"),
+    ("SFT example longer than a block", "sft out={out} data={d}/pairs.jsonl block_len=8",
+     "block_len: the longest example has 10 tokens, more than block_len=8; set block_len=10 or more"),
+    ("sampling keeps a negative count", "sample out={out} keep=-1", "keep: must be >= 0, got -1"),
+    ("unknown selection order", "sample out={out} order=longest",
+     "order: unknown value 'longest'; valid values: random, shortest"),
+    ("demonstrations wrong more than always", "demonstrate out={out} error_rate=1.5",
+     "error_rate: must be >= 0 and <= 1, got 1.5"),
+    ("pipeline stage naming a later one", "run {d}/later.yaml out={out}",
+     "stages.first.data: '@second' names no earlier stage; valid stages: base"),
+    ("--quick on a pipeline without one", "run {d}/noquick.yaml out={out} --quick",
+     "--quick: {d}/noquick.yaml has no quick variant; add a quick: mapping to it"),
     ("experiment without a stage", "run {d}/nostage.yaml out={out}",
-     "stage: {d}/nostage.yaml names stage None; add stage: pretrain, grpo, demo or compare to the file"),
+     "stage: {d}/nostage.yaml names stage None; add stage: pretrain, grpo, demo, compare, sft, sample, distill, demonstrate or pipeline to the file"),
 ]
 
 
@@ -83,6 +98,12 @@ def prepare(d: Path) -> None:
     (d / "nostage.yaml").write_text("steps: 3\n")
     (d / "no-tests.jsonl").write_text('{"name": "one", "signature": "def one():", "tests": [[[], 1]]}\n'
                                       '{"name": "two", "signature": "def two():"}\n')
+    (d / "pairs.jsonl").write_text('{"prompt": "1+1=\\n", "completion": "<answer>2</answer>"}\n')
+    (d / "no-completion.jsonl").write_text('{"prompt": "1+1=\\n", "completion": "<answer>2</answer>"}\n'
+                                           '{"prompt": "2+2=\\n"}\n')
+    (d / "later.yaml").write_text("stage: pipeline\nstages:\n  first: {stage: sft, data: '@second'}\n"
+                                  "  second: {stage: demonstrate}\n")
+    (d / "noquick.yaml").write_text("stage: pipeline\nstages:\n  demos: {stage: demonstrate}\n")
     (d / "notes").mkdir()
     (d / "notes" / "todo.txt").write_text("keep me\n")
     run = d / "old-run"

@@ -22,9 +22,17 @@ def test_config_file_loads(path):
     data = yaml.safe_load(path.read_text())
     stage = data.pop("stage", "pretrain")
     from rlvr.compare import CompareConfig
+    from rlvr.pipeline import DistillConfig, PipelineConfig, load_pipeline
+    from rlvr.rejection import SampleConfig
+    from rlvr.train.sft import SFTConfig
+    from rlvr.world.demonstrator import DemonstratorConfig
 
-    cls = {"pretrain": PretrainConfig, "grpo": GRPOConfig, "demo": DemoConfig, "compare": CompareConfig}[stage]
+    cls = {"pretrain": PretrainConfig, "grpo": GRPOConfig, "demo": DemoConfig, "compare": CompareConfig,
+           "sft": SFTConfig, "sample": SampleConfig, "distill": DistillConfig, "demonstrate": DemonstratorConfig,
+           "pipeline": PipelineConfig}[stage]
     from_dict(cls, data)
+    if stage == "pipeline":          # every stage checked; the quick variant needs no model made beforehand
+        load_pipeline(path, quick=True)
 
 
 def test_base_config_is_the_shipped_manifest():

@@ -3,6 +3,7 @@
 For the world: the style (direct / stepwise / check), ``wait`` after a failed check, and for countdown
 ``no`` followed by a further try (a search that abandons a miss). ``wait_fix_rate`` is the share of
 completions that said ``wait`` after a failed check and still ended right: how often a wait repairs a slip.
+``readable`` and ``consistency`` are the readability measures of ``eval/readability.py``.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ def behaviour(task, completions: list[str], correct: list[bool]) -> dict:
         out[f"marker/{name}"] = sum(bool(pat.search(c)) for c in completions) / n
     waited = [ok for c, ok in zip(completions, correct) if " no\nwait" in c]
     out["marker/wait_fix_rate"] = sum(waited) / len(waited) if waited else 0.0
+    if hasattr(task, "styles"):                   # the world's tasks: its notations and vocabulary
+        from .readability import consistency, readable
+
+        out["readable"] = sum(not readable(c, task) for c in completions) / n
+        out["consistency"] = sum(map(consistency, completions)) / n
     return out
 
 

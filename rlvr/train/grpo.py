@@ -127,7 +127,7 @@ class GRPOConfig:
     critic: CriticConfig = field(default_factory=CriticConfig)
     """The critic of ppo_gae (unused by the other estimators)."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
-    """Reward functions and their weights (accuracy, format, partial)."""
+    """Reward functions and their weights (accuracy, format, partial, consistency)."""
     eval_every: int = 10
     """Steps between validation evaluations (0: never)."""
     eval_problems: int = 200

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..tasks import get_task
 from ..tasks.arithmetic import Segment
+from .notation import switch_lines, to_words
 
 
 @dataclass
@@ -37,6 +38,13 @@ class CorpusConfig:
     """Share of extra documents: careful traces (stepwise or check, in their relative weights) whose
     style word is left out of the loss. They give the careful styles practice without moving the
     style prior, which the other documents alone set."""
+    second_notation: float = 0.0
+    """Share of careful traces (stepwise, check) rewritten in the world's second notation: operators and
+    column markers spelled out (``plus``, ``minus``, ``carry`` ...; see world/notation.py), answers
+    untouched. 0 keeps the shipped corpus."""
+    notation_switch: float = 0.25
+    """Share of those rewritten traces that switch to the second notation mid-trace (from a random line
+    on) rather than from the start, so that a base trained on the corpus mixes notations."""
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
@@ -53,6 +61,8 @@ class CorpusConfig:
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
+        require_number(self.second_notation, "second_notation", 0, 1, fix="a share, e.g. 0.3 (0: one notation)")
+        require_number(self.notation_switch, "notation_switch", 0, 1, fix="a share, e.g. 0.25")
 
 
 def _choice(rng: random.Random, weights: dict):
@@ -83,6 +93,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0):
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
         if practice and careful:
             segs = _untrained_style_word(segs, task.style_prefix[style])
+        if cfg.second_notation > 0 and style != "direct":   # no draw at 0: the shipped corpus is unchanged
+            segs = _second_notation(segs, cfg, rng)
         yield [Segment(problem.prompt, train=cfg.train_on_prompts), *segs]
 
 
@@ -103,6 +115,26 @@ def _untrained_style_word(segs: list[Segment], prefix: str) -> list[Segment]:
             cut -= len(head)
         else:
             out.append(s)
+    return out
+
+
+def _second_notation(segs: list[Segment], cfg: CorpusConfig, rng: random.Random) -> list[Segment]:
+    """With probability ``second_notation``, the trace rewritten in the word notation: from its first
+    line, or (``notation_switch``) from a random later line that holds work. A post-processing of the
+    text (symbol substitutions line by line), so it holds for any trace layout; untrained characters
+    stay untrained."""
+    if rng.random() >= cfg.second_notation:
+        return segs
+    text = "".join(s.text for s in segs)
+    later = switch_lines(text)
+    start = rng.choice(later) if later and rng.random() < cfg.notation_switch else 0
+    new, flags = to_words(text, [s.train for s in segs for _ in s.text], start)
+    out: list[Segment] = []
+    for ch, f in zip(new, flags):
+        if out and out[-1].train == f:
+            out[-1].text += ch
+        else:
+            out.append(Segment(ch, f))
     return out
 
 

@@ -1,0 +1,251 @@
+"""Rejection sampling (``rlvr sample``): n completions per problem from any model, verified; the correct
+ones kept as an SFT dataset with its provenance.
+
+For each problem, in chunks of ``problems_per_batch`` sampled together:
+  1. sample ``n`` completions with the rollout engine (seed: ``sampling.seed`` + chunk index);
+  2. verify each with the task's verifier; keep the correct ones that pass the filters (a well-formed
+     answer, optionally readability, ``eval/readability.py``), drop duplicate texts;
+  3. keep at most ``keep`` of them, shortest first or at random;
+  4. append them to ``data.jsonl`` ({prompt, completion, problem_id, answer, difficulty, tokens,
+     pass_rate}) and one line to ``problems.jsonl`` ({id, n, correct, kept, pass_rate, dropped,
+     data_bytes}).
+
+``problems.jsonl`` is the progress record: on ``--resume`` the problems it lists are skipped, and
+``data.jsonl`` is cut back to the length the last of them recorded, so a run stopped at any moment and
+resumed writes the same dataset as one never stopped. ``summary.json`` (written last) holds the
+provenance (model, its training step when it comes from a run directory, task, split, sampling
+settings, filters) and the totals.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .config import require, require_choice, require_number, to_yaml, validate
+from .rollout import SamplingConfig
+from .tasks import get_task
+from .train.grpo import TaskConfig
+
+
+@dataclass
+class SampleConfig:
+    out: str = "runs/sample"
+    """Output folder: data.jsonl (the dataset), problems.jsonl (per-problem record), summary.json."""
+    model: str = ""
+    """Model that samples: a Hugging Face model folder or a run directory (its final/ model, or its newest
+    checkpoint while it trains); empty: the shipped base."""
+    seed: int = 0
+    """Seed of the problem draw and of the random selection."""
+    threads: int = 1
+    """Torch threads for this process."""
+    task: TaskConfig = field(default_factory=TaskConfig)
+    """The task whose problems are sampled and whose verifier judges them."""
+    split: str = "train"
+    """Split the problems come from."""
+    problems: int = 500
+    """Problems sampled."""
+    n: int = 8
+    """Completions sampled per problem."""
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=400))
+    """Sampling settings (temperature, top_p, max_new_tokens, seed, batch_size)."""
+    problems_per_batch: int = 16
+    """Problems whose n completions are sampled together."""
+    keep: int = 1
+    """Most correct completions kept per problem (0: all)."""
+    order: str = "shortest"
+    """Which correct completions are kept first: shortest (fewest tokens) or random."""
+    require_format: bool = True
+    """Drop completions whose answer tag is not the single last thing they write."""
+    require_readable: bool = False
+    """Drop completions that fail the readability measure (mixed notation, stray fragments)."""
+    dedup: bool = True
+    """Keep one copy of completions with the same text (per problem)."""
+
+    def check(self) -> None:
+        """Ranges and choices of every field (``config.validate``)."""
+        from .tasks.base import SPLITS
+
+        require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/sample")
+        if self.model:
+            require((Path(resolve(self.model)[0]) / "config.json").is_file(), "model",
+                    f"{self.model} is not a Hugging Face model folder or a run directory with a model",
+                    "point model= at a folder written by save_pretrained or a run directory, or leave it empty")
+        require_number(self.threads, "threads", 1, fix="e.g. threads=1")
+        require_choice(self.split, SPLITS, "split")
+        require_number(self.problems, "problems", 1, fix="e.g. problems=500")
+        require_number(self.n, "n", 1, fix="e.g. n=8")
+        require_number(self.problems_per_batch, "problems_per_batch", 1, fix="e.g. problems_per_batch=16")
+        require_number(self.keep, "keep", 0, fix="0 keeps every correct completion")
+        require_choice(self.order, ("shortest", "random"), "order")
+
+
+def resolve(model: str) -> tuple[str, int | None]:
+    """(folder to load, training step or None) of ``model``: a run directory gives its final/ model (the
+    step from its run.json) or its newest valid checkpoint; a final/ folder its own step; empty gives
+    the shipped base."""
+    from . import checkpoint
+    from .world import shipped_base_path
+
+    if not model:
+        return str(shipped_base_path()), None
+    p = Path(model)
+    if (p / "final" / "config.json").is_file():
+        return str(p / "final"), _run_steps(p / "final")
+    newest = checkpoint.latest(p / "checkpoints") if (p / "checkpoints").is_dir() else None
+    if newest is not None:
+        return str(newest), int(newest.name.split("-")[1])
+    return model, _run_steps(p)
+
+
+def _run_steps(folder: Path) -> int | None:
+    """The training steps recorded in a final model's run.json (None for a model without one)."""
+    try:
+        return json.loads((folder / "run.json").read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def select(texts: list[str], lengths: list[int], ok: list[bool], keep: int, order: str, dedup: bool,
+           rng: random.Random) -> list[int]:
+    """Indices of the completions kept: those ``ok``, without repeated texts (the first copy stays) when
+    ``dedup``, at most ``keep`` (0: all) taken shortest first (ties by index) or at random."""
+    seen, cands = set(), []
+    for i, (t, good) in enumerate(zip(texts, ok)):
+        if not good or (dedup and t in seen):
+            continue
+        seen.add(t)
+        cands.append(i)
+    if order == "shortest":
+        cands.sort(key=lambda i: (lengths[i], i))
+    else:
+        rng.shuffle(cands)
+    return cands[:keep] if keep else cands
+
+
+def _done(out: Path) -> tuple[list[dict], int]:
+    """The per-problem records written so far (a torn last line dropped) and the data file's length then."""
+    records = []
+    path = out / "problems.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records, (records[-1]["data_bytes"] if records else 0)
+
+
+def _truncate(path: Path, size: int) -> None:
+    with open(path, "a+b") as f:
+        f.truncate(size)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Run rejection sampling as configured; returns the dataset's path (``out/data.jsonl``)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .config import ConfigError
+    from .eval.readability import readable
+    from .eval.scoring import sample_many
+    from .utils import atomic_write_text, prepare_run_dir, set_threads
+
+    validate(cfg)
+    task = get_task(cfg.task.name, **cfg.task.kwargs)
+    try:
+        problems = task.problems(cfg.split, cfg.problems, seed=cfg.seed)
+    except ValueError as e:
+        raise ConfigError("problems", str(e), "ask for fewer problems") from None
+    out = prepare_run_dir(cfg.out, resume, overwrite)          # nothing was written before this
+    set_threads(cfg.threads)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    path, step = resolve(cfg.model)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    records, data_bytes = _done(out) if resume else ([], 0)
+    atomic_write_text(out / "problems.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    _truncate(out / "data.jsonl", data_bytes)
+    done = {r["id"] for r in records}
+    t0 = time.time()
+    data_f, prob_f = open(out / "data.jsonl", "a"), open(out / "problems.jsonl", "a")
+    progress = Progress(TextColumn("sample"), BarColumn(), TextColumn("{task.completed}/{task.total} problems"),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                        disable=not sys.stderr.isatty())
+    try:
+        with progress:
+            bar = progress.add_task("sample", total=len(problems), completed=len(done), info="")
+            for c, s in enumerate(range(0, len(problems), cfg.problems_per_batch)):
+                chunk = problems[s:s + cfg.problems_per_batch]
+                if all(p.id in done for p in chunk):
+                    continue
+                # 1. sample the whole chunk (the same batch as an uninterrupted run: the same tokens)
+                sampling = SamplingConfig(**{**asdict(cfg.sampling), "seed": cfg.sampling.seed + c})
+                smp = sample_many(model, tokenizer, task, chunk, cfg.n, sampling)
+                for j, p in enumerate(chunk):
+                    if p.id in done:
+                        continue
+                    rec = _one_problem(cfg, task, p, smp.text[j * cfg.n:(j + 1) * cfg.n],
+                                       [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], readable)
+                    for row in rec.pop("rows"):
+                        data_f.write(json.dumps(row) + "\n")
+                    data_f.flush()
+                    os.fsync(data_f.fileno())
+                    rec["data_bytes"] = data_f.tell()
+                    prob_f.write(json.dumps(rec) + "\n")
+                    prob_f.flush()
+                    os.fsync(prob_f.fileno())
+                    records.append(rec)
+                kept = sum(r["kept"] for r in records)
+                progress.update(bar, completed=len(records), info=f"kept {kept}")
+                if not sys.stderr.isatty():
+                    print(f"sample {len(records)}/{len(problems)} problems, {kept} traces kept", flush=True)
+    finally:
+        data_f.close()
+        prob_f.close()
+    summary = summarise(cfg, records, path, step, time.time() - t0)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    return out / "data.jsonl"
+
+
+def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: list[int], readable) -> dict:
+    """2-3. verify, filter, deduplicate and select one problem's completions; its record and data rows."""
+    verdicts = [task.verify(problem, t) for t in texts]
+    correct = [v.correct for v in verdicts]
+    fmt = [v.format_ok or not cfg.require_format for v in verdicts]
+    legible = [not cfg.require_readable or not readable(t, task) for t in texts]
+    ok = [a and b and c for a, b, c in zip(correct, fmt, legible)]
+    rng = random.Random(f"select:{cfg.seed}:{problem.id}")
+    kept = select(texts, lengths, ok, cfg.keep, cfg.order, cfg.dedup, rng)
+    pass_rate = sum(correct) / len(texts)
+    rows = [{"prompt": problem.prompt, "completion": texts[i], "problem_id": problem.id, "answer": problem.answer,
+             "difficulty": problem.difficulty, "tokens": lengths[i], "pass_rate": pass_rate} for i in kept]
+    dropped = {"format": sum(c and not f for c, f in zip(correct, fmt)),
+               "readability": sum(c and f and not r for c, f, r in zip(correct, fmt, legible)),
+               "duplicate_or_over_keep": sum(ok) - len(kept)}
+    return {"id": problem.id, "n": len(texts), "correct": sum(correct), "kept": len(kept), "pass_rate": pass_rate,
+            "dropped": dropped, "rows": rows}
+
+
+def summarise(cfg: SampleConfig, records: list[dict], path: str, step: int | None, seconds: float) -> dict:
+    """The dataset's provenance and totals."""
+    n = max(1, len(records))
+    return {
+        "provenance": {"model": cfg.model or "shipped base", "model_path": path, "model_step": step,
+                       "task": asdict(cfg.task), "split": cfg.split, "seed": cfg.seed, "n": cfg.n,
+                       "sampling": asdict(cfg.sampling), "keep": cfg.keep, "order": cfg.order,
+                       "require_format": cfg.require_format, "require_readable": cfg.require_readable,
+                       "dedup": cfg.dedup},
+        "problems": len(records), "traces_kept": sum(r["kept"] for r in records),
+        "problems_with_a_trace": sum(r["kept"] > 0 for r in records),
+        "mean_pass_rate": sum(r["pass_rate"] for r in records) / n,
+        "dropped": {k: sum(r["dropped"][k] for r in records) for k in ("format", "readability", "duplicate_or_over_keep")},
+        "seconds_this_session": round(seconds, 1),
+    }

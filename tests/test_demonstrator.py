@@ -1,0 +1,53 @@
+"""The imperfect demonstrator: answers changed by one digit, at the configured rate, nothing else touched."""
+import json
+import random
+
+import pytest
+
+from rlvr.config import ConfigError, validate
+from rlvr.tasks import get_task
+from rlvr.world.demonstrator import DemonstratorConfig, demonstrations, with_answer, write_demonstrations, wrong_answer
+
+
+def test_wrong_answer_changes_exactly_one_digit():
+    rng = random.Random(0)
+    for answer in ["7", "10", "38768", "100000", "-42"]:
+        for _ in range(200):
+            w = wrong_answer(answer, rng)
+            assert w != answer and len(w) == len(answer) and int(w) != int(answer)
+            assert sum(a != b for a, b in zip(w, answer)) == 1
+            assert not w.lstrip("-").startswith("0") or w == "0"
+    assert with_answer("work 1+1 1+1+0=2 r2\n<answer>2</answer>", "3") == "work 1+1 1+1+0=2 r2\n<answer>3</answer>"
+    with pytest.raises(ValueError):
+        with_answer("no tag", "3")
+
+
+def test_error_rate_styles_and_verdicts():
+    cfg = DemonstratorConfig(examples=3000, error_rate=0.15)
+    rows = demonstrations(cfg)
+    task = get_task("arithmetic", **cfg.task_kwargs)
+    problems = {p.id: p for p in task.problems("train", 3000, seed=0)}
+    wrong = sum(not r["correct"] for r in rows) / len(rows)
+    assert abs(wrong - 0.15) < 0.02                       # 3 standard deviations at n=3000
+    assert abs(sum(r["style"] == "direct" for r in rows) / len(rows) - 0.5) < 0.04
+    for r in rows:
+        p = problems[r["problem_id"]]
+        v = task.verify(p, r["completion"])
+        assert v.format_ok and v.correct == r["correct"] and r["prompt"] == p.prompt
+        assert task.style_of(r["completion"]) == r["style"]
+        if not r["correct"]:                              # only the final answer differs from a right trace
+            assert task.verify(p, with_answer(r["completion"], p.answer)).correct
+    assert demonstrations(cfg) == rows                    # a function of the config
+    assert all(r["correct"] for r in demonstrations(DemonstratorConfig(examples=200, error_rate=0.0)))
+
+
+def test_written_set_and_bad_config(tmp_path):
+    data = write_demonstrations(DemonstratorConfig(out=str(tmp_path / "d"), examples=40))
+    rows = [json.loads(l) for l in data.read_text().splitlines()]
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert len(rows) == 40 and summary["wrong"] == sum(not r["correct"] for r in rows)
+    assert summary["accuracy"] == pytest.approx(1 - summary["wrong"] / 40)
+    with pytest.raises(ConfigError, match="^error_rate: must be >= 0 and <= 1"):
+        validate(DemonstratorConfig(error_rate=1.5))
+    with pytest.raises(ConfigError, match="^style_weights.fancy: unknown value"):
+        validate(DemonstratorConfig(style_weights={"fancy": 1.0}))
