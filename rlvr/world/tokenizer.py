@@ -2,7 +2,9 @@
 
 Characters are the printable ASCII set plus newline, so any text the world writes round-trips exactly.
 The answer tags and the words that carry the world's reasoning moves (``work``, ``check``, ``wait``,
-``try``) are single tokens: traces get shorter, and a move is one decision for the policy.
+``try``) are single tokens: traces get shorter, and a move is one decision for the policy. The check
+style's opening ``work+check`` is one token too, so the first line of work starts as far from the
+prompt in both careful styles.
 The result is saved as a ``PreTrainedTokenizerFast`` that ``AutoTokenizer`` loads.
 """
 from __future__ import annotations
@@ -13,7 +15,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, proce
 
 BOS, EOS, PAD, UNK = "<bos>", "<eos>", "<pad>", "<unk>"
 SPECIAL = [PAD, BOS, EOS, UNK]
-WORDS = ["<answer>", "</answer>", "work", "check", "wait", "try", "yes", "make", "from"]
+WORDS = ["<answer>", "</answer>", "work", "check", "wait", "try", "yes", "make", "from", "work+check"]
 CHARS = [c for c in string.printable if c not in "\t\r\x0b\x0c"]  # 95 printable + newline
 
 
