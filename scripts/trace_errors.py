@@ -3,7 +3,8 @@
     python scripts/trace_errors.py [MODEL] [--n 60] [--digits 5]
 
 For n held-out stepwise traces (addition and subtraction), the mean probability of *not* producing the
-right token, by the token's role on its line. That is the chance of an error at that token when sampling
+right token, by the token's role on its line (operand lines and column lines alternate; see
+rlvr/tasks/arithmetic.py). That is the chance of an error at that token when sampling
 at temperature 1, so the sum over a trace is its expected number of errors.
 """
 from __future__ import annotations
@@ -21,22 +22,21 @@ from rlvr.world import shipped_base_path
 
 
 def role(line: str, pos: int) -> str:
-    """The role of the character at ``pos`` of a stepwise line (``work 1974.+1902. 4+2+0=06 r....68``)."""
+    """The role of the character at ``pos`` of a line of column work: an operand line
+    (``1974.+1902.=``) or a column line (``> 4+2+0=06 r....68``, the first opening with the style word)."""
     if line.startswith("<answer>"):
         return "answer"
+    if line.endswith("=") and " " not in line:
+        return "restated operands"
     head = line.split(" ", 1)[0]
-    start = len(head) + 1 if head in ("work", "check", "wait") else 0
-    p, rest = pos - start, line[start:]
-    if p < 0:
-        return "style word"
-    if p <= rest.find(" "):
-        return "restated operands (first line)" if start else "restated operands"
-    col = rest.find(" ") + 1
-    if rest[col:].startswith(("0", "1")) and "-" in rest[col:col + 3] and p == col:
+    if head not in ("work", "work+check", ">") or pos <= len(head):
+        return "opening"
+    col, p = line[len(head) + 1:], pos - len(head) - 1
+    if "-" in col[:3] and p == 0:
         return "borrow out"
-    if p < rest.find("="):
+    if p < col.find("="):
         return "column digits"
-    if p <= rest.find(" r"):
+    if p <= col.find(" r"):
         return "column result"
     return "running answer r"
 

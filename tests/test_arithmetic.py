@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 
@@ -92,34 +93,41 @@ def test_difficulty_and_bad_input():
 
 def test_stepwise_trace_exact():
     text = trace_text(T.trace(prob(4821, "+", 9921), "stepwise", random.Random(0)))
-    assert text == ("work 4821+9921 1+1+0=02 r....2\n482.+992. 2+2+0=04 r...42\n48..+99.. 8+9+0=17 r..742\n"
-                    "4...+9... 4+9+1=14 r14742\n<answer>14742</answer>")
+    assert text == ("work 1+1+0=02 r....2\n482.+992.=\n> 2+2+0=04 r...42\n48..+99..=\n> 8+9+0=17 r..742\n"
+                    "4...+9...=\n> 4+9+1=14 r14742\n<answer>14742</answer>")
     text = trace_text(T.trace(prob(9021, "-", 4829), "stepwise", random.Random(0)))
-    assert text == ("work 9021-4829 11-9-0=2 r...2\n902.-482. 12-2-1=9 r..92\n90..-48.. 10-8-1=1 r.192\n"
-                    "9...-4... 09-4-1=4 r4192\n<answer>4192</answer>")
+    assert text == ("work 11-9-0=2 r...2\n902.-482.=\n> 12-2-1=9 r..92\n90..-48..=\n> 10-8-1=1 r.192\n"
+                    "9...-4...=\n> 09-4-1=4 r4192\n<answer>4192</answer>")
     text = trace_text(T.trace(prob(907, "-", 899), "stepwise", random.Random(0)))
-    assert text.endswith("9..-8.. 09-8-1=0 r008\n<answer>8</answer>")
+    assert text.endswith("9..-8..=\n> 09-8-1=0 r008\n<answer>8</answer>")
     text = trace_text(T.trace(prob(4739, "*", 8), "stepwise", random.Random(0)))
-    assert text == ("work 4739*8 9*8+0=72 r....2\n473.*8 3*8+7=31 r...12\n47..*8 7*8+3=59 r..912\n"
-                    "4...*8 4*8+5=37 r37912\n<answer>37912</answer>")
+    assert text == ("work 9*8+0=72 r....2\n473.*8=\n> 3*8+7=31 r...12\n47..*8=\n> 7*8+3=59 r..912\n"
+                    "4...*8=\n> 4*8+5=37 r37912\n<answer>37912</answer>")
 
 
-def test_lines_of_one_problem_have_one_length():
-    """Every work line of a problem is as long as the others (the layout's point), in every style."""
+def test_every_copy_is_from_one_line_pair_back():
+    """The layout's point: in every style, each operand line (the prompt included) is as long in tokens
+    as the others of its block, and so is each column line, so an operand line sits exactly one pair of
+    lines after the one it restates. (A two-digit multiplier's partial products are blocks of their own
+    and are left out.)"""
+    def tokens(line: str) -> int:   # the style words and moves are one token each, like the tag ">"
+        return len(re.sub(r"work\+check|work|check|wait", ">", line))
+
     rng = random.Random(1)
     for op in "+-*":
         task = Arithmetic(ops=op)
-        for p in task.problems("train", 30, 0):
+        for p in task.problems("train", 40, 0):
+            if op == "*" and p.meta["b"] >= 10:
+                continue
             for style in ("stepwise", "check"):
-                text = trace_text(task.trace(p, style, rng, p_slip=0.5))
-                lines = [ln.removeprefix("work+check ").removeprefix("work ").removeprefix("check ")
-                         .removeprefix("wait ") for ln in text.split("\n")
-                         if " r" in ln and " vs " not in ln]
-                # a two-digit multiplier adds a partial-sum block of its own width
-                blocks = {}
-                for ln in lines:
-                    blocks.setdefault(ln.split(" ")[0].count("*") + 2 * ln.split(" ")[0].count("+"), set()).add(len(ln))
-                assert all(len(v) == 1 for v in blocks.values()), (p.prompt, text)
+                lines = (p.prompt + trace_text(task.trace(p, style, rng, p_slip=0.5))).split("\n")
+                starts = [0] + [k + 1 for k in range(len(lines)) if lines[k] in ("check", "wait")]
+                assert lines[1].startswith("work")
+                for k in starts:
+                    block = lines[k:k + 2 * len(str(p.meta["a"]))]
+                    assert all(block[j].startswith("> ") for j in range(3, len(block), 2))
+                    assert len({tokens(block[j]) for j in range(0, len(block), 2)}) == 1, block
+                    assert len({tokens(block[j]) for j in range(1, len(block), 2)}) == 1, block
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*"])
@@ -135,7 +143,7 @@ def test_every_trace_verifies_and_is_classified(op):
             assert style_of(text) == style
             if any(not s.train for s in segs):
                 slipped += 1
-                assert " no\nwait " in text, text
+                assert " no\nwait\n" in text, text
     assert slipped > 40
 
 

@@ -8,10 +8,11 @@ from rlvr.eval.behaviour import (NL_MARKERS, WORLD_MARKERS, count_markers, fix_r
 from rlvr.eval.metrics import spearman
 from rlvr.tasks import get_task
 
-CHECK_FIXED = ("work+check 7856-4183 06-3-0=3 r...3\n785.-418. 15-8-0=7 r..73\n78..-41.. 18-1-1=6 r.673\n"
-               "7...-4... 07-4-1=2 r2673\ncheck 7856-4183 06-3-0=3 r...3\n785.-418. 15-8-0=7 r..73\n"
-               "78..-41.. 08-1-1=6 r.673\n7...-4... 07-4-0=3 r3673\n3673 vs 2673 no\nwait 7856-4183 06-3-0=3 r...3\n"
-               "785.-418. 15-8-0=7 r..73\n78..-41.. 08-1-1=6 r.673\n7...-4... 07-4-0=3 r3673\n<answer>3673</answer>")
+CHECK_FIXED = ("work+check 06-3-0=3 r...3\n785.-418.=\n> 15-8-0=7 r..73\n78..-41..=\n> 18-1-1=6 r.673\n"
+               "7...-4...=\n> 07-4-1=2 r2673\ncheck\n7856-4183=\n> 06-3-0=3 r...3\n785.-418.=\n> 15-8-0=7 r..73\n"
+               "78..-41..=\n> 08-1-1=6 r.673\n7...-4...=\n> 07-4-0=3 r3673\n3673 vs 2673 no\nwait\n7856-4183=\n"
+               "> 06-3-0=3 r...3\n785.-418.=\n> 15-8-0=7 r..73\n78..-41..=\n> 08-1-1=6 r.673\n7...-4...=\n"
+               "> 07-4-0=3 r3673\n<answer>3673</answer>")
 
 
 def test_world_and_natural_language_markers():
@@ -33,7 +34,7 @@ def test_training_curve_finds_the_aha_step(tmp_path):
     plan = {5: (0, 4), 10: (1, 4), 15: (2, 4), 20: (1, 4)}       # step: (fixed completions, of n)
     for step, (fixed, n) in plan.items():
         recs = [{"step": step, "prompt": "7856-4183=\n", "correct": True,
-                 "completion": CHECK_FIXED if i < fixed else "work 7856-4183 06-3-0=3 r...3\n<answer>3673</answer>"}
+                 "completion": CHECK_FIXED if i < fixed else "work 06-3-0=3 r...3\n<answer>3673</answer>"}
                 for i in range(n)]
         (tmp_path / "samples" / f"step-{step}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
     task = get_task("arithmetic")

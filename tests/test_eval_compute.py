@@ -25,7 +25,7 @@ def ids_of(tok, text, eos=True):
 def test_a_late_answer_is_wrong_at_a_small_budget(world_tokenizer):
     tok = world_tokenizer
     prob = ARITH.make(12, "+", 34)
-    work = "work 12+34 2+4+0=06 r..6\n1.+3. 1+3+0=04 r.46\n<answer>46</answer>"
+    work = "work 2+4+0=06 r..6\n1.+3.=\n> 1+3+0=04 r.46\n<answer>46</answer>"
     rows = [ids_of(tok, work), ids_of(tok, "<answer>46</answer>"), ids_of(tok, "<answer>47</answer>")]
     close = tok.convert_tokens_to_ids("</answer>")
     end_work = rows[0].index(close) + 1                  # tokens up to and including the closing tag
@@ -104,12 +104,12 @@ def test_perturb_changes_one_intermediate_column_by_one():
     # a check trace is changed in its first attempt only; a subtraction column is its difference digit
     prob = ARITH.make(7856, "-", 4183)
     text = trace_text(ARITH.trace(prob, "check", random.Random(0), p_slip=0, p_check_slip=0))
-    assert text.startswith("work+check 7856-4183 06-3-0=3 r...3\n785.-418. 15-8-0=7 r..73\n")
+    assert text.startswith("work+check 06-3-0=3 r...3\n785.-418.=\n> 15-8-0=7 r..73\n")
     for seed in range(20):
         p = perturb(prob, text, "check", random.Random(seed))
-        assert "\ncheck " not in p.prefix
+        assert "\ncheck\n" not in p.prefix
         assert p.followed_answer == 3673 + p.delta * 10 ** p.column
-    assert perturb(ARITH.make(12, "*", 3), "work 12*3 2*3+0=06 r..6\n1.*3 1*3+0=03 r.36\n", "stepwise",
+    assert perturb(ARITH.make(12, "*", 3), "work 2*3+0=06 r..6\n1.*3=\n> 1*3+0=03 r.36\n", "stepwise",
                    random.Random(0)) is None
 
 
@@ -117,13 +117,11 @@ def faithful_continuation(prompt: str) -> str:
     """A scripted model that uses its work: it finishes column addition from the digit last written."""
     head, work = prompt.split("=\n", 1)
     a, b = head.split("+")
-    line = work.rsplit("\n", 1)[-1].split(" ")
-    if line[0] in ("work", "work+check"):
-        line = line[1:]
+    lines = work.split("\n")
     width = max(len(a), len(b))
-    col = line[0].split("+")[0].count(".")
-    low = work.rsplit("\n", 1)[0].rsplit(" r", 1)[1].strip(".") if col else ""
-    written = int(line[1].split("=")[1])
+    col = lines[-2].split("+")[0].count(".") if len(lines) > 1 else 0   # the operand line above
+    low = lines[-3].rsplit(" r", 1)[1].strip(".") if col else ""        # the running result before
+    written = int(lines[-1].split("=")[1])
     digits, carry = str(written % 10) + low, written // 10
     xa, xb = a.rjust(width, "0"), b.rjust(width, "0")
     for j in range(col + 1, width):

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from ..rollout import SamplingConfig, generate
 from .scoring import sample_many
 
-# one column of addition or subtraction work: the operands (used digits turned into dots), the column's
-# digits and the carry or borrow in, its result (addition: carry out then digit; subtraction writes its
-# borrow out before the digits), and the running result in its fixed-width field.
-COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?[\d.]+[+-][\d.]+ (?:\d\+\d\+\d|[01]\d-\d-\d)=(\d{1,2}) r\.*\d+$")
+# one column line of addition or subtraction work: its opening (the style word on the first, ``>`` on the
+# others), the column's digits and the carry or borrow in, its result (addition: carry out then digit;
+# subtraction writes its borrow out before the digits), and the running result in its fixed-width field.
+COLUMN = re.compile(r"(?m)^(?:work(?:\+check)?|>) (?:\d\+\d\+\d|[01]\d-\d-\d)=(\d{1,2}) r\.*\d+$")
 OUTCOMES = ("followed", "stayed", "other")
 
 
@@ -41,7 +41,7 @@ class Perturbation:
 def column_results(completion: str, style: str) -> list[re.Match]:
     """The column lines of the work a probe may change: all of a stepwise trace's work, or the first
     attempt of a check trace (before ``check``)."""
-    head = completion.split("\ncheck ", 1)[0] if style == "check" else completion.split("<answer>", 1)[0]
+    head = completion.split("\ncheck\n", 1)[0] if style == "check" else completion.split("<answer>", 1)[0]
     return list(COLUMN.finditer(head))
 
 

@@ -6,29 +6,36 @@ The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is r
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>38768</answer>``
-stepwise  ``work`` then one line per column, right to left, every line of the same length. Each line
-          restates the operands with the digits already used turned into ``.`` (the first line copies
-          them from the prompt), then the column: its digits, the carry in, and its result as two
-          characters, carry out then digit (subtraction writes its borrow out first: ``12-5-0=7`` is
-          12 - 5 - 0 = 7, borrowing 1), then the running partial answer ``r`` in a fixed-width field, so
-          that the final answer is a copy of the last ``r`` rather than a re-assembly of digits::
+stepwise  ``work`` then the columns right to left, on pairs of lines of one shape. A column line holds
+          the column's digits, the carry in, its result as two characters (carry out then digit;
+          subtraction writes its borrow out first: ``12-5-0=7`` is 12 - 5 - 0 = 7, borrowing 1) and
+          the running partial answer ``r`` in a fixed-width field, so that the final answer is a copy
+          of the last ``r`` rather than a re-assembly of digits. Before every column line but the
+          first, an operand line restates the problem with the digits already used turned into dots;
+          the prompt itself is the first operand line::
 
               19745+19023=
-              work 19745+19023 5+3+0=08 r.....8
-              1974.+1902. 4+2+0=06 r....68
-              197..+190.. 7+0+0=07 r...768
-              19...+19... 9+9+0=18 r..8768
-              1....+1.... 1+1+1=03 r.38768
+              work 5+3+0=08 r.....8
+              1974.+1902.=
+              > 4+2+0=06 r....68
+              197..+190..=
+              > 7+0+0=07 r...768
+              19...+19...=
+              > 9+9+0=18 r..8768
+              1....+1....=
+              > 1+1+1=03 r.38768
               <answer>38768</answer>
 
-          Fixed-width lines make every restated character a copy from exactly one line length back,
-          which a small model with rotary attention learns far more reliably than copying a line that
-          is one digit shorter than the one above (docs/base_model.md, runs 4 and 12).
+          Every operand line, the prompt included, is as long as the others and so is every column
+          line (the style word and ``>`` are one token each), so each operand line restates the one
+          exactly one pair of lines above it: a copy from a fixed distance. A small model learns that
+          copy far more reliably than copying a line that is one digit shorter than the one above
+          (docs/base_model.md, runs 4, 12 and 13).
 
-check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
-          same problem (addition re-adds each column with its digits in the other order), a comparison
-          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
-          is the answer.
+check     ``work+check``, the same work, then ``check`` on a line of its own, the problem restated and
+          a second, independent computation of it (addition re-adds each column with its digits in the
+          other order), a comparison line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and
+          a fresh attempt whose result is the answer.
 
 In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
 when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
@@ -180,41 +187,51 @@ class Arithmetic:
         if got == want:
             out.append(Segment(f"{got} vs {want} ok\n"))
         else:
-            redo, _ = _work(a, op, b, None)
-            out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
+            redo, _ = _work(a, op, b, None, tag="wait")
+            out += [Segment(f"{got} vs {want} no\n"), *redo]
         out.append(Segment(answer))
         return out
 
 
 # -------------------------------------------------------------------- column work
-# Every line of one problem's work has the same length, so each character sits exactly one line length
-# after the same character of the line above: restating the line above is a copy from a fixed distance.
-# Used digits turn into ``.`` in place, each column writes its result as two characters (carry or
-# borrow, then the digit), and the running answer ``r`` fills from the right inside a field of fixed
-# width. A slip is (column index from the right, kind, value) applied while writing the work.
+# Operand lines and column lines alternate, each kind of one length within a block, so every restated
+# character sits exactly one pair of lines after the one it copies (see the module docstring). A slip is
+# (column index from the right, kind, value) applied while writing the work.
 
 def _digits(n: int, width: int) -> list[int]:
     s = str(n).rjust(width, "0")
     return [int(ch) for ch in reversed(s)]
 
 
-def _line(xt: str, yt: str, op: str, i: int) -> str:
+TAG = ">"   # opens every column line but the first after the prompt, which opens with the style word
+
+
+def _operands(xt: str, yt: str, op: str, i: int) -> str:
+    """The operand line before column i: the digits already used turned into dots, ending like the prompt."""
     w = len(xt)
-    return f"{xt[:w - i]}{'.' * i}{op}{yt[:w - i]}{'.' * i} "
+    return f"{xt[:w - i]}{'.' * i}{op}{yt[:w - i] if yt else ''}{'.' * i if yt else ''}=\n"
+
+
+def _opening(xt: str, yt: str, op: str, i: int, tag: str | None) -> list[Segment]:
+    """What precedes column i's result: its operand line (none before the first column of a block that
+    follows the prompt directly) and the line's one-token opening."""
+    if i == 0:
+        return [] if tag is None else [Segment(f"{tag}\n"), Segment(_operands(xt, yt, op, 0)), Segment(f"{TAG} ")]
+    return [Segment(_operands(xt, yt, op, i)), Segment(f"{TAG} ")]
 
 
 def _running(r: str, width: int) -> str:
     return "r" + r.rjust(width, ".") + "\n"
 
 
-def _add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
+def _add(x: int, y: int, slip, swap: bool = False, tag: str | None = None) -> tuple[list[Segment], str]:
     width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
     carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(_line(xt, yt, "+", i)))
+        segs += _opening(xt, yt, "+", i, tag)
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -243,14 +260,14 @@ def _add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
     return segs, r
 
 
-def _sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
+def _sub(x: int, y: int, slip, tag: str | None = None) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
     borrow, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(_line(xt, yt, "-", i)))
+        segs += _opening(xt, yt, "-", i, tag)
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -275,13 +292,13 @@ def _sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
     return segs, r
 
 
-def _mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
+def _mul1(x: int, m: int, slip, tag: str | None = None) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
     xt = str(x)
     width = len(xt)
     carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
-        segs.append(Segment(f"{xt[:width - i]}{'.' * i}*{m} "))
+        segs += _opening(xt, "", f"*{m}", i, tag)
         p = dx * m + carry
         text = [Segment(f"{p:02d}")]
         if slip is not None and slip[0] == i and slip[1] == "sum":
@@ -299,33 +316,37 @@ def _mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
     return segs, r
 
 
-def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
-    """Column work for ``a op b``; returns the segments and the final running result (digits only)."""
+def _work(a: int, op: str, b: int, slip, tag: str | None = None) -> tuple[list[Segment], str]:
+    """Column work for ``a op b``; returns the segments and the final running result (digits only).
+
+    ``tag`` None: the work follows the prompt and its style word directly, so the prompt is its first
+    operand line; otherwise the block opens with ``tag`` on a line of its own (``check``, ``wait``) and
+    restates the problem on an operand line."""
     if op == "+":
-        return _add(a, b, slip)
+        return _add(a, b, slip, tag=tag)
     if op == "-":
-        return _sub(a, b, slip)
+        return _sub(a, b, slip, tag=tag)
     if b < 10:
-        return _mul1(a, b, slip)
+        return _mul1(a, b, slip, tag=tag)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _mul1(a, units, slip)
-    s2, r2 = _mul1(a, tens, None)
+    s1, r1 = _mul1(a, units, slip, tag=tag)
+    s2, r2 = _mul1(a, tens, None, tag=TAG)
     p1, p2 = int(r1), int(r2) * 10
-    s3, r3 = _add(p1, p2, None)
+    s3, r3 = _add(p1, p2, None, tag=TAG)
     return [*s1, *s2, *s3], r3
 
 
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
-    The check is a second, independent computation of the same problem; addition re-adds every column
-    with its digits in the other order."""
+    The check is a second, independent computation of the same problem, restated on its own operand
+    line; addition re-adds every column with its digits in the other order."""
     if op == "+":
-        segs, got = _add(a, b, slip, swap=True)
+        segs, got = _add(a, b, slip, swap=True, tag="check")
     else:
-        segs, got = _work(a, op, b, slip)
-    return [Segment("check "), *segs], got, first_r
+        segs, got = _work(a, op, b, slip, tag="check")
+    return segs, got, first_r
 
 
 def _random_slip(a: int, op: str, b: int, rng: random.Random):
