@@ -20,9 +20,9 @@ import re
 from ..tasks.base import extract_answer
 from ..world.notation import PROTECTED, RULES, SYMBOLS, WORDS, notations
 
-# Every word the world's traces use (single letters are column markers: c0, b1, r42), in both notations.
+# Every word the world's traces use (single letters are markers: r42 and, in older layouts, c0, b1), in both notations.
 VOCABULARY = {"work", "check", "wait", "try", "yes", "no", "ok", "vs", "r", "c", "b"} | {w for _, w in RULES}
-ALPHABET = re.compile(r"[0-9A-Za-z +\-*/=()\n]*")
+ALPHABET = re.compile(r"[0-9A-Za-z +\-*/=()\n.>]*")   # dots: used digits; ">": a column line
 
 
 def consistency(text: str) -> float:

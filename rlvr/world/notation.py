@@ -1,7 +1,7 @@
 """The world's two notations, as symbol substitutions on ``\\n``-separated lines of a trace.
 
-The world writes its work in symbols (``5+3+0=8 c0 r8``). Its second notation spells the operators and
-column markers out (``5 plus 3 plus 0=8 carry 0 r8``): the same work in another "language", which the
+The world writes its work in symbols (``> 5+3+0=08 r....8``). Its second notation spells the operators
+out (``> 5 plus 3 plus 0=08 r....8``): the same work in another "language", which the
 corpus can mix in (``CorpusConfig.second_notation``) so that a base trained on it switches notation
 mid-trace, as R1-Zero switched languages. Everything here works on symbols and lines, not on the layout
 of any task's trace, so it holds whatever the layout: answer tags (``<answer>...</answer>``, which the
