@@ -80,32 +80,32 @@ def check_repairs(scored: list[Scored]) -> dict:
 
 
 def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int = 128,
-                  progress=print) -> dict:
-    """Every figure of the shipped-base acceptance table, as a dict."""
+                  progress=print, max_new_tokens: int = 900) -> dict:
+    """Every figure of the shipped-base acceptance table, as a dict. ``max_new_tokens`` leaves room for
+    a 7-digit check trace that says ``wait`` and works the problem a third time."""
     t0 = time.time()
     demo = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     probs = demo.problems("test", n, seed)
     res: dict = {"n_problems": n, "seed": seed}
-    free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size)
+    budget = {"batch_size": batch_size, "max_new_tokens": max_new_tokens}
+    free = sample_and_score(model, tokenizer, demo, probs, seed=seed, **budget)
     res["free"] = summarize(free)
     progress(f"free: accuracy {res['free']['accuracy']:.3f}, careful {res['free']['careful_share']:.3f}")
-    step = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["stepwise"], seed=seed + 1, batch_size=batch_size)
+    step = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["stepwise"], seed=seed + 1, **budget)
     res["forced_stepwise"] = summarize(step)
     progress(f"forced stepwise: {res['forced_stepwise']['by_difficulty']}")
-    chk = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["check"], seed=seed + 2,
-                           batch_size=batch_size)
+    chk = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["check"], seed=seed + 2, **budget)
     res["forced_check"] = summarize(chk) | check_repairs(chk)
     progress(f"forced check: {res['forced_check']['by_difficulty']}, fix rate {res['forced_check']['fix_rate']}")
     hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems("test", n // 2, seed)
-    h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, batch_size=batch_size)
-    h_chk = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["check"], seed=seed + 4,
-                             batch_size=batch_size)
+    h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, **budget)
+    h_chk = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["check"], seed=seed + 4, **budget)
     res["hard7"] = {"stepwise": summarize(h_step)["accuracy"], "check": summarize(h_chk)["accuracy"],
                     **check_repairs(h_chk)}
     progress(f"7 digits: stepwise {res['hard7']['stepwise']:.3f} check {res['hard7']['check']:.3f}")
     cd = get_task("countdown", min_numbers=3, max_numbers=3)
     cd_probs = cd.problems("test", n, seed)
-    cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size)
+    cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, **budget)
     res["countdown3"] = summarize(cd_s)
     progress(f"countdown 3: {res['countdown3']['accuracy']:.3f} styles {res['countdown3']['style_share']}")
     res["seconds"] = round(time.time() - t0, 1)
