@@ -50,3 +50,68 @@ def test_document_longer_than_block_is_an_error(tmp_path):
     cfg = load_config(PretrainConfig, None, [*TINY, "seq_len=64", f"out={tmp_path}"])
     with pytest.raises(ValueError, match="longer than seq_len"):
         pretrain(cfg)
+
+
+def test_probe_matches_plain_per_token_probabilities(world_tokenizer):
+    """trace_errors against a plain loop: one forward per scored token over its prefix, by role."""
+    import torch
+
+    from rlvr.world.model import ModelConfig, build_model
+    from rlvr.world.probe import probe_traces, role, trace_errors
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64), world_tokenizer)
+    traces = probe_traces(world_tokenizer, n=2, digits=3)
+    got = trace_errors(model, traces)
+    assert model.training                                    # put back as it was
+    sums, total = {}, 0.0
+    model.eval()
+    with torch.no_grad():
+        for t in traces:
+            for j, r in enumerate(t.roles):
+                if r is None:
+                    continue
+                p = model(input_ids=torch.tensor([t.ids[:j]])).logits[0, -1].softmax(-1)[t.ids[j]].item()
+                sums.setdefault(r, []).append(1 - p)
+                total += 1 - p
+    assert set(got) == {f"probe/{r}" for r in sums} | {"probe/expected_errors"}
+    for r, v in sums.items():
+        assert abs(got[f"probe/{r}"] - sum(v) / len(v)) < 1e-5
+    assert abs(got["probe/expected_errors"] - total / 2) < 1e-4
+    # roles of one known line: "work 745+123 5+3+0=8 c0 r8"
+    line = "work 745+123 5+3+0=8 c0 r8"
+    assert [role(line, line.index(c) + len(c) - 1) for c in ("7", " 5", "=8", "c0", "r8")] == \
+        ["operands", "column digits", "sum", "carry", "running answer r"]
+
+
+def test_probe_is_logged_during_pretraining(tmp_path):
+    out = tmp_path / "run"
+    assert main(["pretrain", *TINY, f"out={out}", "probe_every=10", "probe_traces=2"]) == 0
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    probed = [r["step"] for r in recs if "probe/expected_errors" in r]
+    assert probed == [10, 19]                               # every 10 steps and at the end
+    assert all("loss/train" in r for r in recs)             # merged into the step's record
+    assert recs[-1]["probe/operands"] > 0.5                 # an untrained model copies badly
+
+
+def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
+    import numpy as np
+
+    from rlvr.train.pretrain import block_order, build_corpus, curriculum_cap
+
+    cfg = load_config(PretrainConfig, None, [*TINY, "curriculum=0.5", "tokens=200000"])
+    assert [curriculum_cap(p, cfg) for p in (0, 19_999, 20_000, 99_999, 100_000)] == [3, 3, 4, 7, None]
+    ids, _, ordered = build_corpus(cfg, world_tokenizer)
+    assert 100_000 <= ordered < 200_000
+    text = world_tokenizer.decode(ids[:ordered].tolist())
+    import re
+    digits = [len(a) for a, b in re.findall(r"<bos>(\d+)[+-](\d+)=", text)]
+    first, last = digits[:len(digits) // 5], digits[-len(digits) // 5:]
+    assert max(first) <= 4 and max(last) == 7
+    n_blocks = (len(ids) - 1) // cfg.seq_len
+    order = block_order(n_blocks, ordered, cfg)
+    k = -(-ordered // cfg.seq_len)
+    assert list(order[:k]) == list(range(k)) and sorted(order) == list(range(n_blocks))
+    assert list(order[k:]) != sorted(order[k:])
+    off = load_config(PretrainConfig, None, TINY)            # no curriculum: the plain shuffle of before
+    assert list(block_order(50, 0, off)) == list(np.random.default_rng(off.seed).permutation(50))

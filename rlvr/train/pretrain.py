@@ -26,6 +26,7 @@ from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment
     rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
 from ..world.corpus import CorpusConfig, documents, tokenize_documents
 from ..world.model import ModelConfig, build_model
+from ..world.probe import probe_traces, trace_errors
 from ..world.tokenizer import build_tokenizer
 
 
@@ -47,6 +48,10 @@ class PretrainConfig:
     """Tokens per packed block; must exceed the longest document."""
     batch_size: int = 8
     """Blocks per optimizer step."""
+    curriculum: float = 0.0
+    """Share of the training tokens, at the start, over which arithmetic problems grow: the cap on their
+    digits rises from 3 to 7 in equal slices of this share, and its blocks are trained in that order
+    (the rest of the corpus is shuffled). 0: no curriculum, every block shuffled."""
     lr: float = 3e-3
     """Peak learning rate."""
     min_lr_ratio: float = 0.1
@@ -61,6 +66,11 @@ class PretrainConfig:
     """Steps between metric records."""
     checkpoint_every: int = 500
     """Steps between checkpoints (0: only the final model)."""
+    probe_every: int = 100
+    """Steps between records of the column-work probe (rlvr/world/probe.py: teacher-forced error by role
+    on held-out 5-digit stepwise traces, ``probe/*`` metrics); 0: never."""
+    probe_traces: int = 16
+    """Held-out traces the probe scores."""
     max_seconds: float = 0.0
     """Stop early after this many seconds of training (0: no limit); the model is saved either way."""
     wandb_project: str = ""
@@ -82,6 +92,7 @@ class PretrainConfig:
         require_number(self.batch_size, "batch_size", 1, fix="e.g. batch_size=8")
         require_number(self.tokens, "tokens", self.seq_len * self.batch_size,
                        fix=f"one step takes seq_len*batch_size={self.seq_len * self.batch_size} tokens; give at least that")
+        require_number(self.curriculum, "curriculum", 0, 1, fix="a share of the tokens, e.g. 0.3 (0: none)")
         require_number(self.lr, "lr", 0, low_open=True, fix="a learning rate such as lr=3e-3")
         require_number(self.min_lr_ratio, "min_lr_ratio", 0, 1, fix="a share of the peak, e.g. 0.1")
         require_number(self.warmup_steps, "warmup_steps", 0, fix="e.g. warmup_steps=100")
@@ -89,14 +100,30 @@ class PretrainConfig:
         require_number(self.grad_clip, "grad_clip", 0, low_open=True, fix="e.g. grad_clip=1.0")
         require_number(self.log_every, "log_every", 1, fix="e.g. log_every=10")
         require_number(self.checkpoint_every, "checkpoint_every", 0, fix="0 saves only the final model")
+        require_number(self.probe_every, "probe_every", 0, fix="0 turns the probe off")
+        require_number(self.probe_traces, "probe_traces", 1, fix="e.g. probe_traces=16")
         require_number(self.max_seconds, "max_seconds", 0, fix="0 means no limit")
 
 
-def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndarray, np.ndarray]:
-    """Token stream and loss mask of at least ``cfg.tokens + 1`` tokens."""
-    ids, masks, total, chunk, offset = [], [], 0, 4000, 0
+CURRICULUM_DIGITS = (3, 7)   # digit caps of the curriculum's slices, first to last
+
+
+def curriculum_cap(position: int, cfg: PretrainConfig) -> int | None:
+    """The cap on arithmetic digits for corpus tokens starting at ``position`` (None: past the curriculum)."""
+    span = cfg.curriculum * cfg.tokens
+    if position >= span:
+        return None
+    lo, hi = CURRICULUM_DIGITS
+    return lo + int(position / span * (hi - lo + 1))
+
+
+def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Token stream and loss mask of at least ``cfg.tokens + 1`` tokens, and how many of its first
+    tokens belong to the curriculum (``cfg.curriculum``; they are trained in stream order)."""
+    ids, masks, total, offset, ordered = [], [], 0, 0, 0
     while total < cfg.tokens + cfg.seq_len + 1:
-        docs = list(documents(cfg.corpus, chunk, offset=offset))
+        cap = curriculum_cap(total, cfg)
+        docs = list(documents(cfg.corpus, 4000 if cap is None else 500, offset=offset, max_digits=cap))
         i, m = tokenize_documents(tokenizer, docs)
         ends = np.flatnonzero(i == tokenizer.eos_token_id)
         longest = int(np.diff(np.concatenate([[-1], ends])).max())
@@ -106,9 +133,18 @@ def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndar
         masks.append(m)
         total += len(i)
         offset += 1
+        if cap is not None:
+            ordered = total
         if progress:
             progress(total)
-    return np.concatenate(ids), np.concatenate(masks)
+    return np.concatenate(ids), np.concatenate(masks), ordered
+
+
+def block_order(n_blocks: int, ordered_tokens: int, cfg: PretrainConfig) -> np.ndarray:
+    """Blocks in training order: the curriculum's blocks first, in stream order; the rest shuffled."""
+    k = min(n_blocks, -(-ordered_tokens // cfg.seq_len)) if ordered_tokens else 0
+    rest = np.random.default_rng(cfg.seed).permutation(n_blocks - k) + k
+    return np.concatenate([np.arange(k), rest])
 
 
 def lr_at(step: int, cfg: PretrainConfig, total_steps: int) -> float:
@@ -142,14 +178,14 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     t_start = time.time()
 
     tokenizer = build_tokenizer()
-    ids, mask = build_corpus(cfg, tokenizer)
+    ids, mask, ordered = build_corpus(cfg, tokenizer)
     n_blocks = (len(ids) - 1) // cfg.seq_len
     total_steps = max(1, cfg.tokens // (cfg.seq_len * cfg.batch_size))
     t_corpus = time.time() - t_start
 
     model = build_model(cfg.model, tokenizer)
     opt = make_optimizer(model, cfg)
-    order = np.random.default_rng(cfg.seed).permutation(n_blocks)
+    order = block_order(n_blocks, ordered, cfg)
     step, train_seconds, bad_streak, metrics_bytes = 0, 0.0, 0, 0
     ckpts = out / "checkpoints"
     last = checkpoint.latest(ckpts) if resume else None
@@ -168,6 +204,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
                      wandb_project=cfg.wandb_project, config=to_dict(cfg))
     n_params = sum(p.numel() for p in model.parameters())
+    probe = probe_traces(tokenizer, cfg.probe_traces) if cfg.probe_every else []
 
     def save_checkpoint():
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
@@ -223,17 +260,26 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
                                            f"{checkpoint.latest(ckpts)}")
                 continue
             loss_acc, n_acc = loss_acc + loss.item(), n_acc + 1
+            rec = {}
+            if probe and (step % cfg.probe_every == 0 or step == total_steps):
+                t_probe = time.time()
+                rec = trace_errors(model, probe)
+                t_last += time.time() - t_probe          # the probe's time is not training throughput
+                if not sys.stderr.isatty():
+                    print(f"step {step}/{total_steps} probe: {rec['probe/expected_errors']:.2f} expected errors per "
+                          f"trace, operands {rec.get('probe/operands', 0):.4f}", flush=True)
             if step % cfg.log_every == 0 or step == total_steps:
                 now = time.time()
-                rec = {"loss/train": loss_acc / n_acc, "train/lr": opt.param_groups[0]["lr"],
-                       "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
-                       "perf/tokens_per_s": n_acc * x.numel() / (now - t_last)}
-                log.log(step, rec)
+                rec.update({"loss/train": loss_acc / n_acc, "train/lr": opt.param_groups[0]["lr"],
+                            "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
+                            "perf/tokens_per_s": n_acc * x.numel() / (now - t_last)})
                 progress.update(bar, completed=step, info=f"loss {rec['loss/train']:.3f}")
                 if not sys.stderr.isatty():
                     print(f"step {step}/{total_steps} loss {rec['loss/train']:.4f} "
                           f"{rec['perf/tokens_per_s']:.0f} tok/s", flush=True)
                 t_last, loss_acc, n_acc = now, 0.0, 0
+            if rec:
+                log.log(step, rec)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
                 save_checkpoint()
             if cfg.max_seconds and train_seconds >= cfg.max_seconds:

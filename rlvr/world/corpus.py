@@ -70,11 +70,13 @@ def _choice(rng: random.Random, weights: dict):
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
 
-def documents(cfg: CorpusConfig, n: int, offset: int = 0):
-    """Yield n documents as lists of Segments (prompt first), deterministic in (cfg.seed, offset)."""
+def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None = None):
+    """Yield n documents as lists of Segments (prompt first), deterministic in (cfg.seed, offset,
+    max_digits). ``max_digits`` caps the arithmetic problems' digits (a pretraining curriculum)."""
     tasks = {name: get_task(name) for name in cfg.task_weights}
-    arith_by_op = {op: get_task("arithmetic", ops=op) for op in cfg.arithmetic_ops}
-    rng = random.Random(f"corpus:{cfg.seed}:{offset}")
+    cap = {} if max_digits is None else {"max_digits": max_digits}
+    arith_by_op = {op: get_task("arithmetic", ops=op, **cap) for op in cfg.arithmetic_ops}
+    rng = random.Random(f"corpus:{cfg.seed}:{offset}" + ("" if max_digits is None else f":{max_digits}"))
     for i in range(n):
         name = _choice(rng, cfg.task_weights)
         if name == "arithmetic":

@@ -1,0 +1,88 @@
+"""Where a world model's column work goes wrong: per-token error by role, teacher-forced.
+
+For held-out stepwise traces (addition and subtraction), the probability of *not* producing the right
+token is the chance of an error at that token when sampling at temperature 1, so its sum over a trace
+is the trace's expected number of errors. Grouped by the token's role on its line (restated operands,
+column digits, column result, carry, running answer ``r``, final answer), it says which skill a
+pretraining run has or lacks. ``rlvr pretrain`` logs it during training (``probe_every``) and
+``scripts/trace_errors.py`` prints it for any model.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+ROLES = ("operands", "column digits", "sum", "carry", "running answer r", "answer")
+
+
+def role(line: str, pos: int) -> str:
+    """The role of the character at ``pos`` of a stepwise line."""
+    if line.startswith("<answer>"):
+        return "answer"
+    seg = line[:pos]
+    if seg.count(" ") == 0 or (line.startswith("work") and seg.count(" ") == 1):
+        return "operands"
+    if " r" in seg:
+        return "running answer r"
+    if " c" in seg or " b" in seg:
+        return "carry"
+    if "=" in seg:
+        return "sum"
+    return "column digits"
+
+
+@dataclass
+class ProbeTrace:
+    ids: list[int]
+    """Token ids of prompt and trace."""
+    roles: list[str | None]
+    """Role of each token (None for the prompt's tokens, which are not scored)."""
+
+
+def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0) -> list[ProbeTrace]:
+    """n held-out (test split) stepwise traces of ``digits``-digit additions and subtractions."""
+    from ..tasks.arithmetic import Arithmetic, trace_text
+
+    task = Arithmetic(ops="+-")
+    out = []
+    for p in task.problems("test", n, seed, difficulty=digits):
+        text = p.prompt + trace_text(task.trace(p, "stepwise", random.Random(0)))
+        enc = tokenizer(text, return_offsets_mapping=True)
+        ids, offsets = enc["input_ids"], enc["offset_mapping"]
+        start = len(tokenizer(p.prompt)["input_ids"])
+        roles: list[str | None] = [None] * len(ids)
+        for j in range(start, len(ids)):
+            a = offsets[j][0]
+            line_start = text.rfind("\n", 0, a) + 1
+            line_end = text.find("\n", a)
+            roles[j] = role(text[line_start:line_end if line_end >= 0 else len(text)], a - line_start)
+        out.append(ProbeTrace(ids, roles))
+    return out
+
+
+def trace_errors(model, traces: list[ProbeTrace]) -> dict[str, float]:
+    """Mean P(wrong token) by role (``probe/<role>``) and the expected errors per trace
+    (``probe/expected_errors``). The model is put in eval mode and restored."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    sums: dict[str, list[float]] = {}
+    total = 0.0
+    with torch.inference_mode():
+        for t in traces:
+            logp = model(input_ids=torch.tensor([t.ids])).logits[0].float().log_softmax(-1)   # [T, V]
+            target = torch.tensor(t.ids[1:])
+            miss = 1.0 - logp[:-1].gather(1, target[:, None])[:, 0].exp()                   # miss[j-1] is token j's
+            for j, r in enumerate(t.roles):
+                if r is None:
+                    continue
+                m = float(miss[j - 1])
+                acc = sums.setdefault(r, [0, 0.0])
+                acc[0] += 1
+                acc[1] += m
+                total += m
+    model.train(was_training)
+    out = {f"probe/{r}": s / n for r, (n, s) in sums.items()}
+    out["probe/expected_errors"] = total / max(1, len(traces))
+    return out
