@@ -10,18 +10,25 @@ pretraining run has or lacks. ``rlvr pretrain`` logs it during training (``probe
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
-ROLES = ("operands", "column digits", "sum", "carry", "running answer r", "answer")
+ROLES = ("style", "operands", "column digits", "sum", "carry", "running answer r", "answer")
+_HEAD = re.compile(r"(?P<style>(?:work\+check|work|check|wait) )?(?P<operands>\d+[-+*]\d+ )?")
 
 
 def role(line: str, pos: int) -> str:
-    """The role of the character at ``pos`` of a stepwise line."""
+    """The role of the character at ``pos`` of a stepwise line: the style word that opens the work
+    (not a column-work error: it is the choice of style), the restated operands, then the column's
+    digits, its result (``sum``), carry or borrow and running answer, or the final answer line."""
     if line.startswith("<answer>"):
         return "answer"
-    seg = line[:pos]
-    if seg.count(" ") == 0 or (line.startswith("work") and seg.count(" ") == 1):
+    head = _HEAD.match(line)
+    if head.group("style") and pos < head.end("style"):
+        return "style"
+    if head.group("operands") and pos < head.end("operands"):
         return "operands"
+    seg = line[head.end():pos]
     if " r" in seg:
         return "running answer r"
     if " c" in seg or " b" in seg:
@@ -61,8 +68,9 @@ def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0) -> list
 
 
 def trace_errors(model, traces: list[ProbeTrace]) -> dict[str, float]:
-    """Mean P(wrong token) by role (``probe/<role>``) and the expected errors per trace
-    (``probe/expected_errors``). The model is put in eval mode and restored."""
+    """Mean P(wrong token) by role (``probe/<role>``) and the expected errors per trace once the style
+    word is written (``probe/expected_errors``: the forced-stepwise case). The model is put in eval
+    mode and restored."""
     import torch
 
     was_training = model.training
@@ -81,7 +89,7 @@ def trace_errors(model, traces: list[ProbeTrace]) -> dict[str, float]:
                 acc = sums.setdefault(r, [0, 0.0])
                 acc[0] += 1
                 acc[1] += m
-                total += m
+                total += m if r != "style" else 0.0
     model.train(was_training)
     out = {f"probe/{r}": s / n for r, (n, s) in sums.items()}
     out["probe/expected_errors"] = total / max(1, len(traces))
