@@ -73,15 +73,16 @@ def test_probe_matches_plain_per_token_probabilities(world_tokenizer):
                     continue
                 p = model(input_ids=torch.tensor([t.ids[:j]])).logits[0, -1].softmax(-1)[t.ids[j]].item()
                 sums.setdefault(r, []).append(1 - p)
-                total += 1 - p
+                total += 1 - p if r != "style" else 0.0        # the style word is a choice, not an error
     assert set(got) == {f"probe/{r}" for r in sums} | {"probe/expected_errors"}
     for r, v in sums.items():
         assert abs(got[f"probe/{r}"] - sum(v) / len(v)) < 1e-5
     assert abs(got["probe/expected_errors"] - total / 2) < 1e-4
     # roles of one known line: "work 745+123 5+3+0=8 c0 r8"
     line = "work 745+123 5+3+0=8 c0 r8"
-    assert [role(line, line.index(c) + len(c) - 1) for c in ("7", " 5", "=8", "c0", "r8")] == \
-        ["operands", "column digits", "sum", "carry", "running answer r"]
+    assert [role(line, line.index(c) + len(c) - 1) for c in ("w", "7", " 5", "=8", "c0", "r8")] == \
+        ["style", "operands", "column digits", "sum", "carry", "running answer r"]
+    assert role("1974+1902 4+2+0=6 c0 r68", 0) == "operands" and role("<answer>12</answer>", 9) == "answer"
 
 
 def test_probe_is_logged_during_pretraining(tmp_path):
