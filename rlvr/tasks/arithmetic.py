@@ -6,14 +6,15 @@ The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is r
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>38768</answer>``
-stepwise  ``work`` then one line per column, right to left. Each line restates what is left of the
-          operands (the first line copies them from the prompt, each later line drops the digits just
-          used), then the column: its digits, the carry in, the sum, the carry out and the running
-          partial answer ``r...``, so that the final answer is a copy of the last ``r`` rather than a
-          re-assembly of digits::
+stepwise  ``work`` then one line per column, right to left. The first line reads its column straight
+          from the prompt; each later line restates what is left of the operands (the line above's,
+          minus the digits just used), then the column: its digits, the carry in, the sum, the carry
+          out and the running partial answer ``r...``, so that the final answer is a copy of the last
+          ``r`` rather than a re-assembly of digits (leading zeros of a difference are copied too:
+          ``00722`` is the right number)::
 
               19745+19023=
-              work 19745+19023 5+3+0=8 c0 r8
+              work 5+3+0=8 c0 r8
               1974+1902 4+2+0=6 c0 r68
               197+190 7+0+0=7 c0 r768
               19+19 9+9+0=18 c1 r8768
