@@ -122,9 +122,12 @@ def faithful_continuation(prompt: str) -> str:
     if line[0] in ("work", "work+check"):
         line = line[1:]
     width = max(len(a), len(b))
-    col = width - len(line[0].split("+")[0])
+    if "=" in line[0]:                    # a section's first line reads the prompt: no operands restated
+        col, column = 0, line[0]
+    else:
+        col, column = width - len(line[0].split("+")[0]), line[1]
     low = work.rsplit("\n", 1)[0].rsplit(" r", 1)[1] if col else ""
-    written = int(line[1].split("=")[1])
+    written = int(column.split("=")[1])
     digits, carry = str(written % 10) + low, written // 10
     xa, xb = a.rjust(width, "0"), b.rjust(width, "0")
     for j in range(col + 1, width):

@@ -6,14 +6,15 @@ The prompt is the bare sum and a newline, e.g. ``19745+19023=``. The answer is r
 only. Worked solutions for the pretraining corpus come in three styles (see ``trace``):
 
 direct    ``<answer>38768</answer>``
-stepwise  ``work`` then one line per column, right to left. Each line restates what is left of the
-          operands (the first line copies them from the prompt, each later line drops the digits just
-          used), then the column: its digits, the carry in, the sum, the carry out and the running
-          partial answer ``r...``, so that the final answer is a copy of the last ``r`` rather than a
-          re-assembly of digits::
+stepwise  ``work`` then one line per column, right to left. The first line reads its column straight
+          from the prompt; each later line restates what is left of the operands (the line above's,
+          minus the digits just used), then the column: its digits, the carry in, the sum, the carry
+          out and the running partial answer ``r...``, so that the final answer is a copy of the last
+          ``r`` rather than a re-assembly of digits (leading zeros of a difference are copied too:
+          ``00722`` is the right number)::
 
               19745+19023=
-              work 19745+19023 5+3+0=8 c0 r8
+              work 5+3+0=8 c0 r8
               1974+1902 4+2+0=6 c0 r68
               197+190 7+0+0=7 c0 r768
               19+19 9+9+0=18 c1 r8768
@@ -161,8 +162,8 @@ class Arithmetic:
         if style == "direct":
             return [Segment(answer)]
         if style == "stepwise":
-            segs, _ = _work(a, op, b, None)
-            return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(answer)]
+            segs, r = _work(a, op, b, None)
+            return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
@@ -174,10 +175,11 @@ class Arithmetic:
         out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
         if got == want:
             out.append(Segment(f"{got} vs {want} ok\n"))
+            final = first_r
         else:
-            redo, _ = _work(a, op, b, None)
+            redo, final = _work(a, op, b, None)
             out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
-        out.append(Segment(answer))
+        out.append(Segment(f"<answer>{final}</answer>"))
         return out
 
 
@@ -189,14 +191,15 @@ def _digits(n: int, width: int) -> list[int]:
     return [int(ch) for ch in reversed(s)]
 
 
-def _columns_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment], str]:
+def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool = True) -> tuple[list[Segment], str]:
     width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
     carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -230,14 +233,15 @@ def _columns_add(x: int, y: int, slip, swap: bool = False) -> tuple[list[Segment
     return segs, r
 
 
-def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
+def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
     borrow, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
-        segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
         bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
         if bad_copy:
             dy = slip[2]
@@ -267,12 +271,13 @@ def _columns_sub(x: int, y: int, slip) -> tuple[list[Segment], str]:
     return segs, r
 
 
-def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
+def _columns_mul1(x: int, m: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
     xt = str(x)
     carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
-        segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
         p = dx * m + carry
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         if bad_sum:
@@ -297,14 +302,14 @@ def _columns_mul1(x: int, m: int, slip) -> tuple[list[Segment], str]:
 def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
     """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
     if op == "+":
-        return _columns_add(a, b, slip)
+        return _columns_add(a, b, slip, restate_first=False)
     if op == "-":
-        return _columns_sub(a, b, slip)
+        return _columns_sub(a, b, slip, restate_first=False)
     if b < 10:
-        return _columns_mul1(a, b, slip)
+        return _columns_mul1(a, b, slip, restate_first=False)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _columns_mul1(a, units, slip)
+    s1, r1 = _columns_mul1(a, units, slip, restate_first=False)
     s2, r2 = _columns_mul1(a, tens, None)
     p1, p2 = int(r1), int(r2) * 10
     width = len(str(max(p1, p2)))
@@ -319,7 +324,7 @@ def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], 
     The check is a second, independent computation of the same problem; addition re-adds every column
     with its digits in the other order."""
     if op == "+":
-        segs, got = _columns_add(a, b, slip, swap=True)
+        segs, got = _columns_add(a, b, slip, swap=True, restate_first=False)
     else:
         segs, got = _work(a, op, b, slip)
     return [Segment("check "), *segs], got, first_r
