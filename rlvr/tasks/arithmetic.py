@@ -7,8 +7,8 @@ only. Worked solutions for the pretraining corpus come in three styles (see ``tr
 
 direct    ``<answer>38768</answer>``
 stepwise  ``work`` then one line per column, right to left. The first line reads its column straight
-          from the prompt; each later line restates what is left of the operands (the line above's,
-          minus the digits just used), then the column: its digits, the carry in, the sum, the carry
+          from the prompt; each later line restates what is left of the operands (those of the line
+          above, or of the prompt for the second line, minus the digits just used), then the column: its digits, the carry in, the sum, the carry
           out and the running partial answer ``r...``, so that the final answer is a copy of the last
           ``r`` rather than a re-assembly of digits (leading zeros of a difference are copied too:
           ``00722`` is the right number)::
