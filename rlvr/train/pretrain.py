@@ -123,7 +123,7 @@ def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndar
     ids, masks, total, offset, ordered = [], [], 0, 0, 0
     while total < cfg.tokens + cfg.seq_len + 1:
         cap = curriculum_cap(total, cfg)
-        docs = list(documents(cfg.corpus, 4000 if cap is None else 500, offset=offset, max_digits=cap))
+        docs = list(documents(cfg.corpus, 4000 if cap is None else 50, offset=offset, max_digits=cap))
         i, m = tokenize_documents(tokenizer, docs)
         ends = np.flatnonzero(i == tokenizer.eos_token_id)
         longest = int(np.diff(np.concatenate([[-1], ends])).max())
