@@ -172,7 +172,7 @@ def cmd_compare(args) -> int:
 
     cfg = load_config(CompareConfig, args.config, args.overrides)
     command = "rlvr " + " ".join(shlex.quote(a) for a in args.argv)
-    rows = run_compare(cfg, command=command)
+    rows = run_compare(cfg, command=command, overwrite=args.overwrite)
     print(f"compared {len(rows)} variant(s); table in {cfg.doc}, rows in {cfg.out}/summary.json")
     return 0
 

@@ -87,7 +87,9 @@ def write_section(doc: Path, body: str) -> None:
     doc.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
 
 
-def run_compare(cfg: CompareConfig, command: str = "") -> dict:
+def run_compare(cfg: CompareConfig, command: str = "", overwrite: bool = False) -> dict:
+    """Train every selected variant that has no final model yet (an unfinished one resumes), then
+    tabulate them all; ``overwrite`` trains the selected variants again from scratch."""
     names = cfg.only or list(cfg.variants)
     unknown = [n for n in names if n not in cfg.variants]
     if unknown:
@@ -97,9 +99,9 @@ def run_compare(cfg: CompareConfig, command: str = "") -> dict:
         out = Path(cfg.out) / name
         data = apply_overrides(to_dict(cfg.grpo), [*cfg.variants[name], f"out={out}"])
         gcfg = from_dict(GRPOConfig, data)
-        if not (out / "final" / "config.json").exists():
+        if overwrite or not (out / "final" / "config.json").exists():
             print(f"compare: training {name}", flush=True)
-            train_grpo(gcfg, resume=True)
+            train_grpo(gcfg, resume=not overwrite, overwrite=overwrite)
         rows[name] = summarise(out / "metrics.jsonl", cfg.target, gcfg.group_size, gcfg.prompts_per_step)
     body = (f"Made by `{command}`.\n\n" if command else "") + table(rows, cfg.target)
     write_section(Path(cfg.doc), body)

@@ -42,5 +42,10 @@ def test_compare_runs_variants_and_writes_the_table(tmp_path):
     assert summary["grpo"]["steps"] == 1 and summary["grpo"]["final_accuracy"] is not None
     rec = json.loads((tmp_path / "cmp" / "grpo_dynamic_curriculum" / "metrics.jsonl").read_text())
     assert "curriculum/mix_d2" in rec and "rollout/prompts_drawn" in rec
+    final = tmp_path / "cmp" / "grpo" / "final" / "model.safetensors"
+    stamp = final.stat().st_mtime_ns
     assert main(argv) == 0                                           # finished runs are read back, not retrained
+    assert final.stat().st_mtime_ns == stamp
+    assert main([*argv, "--overwrite"]) == 0                         # --overwrite trains them again
+    assert final.stat().st_mtime_ns != stamp
     assert main([*argv[:-1], "only=[nope]"]) == 2
