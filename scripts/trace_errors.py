@@ -1,10 +1,11 @@
 """Where a world model's column work goes wrong: per-token error by role, teacher-forced.
 
-    python scripts/trace_errors.py [MODEL] [--n 60] [--digits 5]
+    python scripts/trace_errors.py [MODEL] [--n 60] [--digits 5] [--by-line]
 
 For n held-out stepwise traces (addition and subtraction), the mean probability of *not* producing the
 right token, by the token's role on its line (rlvr/world/probe.py). That is the chance of an error at
 that token when sampling at temperature 1, so the sum over a trace is its expected number of errors.
+``--by-line`` splits each role into the trace's first line and its later lines.
 """
 from __future__ import annotations
 
@@ -23,14 +24,15 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--digits", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--by-line", action="store_true", help="split each role into the first line and the later ones")
     args = ap.parse_args()
     set_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model)
     tok = AutoTokenizer.from_pretrained(args.model)
-    errors = trace_errors(model, probe_traces(tok, args.n, args.digits))
+    errors = trace_errors(model, probe_traces(tok, args.n, args.digits), by_line=args.by_line)
     expected = errors.pop("probe/expected_errors")
     for name, p in sorted(errors.items()):
-        print(f"{name[len('probe/'):]:18s} mean P(wrong) {p:.4f}")
+        print(f"{name[len('probe/'):]:32s} mean P(wrong) {p:.4f}")
     print(f"expected errors per trace: {expected:.2f}")
 
 

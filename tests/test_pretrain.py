@@ -78,6 +78,9 @@ def test_probe_matches_plain_per_token_probabilities(world_tokenizer):
     for r, v in sums.items():
         assert abs(got[f"probe/{r}"] - sum(v) / len(v)) < 1e-5
     assert abs(got["probe/expected_errors"] - total / 2) < 1e-4
+    split = trace_errors(model, traces, by_line=True)              # the same errors, by first and later lines
+    assert abs(split["probe/expected_errors"] - got["probe/expected_errors"]) < 1e-6
+    assert {k.split(" (")[0] for k in split} == set(got) and "probe/operands (first line)" not in split
     # roles of one known line: "work 745+123 5+3+0=8 c0 r8"
     line = "work 745+123 5+3+0=8 c0 r8"
     assert [role(line, line.index(c) + len(c) - 1) for c in ("w", "7", " 5", "=8", "c0", "r8")] == \

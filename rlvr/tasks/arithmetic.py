@@ -191,6 +191,17 @@ def _digits(n: int, width: int) -> list[int]:
     return [int(ch) for ch in reversed(s)]
 
 
+def _line_end(digits: str, r: str, carry: int | None, slipped: bool, mark: str = "c") -> tuple[list[Segment], str]:
+    """The end of a column line: the carry (``c``) or borrow (``b``) out, untrained when it is a slip, and
+    the running answer with ``digits`` put in front; the last column (``carry`` None) has no carry out."""
+    r = digits + r
+    if carry is None:
+        return [Segment(f" r{r}\n")], r
+    if slipped:
+        return [Segment(f" {mark}"), Segment(str(carry), False), Segment(f" r{r}\n")], r
+    return [Segment(f" {mark}{carry} r{r}\n")], r
+
+
 def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool = True) -> tuple[list[Segment], str]:
     width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
@@ -214,22 +225,11 @@ def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool =
             segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
         else:
             segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
-        if bad_sum:
-            segs.append(Segment(str(s), False))
-        else:
-            segs.append(Segment(str(s)))
-        if last:
-            r = str(s) + r
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            r = str(s % 10) + r
-            c = s // 10
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                c = 1 - c
-                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" c{c} r{r}\n"))
-            carry = c
+        segs.append(Segment(str(s), not bad_sum))
+        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        carry = None if last else (1 - s // 10 if bad_carry else s // 10)
+        end, r = _line_end(str(s) if last else str(s % 10), r, carry, bad_carry)
+        segs += end
     return segs, r
 
 
@@ -258,16 +258,10 @@ def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list
         else:
             segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
         segs.append(Segment(str(d), not bad_sum))
-        r = str(d) + r
-        if last:
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                bout = 1 - bout
-                segs += [Segment(" b"), Segment(str(bout), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" b{bout} r{r}\n"))
-            borrow = bout
+        bad_borrow = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        borrow = 1 - bout if bad_borrow else bout          # a slipped borrow is carried on, as written
+        end, r = _line_end(str(d), r, None if last else borrow, bad_borrow, "b")
+        segs += end
     return segs, r
 
 
@@ -284,18 +278,11 @@ def _columns_mul1(x: int, m: int, slip, restate_first: bool = True) -> tuple[lis
             p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
         last = i == len(xs) - 1
         segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
-        if last:
-            r = str(p) + r
-            segs.append(Segment(f" r{r}\n"))
-        else:
-            r = str(p % 10) + r
-            c = p // 10
-            if slip is not None and slip[0] == i and slip[1] == "carry":
-                c = c + (1 if c == 0 or slip[2] > 0 else -1)
-                segs += [Segment(" c"), Segment(str(c), False), Segment(f" r{r}\n")]
-            else:
-                segs.append(Segment(f" c{c} r{r}\n"))
-            carry = c
+        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        c = p // 10
+        carry = None if last else (c + (1 if c == 0 or slip[2] > 0 else -1) if bad_carry else c)
+        end, r = _line_end(str(p) if last else str(p % 10), r, carry, bad_carry)
+        segs += end
     return segs, r
 
 

@@ -44,6 +44,8 @@ class ProbeTrace:
     """Token ids of prompt and trace."""
     roles: list[str | None]
     """Role of each token (None for the prompt's tokens, which are not scored)."""
+    lines: list[int]
+    """Line of the trace each token is on (0: the first line after the prompt)."""
 
 
 def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0) -> list[ProbeTrace]:
@@ -58,18 +60,21 @@ def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0) -> list
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         start = len(tokenizer(p.prompt)["input_ids"])
         roles: list[str | None] = [None] * len(ids)
+        lines = [0] * len(ids)
         for j in range(start, len(ids)):
             a = offsets[j][0]
             line_start = text.rfind("\n", 0, a) + 1
             line_end = text.find("\n", a)
             roles[j] = role(text[line_start:line_end if line_end >= 0 else len(text)], a - line_start)
-        out.append(ProbeTrace(ids, roles))
+            lines[j] = text.count("\n", len(p.prompt), line_start)
+        out.append(ProbeTrace(ids, roles, lines))
     return out
 
 
-def trace_errors(model, traces: list[ProbeTrace]) -> dict[str, float]:
+def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False) -> dict[str, float]:
     """Mean P(wrong token) by role (``probe/<role>``) and the expected errors per trace once the style
-    word is written (``probe/expected_errors``: the forced-stepwise case). The model is put in eval
+    word is written (``probe/expected_errors``: the forced-stepwise case). ``by_line`` splits each role
+    into the first line and the later ones (``probe/<role> (first line)``). The model is put in eval
     mode and restored."""
     import torch
 
@@ -86,10 +91,12 @@ def trace_errors(model, traces: list[ProbeTrace]) -> dict[str, float]:
                 if r is None:
                     continue
                 m = float(miss[j - 1])
+                if by_line:
+                    r = f"{r} ({'first line' if t.lines[j] == 0 else 'later lines'})"
                 acc = sums.setdefault(r, [0, 0.0])
                 acc[0] += 1
                 acc[1] += m
-                total += m if r != "style" else 0.0
+                total += m if not r.startswith("style") else 0.0
     model.train(was_training)
     out = {f"probe/{r}": s / n for r, (n, s) in sums.items()}
     out["probe/expected_errors"] = total / max(1, len(traces))
