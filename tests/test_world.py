@@ -1,4 +1,5 @@
 import random
+import re
 
 from rlvr.tasks import get_task
 from rlvr.tasks.arithmetic import trace_text
@@ -84,3 +85,26 @@ def test_careful_practice_documents_leave_only_the_style_word_out_of_the_loss():
     plain = list(documents(CorpusConfig(careful_practice=0.0, task_weights={"arithmetic": 1.0}), 40))
     assert any("".join(s.text for s in d[1:]).startswith("<answer>") for d in plain)
     assert all(d[1].train for d in plain)
+
+
+def test_bare_answers_to_hard_problems_can_leave_their_digits_out_of_the_loss(world_tokenizer):
+    cfg = CorpusConfig(direct_trained_max_digits=3, task_weights={"arithmetic": 1.0},
+                       style_weights={"direct": 1.0})
+    docs = list(documents(cfg, 200))
+    plain = list(documents(CorpusConfig(task_weights={"arithmetic": 1.0}, style_weights={"direct": 1.0}), 200))
+    assert [trace_text(d) for d in docs] == [trace_text(d) for d in plain]      # the same text
+    hard = 0
+    for d in docs:
+        prompt, segs = d[0].text, d[1:]
+        digits = len(re.split(r"[-+*]", prompt)[0])
+        untrained = [s.text for s in segs if not s.train]
+        if digits > 3:
+            hard += 1
+            assert untrained == [trace_text(segs)[len("<answer>"):-len("</answer>")]]
+        else:
+            assert untrained == []
+    assert 100 < hard < 200
+    ids, mask = tokenize_documents(world_tokenizer, docs[:20])
+    assert world_tokenizer.convert_tokens_to_ids("</answer>") in ids[mask == 1]
+    assert all(s.train for d in documents(CorpusConfig(), 100) if trace_text(d[1:]).startswith("<answer>")
+               for s in d)                                                      # the default trains them all

@@ -34,6 +34,10 @@ class CorpusConfig:
     """Share of the remaining check traces whose check (not the first attempt) slips."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
+    direct_trained_max_digits: int = 7
+    """Bare answers (direct style) to arithmetic problems of more digits than this keep their tags in
+    the loss but not their digits: a model of the world's size cannot compute them in one step, so
+    they are guesses, and their digits add gradient noise without signal. 7 trains every answer."""
     careful_practice: float = 0.0
     """Share of extra documents: careful traces (stepwise or check, in their relative weights) whose
     style word is left out of the loss. They give the careful styles practice without moving the
@@ -61,6 +65,9 @@ class CorpusConfig:
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
+        require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
+                "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
+                "e.g. corpus.direct_trained_max_digits=3 (7: every bare answer trained)")
         require_number(self.second_notation, "second_notation", 0, 1, fix="a share, e.g. 0.3 (0: one notation)")
         require_number(self.notation_switch, "notation_switch", 0, 1, fix="a share, e.g. 0.25")
 
@@ -95,6 +102,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
         if practice and careful:
             segs = _untrained_style_word(segs, task.style_prefix[style])
+        if name == "arithmetic" and style == "direct" and problem.difficulty > cfg.direct_trained_max_digits:
+            segs = [Segment("<answer>"), Segment(problem.answer, False), Segment("</answer>")]
         if cfg.second_notation > 0 and style != "direct":   # no draw at 0: the shipped corpus is unchanged
             segs = _second_notation(segs, cfg, rng)
         yield [Segment(problem.prompt, train=cfg.train_on_prompts), *segs]
