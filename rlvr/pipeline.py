@@ -12,7 +12,7 @@ with its kind (``stage: sft``) and that stage's config fields::
 
 A value ``"@NAME"`` is the output of the earlier stage NAME (a model folder for sft, grpo and distill;
 the dataset for demonstrate and sample; the figures for measure); ``"@base"`` is the pipeline's
-``base`` model. Each stage runs in ``out/NAME/`` (its ``out`` is set by the pipeline, as is ``threads``),
+``base`` model, and ``"@student_quarter"`` / ``"@student_half"`` the shipped students. Each stage runs in ``out/NAME/`` (its ``out`` is set by the pipeline, as is ``threads``),
 so every figure of the experiment lands in one run directory; ``out/summary.json`` lists the stages,
 their outputs and seconds, and ``out/curves.png`` draws the validation accuracy of the ``curves``
 stages against step. Dotted overrides reach into the stages (``stages.rl.steps=2``), and the file's
@@ -278,6 +278,9 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
     apply_overrides(data, list(overrides or []))
     cfg = from_dict(PipelineConfig, data)
     validate(cfg)
+    from .world import shipped_models
+
+    shipped = {**shipped_models(), "base": None}           # "@base" is cfg.base ("" the shipped base)
     stages, earlier = [], []
     for name, st in cfg.stages.items():
         kind = st["stage"]
@@ -285,10 +288,13 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
         body = {k: v for k, v in st.items() if k != "stage"}
 
         def stand_in(key: str, ref: str, name=name) -> str:
-            require(ref == "base" or ref in earlier, f"stages.{name}.{key}", f"'@{ref}' names no earlier stage",
-                    suggest(ref, earlier + ["base"], "stages"))
+            require(ref in shipped or ref in earlier, f"stages.{name}.{key}",
+                    f"'@{ref}' names no earlier stage and no shipped model",
+                    suggest(ref, earlier + sorted(shipped), "stages"))
+            if ref in shipped and ref not in earlier:
+                return cfg.base if ref == "base" else str(shipped[ref])
             if key in MODEL_KEYS:                  # checked for real when the stage starts
-                return cfg.base if ref == "base" else ""
+                return ""
             return f"{cfg.out}/{ref}"
 
         try:
@@ -306,12 +312,12 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
 def run_pipeline(cfg: PipelineConfig, stages: list, resume: bool = False, overwrite: bool = False) -> dict:
     """Run the stages in order in ``cfg.out``; returns the summary (also written to out/summary.json)."""
     from .utils import atomic_write_text, prepare_run_dir
-    from .world import shipped_base_path
+    from .world import shipped_base_path, shipped_models
 
     out = prepare_run_dir(cfg.out, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump({"stage": "pipeline", **to_dict(cfg)}, sort_keys=False))
-    outputs = {"base": Path(cfg.base) if cfg.base else shipped_base_path()}
+    outputs = {**shipped_models(), "base": Path(cfg.base) if cfg.base else shipped_base_path()}
     summary = {"stages": {}}
     for name, kind, body in stages:
         body = _walk(copy.deepcopy(body), lambda key, ref: str(outputs[ref]))

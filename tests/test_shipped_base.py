@@ -38,3 +38,41 @@ def test_forced_stepwise_work_is_mostly_right():
     scored = sample_and_score(model, tok, task, task.problems("test", 30, seed=0), prefix=task.style_prefix["stepwise"],
                               temperature=0)
     assert sum(s.correct for s in scored) >= 17
+
+
+@pytest.mark.parametrize("name, size", [("student_quarter", 0.25), ("student_half", 0.5)])
+def test_students_are_shipped_smaller_with_manifests(name, size):
+    from transformers import AutoModelForCausalLM
+
+    from rlvr.world import shipped_models
+
+    path = shipped_models()[name]
+    manifest = json.loads((path / "manifest.json").read_text())
+    base = json.loads((BASE / "manifest.json").read_text())
+    from dataclasses import asdict
+
+    from rlvr.world.corpus import CorpusConfig
+
+    corpus, default = base["config"]["corpus"], asdict(CorpusConfig())
+    for key, value in manifest["config"]["corpus"].items():   # the base's corpus (a newer field at its default) ...
+        assert value == corpus.get(key, default[key]), key
+    assert manifest["tokens_trained"] == base["tokens_trained"] and "figures" in manifest   # ... and budget
+    n = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(str(path)).parameters())
+    assert n == manifest["parameters"] and abs(n / base["parameters"] - size) < 0.05
+
+
+def test_a_pipeline_names_the_shipped_students(tmp_path):
+    from rlvr.pipeline import load_pipeline
+    from rlvr.world import shipped_models
+
+    f = tmp_path / "p.yaml"
+    f.write_text("stage: pipeline\nout: %s\nstages:\n  d: {stage: demonstrate, examples: 4}\n"
+                 "  s: {stage: sft, model: '@student_half', data: '@d', steps: 1}\n" % (tmp_path / "out"))
+    cfg, stages = load_pipeline(f)
+    assert [n for n, _, _ in stages] == ["d", "s"]
+    from rlvr.config import ConfigError
+
+    f.write_text(f.read_text().replace("@student_half", "@student_tenth"))
+    with pytest.raises(ConfigError, match="names no earlier stage and no shipped model"):
+        load_pipeline(f)
+    assert {"base", "student_quarter", "student_half"} <= set(shipped_models())
