@@ -290,7 +290,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
         def stand_in(key: str, ref: str, name=name) -> str:
             require(ref in shipped or ref in earlier, f"stages.{name}.{key}",
                     f"'@{ref}' names no earlier stage and no shipped model",
-                    suggest(ref, earlier + sorted(shipped), "stages"))
+                    suggest(ref, earlier + sorted(shipped), "names (earlier stages, shipped models)"))
             if ref in shipped and ref not in earlier:
                 return cfg.base if ref == "base" else str(shipped[ref])
             if key in MODEL_KEYS:                  # checked for real when the stage starts
