@@ -12,8 +12,8 @@ with its kind (``stage: sft``) and that stage's config fields::
 
 A value ``"@NAME"`` is the output of the earlier stage NAME (a model folder for sft, grpo and distill;
 the dataset for demonstrate and sample; the figures for measure); ``"@base"`` is the pipeline's
-``base`` model, and ``"@student_quarter"`` / ``"@student_half"`` the shipped students. Each stage runs in ``out/NAME/`` (its ``out`` is set by the pipeline, as is ``threads``),
-so every figure of the experiment lands in one run directory; ``out/summary.json`` lists the stages,
+``base`` model, and ``"@student_quarter"`` / ``"@student_half"`` the shipped students. Each stage
+runs in ``out/NAME/`` (its ``out`` is set by the pipeline, as is ``threads``), so every figure of the experiment lands in one run directory; ``out/summary.json`` lists the stages,
 their outputs and seconds, and ``out/curves.png`` draws the validation accuracy of the ``curves``
 stages against step. Dotted overrides reach into the stages (``stages.rl.steps=2``), and the file's
 ``quick`` mapping (a partial config: ``quick: {stages: {rl: {steps: 2}}}``) is merged over it first by

@@ -42,17 +42,16 @@ def test_forced_stepwise_work_is_mostly_right():
 
 @pytest.mark.parametrize("name, size", [("student_quarter", 0.25), ("student_half", 0.5)])
 def test_students_are_shipped_smaller_with_manifests(name, size):
+    from dataclasses import asdict
+
     from transformers import AutoModelForCausalLM
 
     from rlvr.world import shipped_models
+    from rlvr.world.corpus import CorpusConfig
 
     path = shipped_models()[name]
     manifest = json.loads((path / "manifest.json").read_text())
     base = json.loads((BASE / "manifest.json").read_text())
-    from dataclasses import asdict
-
-    from rlvr.world.corpus import CorpusConfig
-
     corpus, default = base["config"]["corpus"], asdict(CorpusConfig())
     for key, value in manifest["config"]["corpus"].items():   # the base's corpus (a newer field at its default) ...
         assert value == corpus.get(key, default[key]), key
@@ -62,6 +61,7 @@ def test_students_are_shipped_smaller_with_manifests(name, size):
 
 
 def test_a_pipeline_names_the_shipped_students(tmp_path):
+    from rlvr.config import ConfigError
     from rlvr.pipeline import load_pipeline
     from rlvr.world import shipped_models
 
@@ -70,8 +70,6 @@ def test_a_pipeline_names_the_shipped_students(tmp_path):
                  "  s: {stage: sft, model: '@student_half', data: '@d', steps: 1}\n" % (tmp_path / "out"))
     cfg, stages = load_pipeline(f)
     assert [n for n, _, _ in stages] == ["d", "s"]
-    from rlvr.config import ConfigError
-
     f.write_text(f.read_text().replace("@student_half", "@student_tenth"))
     with pytest.raises(ConfigError, match="names no earlier stage and no shipped model"):
         load_pipeline(f)
