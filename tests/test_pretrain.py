@@ -119,3 +119,32 @@ def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
     assert list(order[k:]) != sorted(order[k:])
     off = load_config(PretrainConfig, None, TINY)            # no curriculum: the plain shuffle of before
     assert list(block_order(50, 0, off)) == list(np.random.default_rng(off.seed).permutation(50))
+
+
+def test_doc_attention_gives_each_document_its_own_forward(world_tokenizer):
+    """With ``doc_attention`` a packed block's logits for each document equal that document's forward
+    alone, as at inference; without it, the second document sees the first and its logits differ."""
+    import torch
+
+    from rlvr.train.pretrain import doc_inputs
+    from rlvr.world.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    tok = world_tokenizer
+    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64), tok).eval()
+    eos = [tok.eos_token_id]
+    a = tok("12+34=\nwork 4+2+0=6 c0 r6")["input_ids"] + eos
+    b = tok("5-3=\n<answer>2</answer>")["input_ids"] + eos
+    tail = tok("9+1=10 c1 r0")["input_ids"][1:]          # the end of a document cut at the block's start
+    x = torch.tensor([tail + a + b])
+    inputs = doc_inputs(x, tok.bos_token_id)
+    assert inputs["position_ids"][0].tolist() == [*range(len(tail)), *range(len(a)), *range(len(b))]
+    with torch.inference_mode():
+        packed = model(input_ids=x, **inputs).logits[0]
+        plain = model(input_ids=x).logits[0]
+        for doc, at in ((a, len(tail)), (b, len(tail) + len(a))):
+            alone = model(input_ids=torch.tensor([doc])).logits[0]
+            assert torch.allclose(packed[at:at + len(doc)], alone, atol=1e-5)
+        assert not torch.allclose(plain[-len(b):], model(input_ids=torch.tensor([b])).logits[0], atol=1e-3)
+        tail_alone = model(input_ids=torch.tensor([tail])).logits[0]
+        assert torch.allclose(packed[:len(tail)], tail_alone, atol=1e-5)

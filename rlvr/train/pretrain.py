@@ -48,6 +48,10 @@ class PretrainConfig:
     """Tokens per packed block; must exceed the longest document."""
     batch_size: int = 8
     """Blocks per optimizer step."""
+    doc_attention: bool = False
+    """Each document in a block attends only to itself and counts its positions from its own ``<bos>``,
+    as a prompt does at inference (false: plain causal attention over the whole block, earlier
+    documents included)."""
     curriculum: float = 0.0
     """Share of the training tokens, at the start, over which arithmetic problems grow: the cap on their
     digits rises from 3 to 7 in equal slices of this share, and its blocks are trained in that order
@@ -164,6 +168,22 @@ def make_optimizer(model, cfg: PretrainConfig):
                               {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.95))
 
 
+def doc_inputs(x, bos_id: int) -> dict:
+    """Position ids and a 4D additive attention mask [B, 1, T, T] that keep each document of the blocks
+    ``x`` [B, T] to itself: a document starts at a ``<bos>`` (the tokens before a block's first
+    ``<bos>`` are the tail of a document cut at the block's start, one more document), its positions
+    count from 0 there, and it attends causally to its own tokens only."""
+    import torch
+
+    T = x.shape[1]
+    ar = torch.arange(T)
+    start = torch.where(x == bos_id, ar, 0).cummax(dim=1).values              # [B, T] where each document starts
+    seg = (x == bos_id).cumsum(dim=1)                                         # [B, T] document of each token
+    allowed = (seg[:, :, None] == seg[:, None, :]) & torch.ones(T, T, dtype=torch.bool).tril()
+    mask = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill(~allowed, torch.finfo(torch.float32).min)
+    return {"position_ids": ar - start, "attention_mask": mask[:, None]}
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
     import torch
     import torch.nn.functional as F
@@ -235,7 +255,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
             y[~bmask[:, 1:]] = -100
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg, total_steps)
-            logits = model(input_ids=x).logits                                   # [B, T, V]
+            logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
             loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             bad = None if torch.isfinite(loss) else "non-finite loss"
