@@ -24,9 +24,9 @@ def test_loads_with_plain_transformers_and_has_a_manifest():
 
 
 def test_forced_stepwise_work_is_mostly_right():
-    """Greedy, forced into stepwise work, the shipped base solves most 3-5 digit problems (measured: 27
-    of 40 at 3 digits, 20 at 4, 32 at 5; an untrained model solves none). Its weak spot is the first
-    line's read of the prompt (docs/base_model.md)."""
+    """Greedy, forced into stepwise work, the shipped base solves almost every 3-5 digit problem
+    (measured: 40 of 40 at 3 digits, 38 at 4, 39 at 5, and 30 of these 30; an untrained model solves
+    none)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rlvr.eval.world import sample_and_score
@@ -37,7 +37,7 @@ def test_forced_stepwise_work_is_mostly_right():
     task = get_task("arithmetic", ops="+-", min_digits=3, max_digits=5)
     scored = sample_and_score(model, tok, task, task.problems("test", 30, seed=0), prefix=task.style_prefix["stepwise"],
                               temperature=0)
-    assert sum(s.correct for s in scored) >= 17
+    assert sum(s.correct for s in scored) >= 27
 
 
 @pytest.mark.parametrize("name, size", [("student_quarter", 0.25), ("student_half", 0.5)])
@@ -53,9 +53,13 @@ def test_students_are_shipped_smaller_with_manifests(name, size):
     manifest = json.loads((path / "manifest.json").read_text())
     base = json.loads((BASE / "manifest.json").read_text())
     corpus, default = base["config"]["corpus"], asdict(CorpusConfig())
-    for key, value in manifest["config"]["corpus"].items():   # the base's corpus (a newer field at its default) ...
-        assert value == corpus.get(key, default[key]), key
-    assert manifest["tokens_trained"] == base["tokens_trained"] and "figures" in manifest   # ... and budget
+    # the base's documents (a newer field at its default); the fields that only choose which tokens
+    # are trained may differ (the students were pretrained with the recipe of the previous base, run 18)
+    loss_only = {"train_on_prompts", "direct_trained_max_digits"}
+    for key, value in manifest["config"]["corpus"].items():
+        if key not in loss_only:
+            assert value == corpus.get(key, default[key]), key
+    assert abs(manifest["tokens_trained"] / base["tokens_trained"] - 1) < 0.15 and "figures" in manifest
     n = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(str(path)).parameters())
     assert n == manifest["parameters"] and abs(n / base["parameters"] - size) < 0.05
 
