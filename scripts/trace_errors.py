@@ -1,11 +1,14 @@
 """Where a world model's column work goes wrong: per-token error by role, teacher-forced.
 
     python scripts/trace_errors.py [MODEL] [--n 60] [--digits 5] [--by-line]
+    python scripts/trace_errors.py [MODEL] --first-read [--n 100]
 
 For n held-out stepwise traces (addition and subtraction), the mean probability of *not* producing the
 right token, by the token's role on its line (rlvr/world/probe.py). That is the chance of an error at
 that token when sampling at temperature 1, so the sum over a trace is its expected number of errors.
-``--by-line`` splits each role into the trace's first line and its later lines.
+``--by-line`` splits each role into the trace's first line and its later lines. ``--first-read``
+instead prints, for n problems at each difficulty from 2 to 7 digits, the mean probability that the
+first token of forced stepwise work (read from the prompt) is wrong.
 """
 from __future__ import annotations
 
@@ -15,21 +18,26 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
-from rlvr.world.probe import probe_traces, trace_errors
+from rlvr.world.probe import first_read_error, probe_traces, trace_errors
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?", default=str(shipped_base_path()))
-    ap.add_argument("--n", type=int, default=60)
+    ap.add_argument("--n", type=int, help="traces (default 60), or problems per difficulty with --first-read (100)")
     ap.add_argument("--digits", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--by-line", action="store_true", help="split each role into the first line and the later ones")
+    ap.add_argument("--first-read", action="store_true", help="the first token's error alone, 2 to 7 digits")
     args = ap.parse_args()
     set_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model)
     tok = AutoTokenizer.from_pretrained(args.model)
-    errors = trace_errors(model, probe_traces(tok, args.n, args.digits), by_line=args.by_line)
+    if args.first_read:
+        for digits in range(2, 8):
+            print(f"{digits} digits: P(wrong first token) {first_read_error(model, tok, digits, args.n or 100):.3f}")
+        return
+    errors = trace_errors(model, probe_traces(tok, args.n or 60, args.digits), by_line=args.by_line)
     expected = errors.pop("probe/expected_errors")
     for name, p in sorted(errors.items()):
         print(f"{name[len('probe/'):]:32s} mean P(wrong) {p:.4f}")

@@ -5,7 +5,8 @@ token is the chance of an error at that token when sampling at temperature 1, so
 is the trace's expected number of errors. Grouped by the token's role on its line (restated operands,
 column digits, column result, carry, running answer ``r``, final answer), it says which skill a
 pretraining run has or lacks. ``rlvr pretrain`` logs it during training (``probe_every``) and
-``scripts/trace_errors.py`` prints it for any model.
+``scripts/trace_errors.py`` prints it for any model. ``first_read_error`` measures one token alone: the
+first of forced stepwise work, read from the prompt.
 """
 from __future__ import annotations
 
@@ -101,3 +102,26 @@ def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False) -> dict
     out = {f"probe/{r}": s / n for r, (n, s) in sums.items()}
     out["probe/expected_errors"] = total / max(1, len(traces))
     return out
+
+
+def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0) -> float:
+    """Mean P(wrong) of the first token of forced stepwise work (after ``work ``: the last digit of the
+    first operand, read from the prompt; for a subtraction whose column borrows, the borrow prefix
+    ``1``) on n held-out (test split) additions and subtractions of ``digits`` digits, teacher-forced."""
+    import torch
+
+    from ..tasks.arithmetic import Arithmetic, trace_text
+
+    task = Arithmetic(ops="+-")
+    was_training = model.training
+    model.eval()
+    wrong = 0.0
+    with torch.inference_mode():
+        for p in task.problems("test", n, seed, difficulty=digits):
+            work = trace_text(task.trace(p, "stepwise", random.Random(0)))       # "work 5+3+0=8 ..."
+            head = tokenizer(p.prompt + "work ")["input_ids"]
+            target = tokenizer(p.prompt + work[:len("work ") + 1])["input_ids"][len(head)]
+            probs = model(input_ids=torch.tensor([head])).logits[0, -1].float().softmax(-1)
+            wrong += 1.0 - float(probs[target])
+    model.train(was_training)
+    return wrong / n
