@@ -101,7 +101,7 @@ def test_probe_is_logged_during_pretraining(tmp_path):
 def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
     import numpy as np
 
-    from rlvr.train.pretrain import block_order, build_corpus, curriculum_cap
+    from rlvr.train.pretrain import block_order, build_corpus, curriculum_cap, make_blocks
 
     cfg = load_config(PretrainConfig, None, [*TINY, "curriculum=0.5", "tokens=200000"])
     assert [curriculum_cap(p, cfg) for p in (0, 19_999, 20_000, 99_999, 100_000)] == [3, 3, 4, 7, None]
@@ -112,13 +112,46 @@ def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
     digits = [len(a) for a, b in re.findall(r"<bos>(\d+)[+-](\d+)=", text)]
     first, last = digits[:len(digits) // 5], digits[-len(digits) // 5:]
     assert max(first) <= 4 and max(digits) == 7 and sum(last) / len(last) > sum(first) / len(first) + 1
-    n_blocks = (len(ids) - 1) // cfg.seq_len
-    order = block_order(n_blocks, ordered, cfg)
-    k = -(-ordered // cfg.seq_len)
+    blocks, _, k = make_blocks(ids, _, ordered, cfg, world_tokenizer)
+    n_blocks = len(blocks)
+    assert n_blocks == (len(ids) - 1) // cfg.seq_len and k == -(-ordered // cfg.seq_len)
+    assert (blocks[1, 0], blocks[2, -1]) == (ids[cfg.seq_len], ids[3 * cfg.seq_len])   # cut from the stream
+    order = block_order(n_blocks, k, cfg)
     assert list(order[:k]) == list(range(k)) and sorted(order) == list(range(n_blocks))
     assert list(order[k:]) != sorted(order[k:])
     off = load_config(PretrainConfig, None, TINY)            # no curriculum: the plain shuffle of before
     assert list(block_order(50, 0, off)) == list(np.random.default_rng(off.seed).permutation(50))
+
+
+def test_whole_document_packing_keeps_every_document_whole(world_tokenizer):
+    """``whole_documents`` packs each document, untouched, into one block; blocks start at a ``<bos>``, lose
+    nothing, and pad their tails out of the loss."""
+    import numpy as np
+
+    from rlvr.train.pretrain import build_corpus, make_blocks, pack_documents
+
+    tok = world_tokenizer
+    bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
+    # hand-made stream: documents of 5, 3, 4 and 2 tokens into blocks of 6, three open at most
+    docs = [[bos, 7, 8, 9, eos], [bos, 7, eos], [bos, 8, 8, eos], [bos, eos]]
+    ids = np.array([t for d in docs for t in d])
+    mask = np.array([t != 9 for t in ids])                 # one token out of the loss stays out
+    b, m = pack_documents(ids, mask, 6, eos, pad)
+    assert b.tolist() == [[bos, 7, 8, 9, eos, pad], [bos, 7, eos, bos, eos, pad], [bos, 8, 8, eos, pad, pad]]
+    assert m.tolist() == [[1, 1, 1, 0, 1, 0], [1, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0]]
+    with pytest.raises(ValueError, match="longer than the packing block"):
+        pack_documents(ids, mask, 4, eos, pad)
+
+    cfg = load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "tokens=100000"])
+    ids, mask, ordered = build_corpus(cfg, tok)
+    blocks, bmask, k = make_blocks(ids, mask, ordered, cfg, tok)
+    assert k == 0 and blocks.shape[1] == cfg.seq_len + 1 and (blocks[:, 0] == bos).all()
+    real = blocks != pad
+    assert real.sum() == len(ids) and not bmask[~real].any()                  # nothing lost, padding untrained
+    assert (blocks == pad).mean() < 0.02                                       # first fit leaves little padding
+    docs_in = sorted(tok.decode(ids.tolist()).split("<bos>")[1:])
+    docs_out = sorted(d for r in blocks for d in tok.decode(r[r != pad].tolist()).split("<bos>")[1:])
+    assert docs_in == docs_out and len(docs_in) > 1000                         # the same documents, each whole
 
 
 def test_doc_attention_gives_each_document_its_own_forward(world_tokenizer):
