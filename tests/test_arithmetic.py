@@ -121,6 +121,22 @@ def test_every_trace_verifies_and_is_classified(op):
     assert slipped > 40
 
 
+def test_check_trace_exact():
+    """A sum is checked by taking the second operand back off, a difference by adding it back; either way
+    the check ends on the prompt's first operand, and the answer is the first attempt's result."""
+    check = {"p_slip": 0.0, "p_check_slip": 0.0}
+    text = trace_text(T.trace(prob(4821, "+", 9921), "check", random.Random(0), **check))
+    assert text == ("work+check 1+1+0=2 c0 r2\n482+992 2+2+0=4 c0 r42\n48+99 8+9+0=17 c1 r742\n4+9 4+9+1=14 r14742\n"
+                    "check 14742-09921 2-1-0=1 b0 r1\n1474-0992 4-2-0=2 b0 r21\n147-099 17-9-0=8 b1 r821\n"
+                    "14-09 14-9-1=4 b1 r4821\n1-0 1-0-1=0 r04821\n04821 vs 4821 ok\n<answer>14742</answer>")
+    text = trace_text(T.trace(prob(9021, "-", 4829), "check", random.Random(0), **check))
+    assert text == ("work+check 11-9-0=2 b1 r2\n902-482 12-2-1=9 b1 r92\n90-48 10-8-1=1 b1 r192\n9-4 9-4-1=4 r4192\n"
+                    "check 4192+4829 2+9+0=11 c1 r1\n419+482 9+2+1=12 c1 r21\n41+48 1+8+1=10 c1 r021\n"
+                    "4+4 4+4+1=9 r9021\n9021 vs 9021 ok\n<answer>4192</answer>")
+    text = trace_text(T.trace(prob(907, "-", 899), "check", random.Random(0), **check))
+    assert "\ncheck 008+899 8+9+0=17 c1 r7\n" in text and text.endswith("r907\n907 vs 907 ok\n<answer>008</answer>")
+
+
 def test_check_trace_with_slip_is_caught():
     rng = random.Random(3)
     p = prob(269336, "+", 927548)
@@ -128,7 +144,7 @@ def test_check_trace_with_slip_is_caught():
     text = trace_text(segs)
     untrained = [s.text for s in segs if not s.train]
     assert len(untrained) == 1 and untrained[0].isdigit()
-    assert "1196884 vs" in text or "vs 1196884" not in text
+    assert "\ncheck 1296884-0927548 " in text and "r0369336\n0369336 vs 269336 no\nwait " in text
     assert text.endswith("<answer>1196884</answer>")
     first = text.split("\ncheck")[0]
     assert "r1196884\n" not in first + "\n"      # the first attempt really is wrong

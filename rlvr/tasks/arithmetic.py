@@ -21,10 +21,20 @@ stepwise  ``work`` then one line per column, right to left. The first line reads
               1+1 1+1+1=3 r38768
               <answer>38768</answer>
 
-check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
-          same problem (addition re-adds each column with its digits in the other order), a comparison
-          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
-          is the answer.
+check     ``work+check``, the same work, then ``check`` and the inverse operation from the first
+          attempt's result back to the prompt's first operand: a difference is added back, a sum has
+          the second operand taken off (products are worked a second time). Its first line restates
+          its operands, the result just above and the prompt's second operand; then a comparison line
+          ``X vs Y ok`` / ``no`` (``Y`` the first operand, read from the prompt; ``X`` may keep a leading
+          zero), and after ``no`` the word ``wait`` and a fresh attempt whose result is the answer::
+
+              check 38768-19023 8-3-0=5 b0 r5
+              3876-1902 6-2-0=4 b0 r45
+              387-190 7-0-0=7 b0 r745
+              38-19 18-9-0=9 b1 r9745
+              3-1 3-1-1=1 r19745
+              19745 vs 19745 ok
+              <answer>38768</answer>
 
 In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
 when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
@@ -173,7 +183,7 @@ class Arithmetic:
             check_slip = _random_slip(a, op, b, rng)
         check_lines, got, want = _check(a, op, b, first_r, check_slip)
         out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
-        if got == want:
+        if same_value(got, want):
             out.append(Segment(f"{got} vs {want} ok\n"))
             final = first_r
         else:
@@ -202,8 +212,8 @@ def _line_end(digits: str, r: str, carry: int | None, slipped: bool, mark: str =
     return [Segment(f" {mark}{carry} r{r}\n")], r
 
 
-def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool = True) -> tuple[list[Segment], str]:
-    width = max(len(str(x)), len(str(y)))
+def _columns_add(x: int, y: int, slip, restate_first: bool = True, width: int = 0) -> tuple[list[Segment], str]:
+    width = max(width, len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
     carry, r, segs = 0, "", []
@@ -219,12 +229,10 @@ def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool =
         if bad_sum:
             s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
         last = i == width - 1
-        if bad_copy and swap:
-            segs += [Segment(str(dy), False), Segment(f"+{dx}+{carry}=")]
-        elif bad_copy:
+        if bad_copy:
             segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
         else:
-            segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
+            segs.append(Segment(f"{dx}+{dy}+{carry}="))
         segs.append(Segment(str(s), not bad_sum))
         bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
         carry = None if last else (1 - s // 10 if bad_carry else s // 10)
@@ -308,13 +316,24 @@ def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
 def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
-    The check is a second, independent computation of the same problem; addition re-adds every column
-    with its digits in the other order."""
-    if op == "+":
-        segs, got = _columns_add(a, b, slip, swap=True, restate_first=False)
+    Sums and differences are checked by the inverse operation, from the first attempt's result back to
+    the first operand of the prompt: a difference ``R`` is added back (``R+b`` must give ``a``), a sum
+    ``S`` has ``b`` taken away (``S-b`` must give ``a``). The check's first line restates its operands
+    (``R`` copied from the running answer just above, ``b`` from the prompt), so its columns share no
+    line with the first attempt's, and ``a`` is read from the prompt. A product is worked a second time."""
+    if op == "-":
+        segs, got = _columns_add(int(first_r), b, slip, width=len(first_r))
+    elif op == "+":
+        segs, got = _columns_sub(int(first_r), b, slip)
     else:
         segs, got = _work(a, op, b, slip)
-    return [Segment("check "), *segs], got, first_r
+        return [Segment("check "), *segs], got, first_r
+    return [Segment("check "), *segs], got, str(a)
+
+
+def same_value(x: str, y: str) -> bool:
+    """Whether two digit strings are the same number (a check's result may keep a leading zero)."""
+    return int(x) == int(y)
 
 
 def _random_slip(a: int, op: str, b: int, rng: random.Random):
