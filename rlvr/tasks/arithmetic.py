@@ -177,186 +177,189 @@ class Arithmetic:
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
-        first, first_r = _work(a, op, b, slip)
-        check_slip = None
         if slip is None and rng.random() < p_check_slip:
-            check_slip = _random_slip(a, op, b, rng)
-        check_lines, got, want = _check(a, op, b, first_r, check_slip)
-        out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
-        if same_value(got, want):
-            out.append(Segment(f"{got} vs {want} ok\n"))
-            final = first_r
-        else:
-            redo, final = _work(a, op, b, None)
-            out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
-        out.append(Segment(f"<answer>{final}</answer>"))
-        return out
+            slip = _random_slip(a, op, b, rng, kind="check")
+        segs, r = _work(a, op, b, slip, check=True)
+        return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
 
 
 # -------------------------------------------------------------------- column work
-# A slip is (column index from the right, kind, value) applied while writing the work.
+# A slip is (column index from the right, kind, value): kind "sum" writes the column's result off by
+# value, "copy" writes the column's second digit as the digit value (read from a neighbouring column),
+# "check" writes a line's check off by value (a false alarm).
 
 def _digits(n: int, width: int) -> list[int]:
     s = str(n).rjust(width, "0")
     return [int(ch) for ch in reversed(s)]
 
 
-def _line_end(digits: str, r: str, carry: int | None, slipped: bool, mark: str = "c") -> tuple[list[Segment], str]:
-    """The end of a column line: the carry (``c``) or borrow (``b``) out, untrained when it is a slip, and
-    the running answer with ``digits`` put in front; the last column (``carry`` None) has no carry out."""
-    r = digits + r
-    if carry is None:
-        return [Segment(f" r{r}\n")], r
-    if slipped:
-        return [Segment(f" {mark}"), Segment(str(carry), False), Segment(f" r{r}\n")], r
-    return [Segment(f" {mark}{carry} r{r}\n")], r
+@dataclass
+class _Line:
+    """One column line as written: its segments (up to the running answer), the values its check
+    recomputes, and what it passes on."""
+
+    segs: list[Segment]
+    check: str        # the check's sum, e.g. "17-9-0"
+    expect: int       # the value the check must give: a number on the line itself
+    carry: int        # carry or borrow out (ignored on the last column)
+    r: str            # running answer after the line
 
 
-def _columns_add(x: int, y: int, slip, restate_first: bool = True, width: int = 0) -> tuple[list[Segment], str]:
+def _emit(lines: list, slip, check: bool) -> list[Segment]:
+    """The column lines of one piece of work. With ``check`` every line ends in its check
+    (`` check 17-9-0=8 ok``) and a slipped line, or a slipped check, is followed by `` no``, then
+    ``wait`` and the line written afresh."""
+    segs: list[Segment] = []
+    for i, (good, slipped) in enumerate(lines):
+        if not check:
+            segs += [*good.segs, Segment("\n")]
+            continue
+        if slip is not None and slip[0] == i:
+            bad = slipped if slipped is not None else good
+            value = _value(bad.check) + (slip[2] if slip[1] == "check" else 0)
+            segs += [*bad.segs, Segment(f" check {bad.check}=")]
+            segs += [Segment(str(value), slip[1] != "check"), Segment(" no\nwait ")]
+        segs += [*good.segs, Segment(f" check {good.check}={good.expect} ok\n")]
+    return segs
+
+
+def _value(expr: str) -> int:
+    """The value of a check's sum such as ``17-9-0`` or ``3+9+1`` or ``8*3+7`` (no eval)."""
+    total, sign, term = 0, 1, 1
+    for tok in re.findall(r"\d+|[-+*]", expr):
+        if tok == "*":
+            continue
+        if tok in "+-":
+            total += sign * term
+            sign, term = (1 if tok == "+" else -1), 1
+        else:
+            term *= int(tok)
+    return total + sign * term
+
+
+def _head(xt: str, yt: str, op: str, i: int, restate: bool) -> list[Segment]:
+    width = len(xt)
+    return [Segment(f"{xt[:width - i]}{op}{yt[:width - i]} ")] if restate else []
+
+
+def _end(digits: str, r: str, carry: int | None, mark: str) -> tuple[str, str]:
+    """A line's carry or borrow out (none on the last column) and running answer, and the new answer."""
+    return (f" r{digits + r}" if carry is None else f" {mark}{carry} r{digits + r}"), digits + r
+
+
+def _columns_add(x: int, y: int, slip, restate_first: bool = True, width: int = 0, check: bool = False) -> tuple[list[Segment], str]:
     width = max(width, len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
-    carry, r, segs = 0, "", []
+    carry, r, lines = 0, "", []
     for i in range(width):
-        dx, dy = xs[i], ys[i]
-        if i or restate_first:
-            segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        s = dx + dy + carry
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
-            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
         last = i == width - 1
-        if bad_copy:
-            segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
-        else:
-            segs.append(Segment(f"{dx}+{dy}+{carry}="))
-        segs.append(Segment(str(s), not bad_sum))
-        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
-        carry = None if last else (1 - s // 10 if bad_carry else s // 10)
-        end, r = _line_end(str(s) if last else str(s % 10), r, carry, bad_carry)
-        segs += end
-    return segs, r
+        head = _head(xt, yt, "+", i, i > 0 or restate_first)
+
+        def line(dy, delta, dy_train=True):
+            s = xs[i] + dy + carry
+            s = s + delta if s + delta >= 0 else s - delta
+            co = s // 10
+            end, nr = _end(str(s) if last else str(s % 10), r, None if last else co, "c")
+            sum_segs = [Segment(f"{xs[i]}+"), Segment(str(dy), dy_train), Segment(f"+{carry}=")]
+            segs = [*head, *sum_segs, Segment(str(s), delta == 0), Segment(end)]
+            return _Line(segs, f"{s}-{ys[i]}-{carry}", xs[i], co, nr)
+
+        good = line(ys[i], 0)
+        slipped = None
+        if slip is not None and slip[0] == i and slip[1] in ("sum", "copy"):
+            slipped = line(slip[2], 0, False) if slip[1] == "copy" else line(ys[i], slip[2])
+        lines.append((good, slipped))
+        carry, r = good.carry, good.r
+    return _emit(lines, slip, check), r
 
 
-def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
+def _columns_sub(x: int, y: int, slip, restate_first: bool = True, check: bool = False) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
-    borrow, r, segs = 0, "", []
+    borrow, r, lines = 0, "", []
     for i in range(width):
-        dx, dy = xs[i], ys[i]
-        if i or restate_first:
-            segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
-        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
-        if bad_copy:
-            dy = slip[2]
-        d = dx - dy - borrow
-        bout = 1 if d < 0 else 0
-        d += 10 * bout
         last = i == width - 1
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
-            d = (d + slip[2]) % 10
-        pre = "1" if bout else ""
-        if bad_copy:
-            segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
-        else:
-            segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
-        segs.append(Segment(str(d), not bad_sum))
-        bad_borrow = not last and slip is not None and slip[0] == i and slip[1] == "carry"
-        borrow = 1 - bout if bad_borrow else bout          # a slipped borrow is carried on, as written
-        end, r = _line_end(str(d), r, None if last else borrow, bad_borrow, "b")
-        segs += end
-    return segs, r
+        head = _head(xt, yt, "-", i, i > 0 or restate_first)
+
+        def line(dy, delta, dy_train=True):
+            d = xs[i] - dy - borrow
+            bout = 1 if d < 0 else 0
+            d = (d + 10 * bout + delta) % 10
+            pre = "1" if bout else ""
+            end, nr = _end(str(d), r, None if last else bout, "b")
+            segs = [*head, Segment(f"{pre}{xs[i]}-"), Segment(str(dy), dy_train), Segment(f"-{borrow}="),
+                    Segment(str(d), delta == 0), Segment(end)]
+            return _Line(segs, f"{d}+{ys[i]}+{borrow}", int(f"{pre}{xs[i]}"), bout, nr)
+
+        good = line(ys[i], 0)
+        slipped = None
+        if slip is not None and slip[0] == i and slip[1] in ("sum", "copy"):
+            slipped = line(slip[2], 0, False) if slip[1] == "copy" else line(ys[i], slip[2])
+        lines.append((good, slipped))
+        borrow, r = good.carry, good.r
+    return _emit(lines, slip, check), r
 
 
-def _columns_mul1(x: int, m: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
+def _columns_mul1(x: int, m: int, slip, restate_first: bool = True, check: bool = False) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
     xt = str(x)
-    carry, r, segs = 0, "", []
+    carry, r, lines = 0, "", []
     for i, dx in enumerate(xs):
-        if i or restate_first:
-            segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
-        p = dx * m + carry
-        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
-        if bad_sum:
-            p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
         last = i == len(xs) - 1
-        segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
-        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
-        c = p // 10
-        carry = None if last else (c + (1 if c == 0 or slip[2] > 0 else -1) if bad_carry else c)
-        end, r = _line_end(str(p) if last else str(p % 10), r, carry, bad_carry)
-        segs += end
-    return segs, r
+        head = [Segment(f"{xt[:len(xt) - i]}*{m} ")] if i or restate_first else []
+
+        def line(delta):
+            p = dx * m + carry
+            p = p + delta if p + delta >= 0 else p - delta
+            c = p // 10
+            end, nr = _end(str(p) if last else str(p % 10), r, None if last else c, "c")
+            segs = [*head, Segment(f"{dx}*{m}+{carry}="), Segment(str(p), delta == 0), Segment(end)]
+            return _Line(segs, f"{m}*{dx}+{carry}", p, c, nr)
+
+        good = line(0)
+        slipped = line(slip[2]) if slip is not None and slip[0] == i and slip[1] == "sum" else None
+        lines.append((good, slipped))
+        carry, r = good.carry, good.r
+    return _emit(lines, slip, check), r
 
 
-def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
-    """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
+def _work(a: int, op: str, b: int, slip=None, check: bool = False) -> tuple[list[Segment], str]:
+    """Column work for ``a op b`` (with ``check``: each line checked, and a slip caught and redone);
+    returns the segments and the final running result (unstripped)."""
     if op == "+":
-        return _columns_add(a, b, slip, restate_first=False)
+        return _columns_add(a, b, slip, restate_first=False, check=check)
     if op == "-":
-        return _columns_sub(a, b, slip, restate_first=False)
+        return _columns_sub(a, b, slip, restate_first=False, check=check)
     if b < 10:
-        return _columns_mul1(a, b, slip, restate_first=False)
+        return _columns_mul1(a, b, slip, restate_first=False, check=check)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _columns_mul1(a, units, slip, restate_first=False)
-    s2, r2 = _columns_mul1(a, tens, None)
+    s1, r1 = _columns_mul1(a, units, slip, restate_first=False, check=check)
+    s2, r2 = _columns_mul1(a, tens, None, check=check)
     p1, p2 = int(r1), int(r2) * 10
     width = len(str(max(p1, p2)))
     x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
-    s3, r3 = _columns_add(int(x), int(y), None)
+    s3, r3 = _columns_add(int(x), int(y), None, check=check)
     return [*s1, *s2, *s3], r3
 
 
-def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
-    """Check lines and the two values compared: (lines, value the check got, value it must match).
-
-    Sums and differences are checked by the inverse operation, from the first attempt's result back to
-    the first operand of the prompt: a difference ``R`` is added back (``R+b`` must give ``a``), a sum
-    ``S`` has ``b`` taken away (``S-b`` must give ``a``). The check's first line restates its operands
-    (``R`` copied from the running answer just above, ``b`` from the prompt), so its columns share no
-    line with the first attempt's, and ``a`` is read from the prompt. A product is worked a second time."""
-    if op == "-":
-        segs, got = _columns_add(int(first_r), b, slip, width=len(first_r))
-    elif op == "+":
-        segs, got = _columns_sub(int(first_r), b, slip)
-    else:
-        segs, got = _work(a, op, b, slip)
-        return [Segment("check "), *segs], got, first_r
-    return [Segment("check "), *segs], got, str(a)
-
-
-def same_value(x: str, y: str) -> bool:
-    """Whether two digit strings are the same number (a check's result may keep a leading zero)."""
-    return int(x) == int(y)
-
-
-def _random_slip(a: int, op: str, b: int, rng: random.Random):
-    """A slip of the kind the model makes: biased towards columns with a carry and to the left."""
+def _random_slip(a: int, op: str, b: int, rng: random.Random, kind: str | None = None):
+    """A slip of the kind the model makes (a column result off by one or two, a digit read from the
+    neighbouring column), biased to the left; ``kind="check"`` slips a line's check instead."""
     if op == "*" and b >= 10:
         b = b % 10
     width = len(str(a))
-    if op == "*":
-        kinds = ["sum", "sum", "carry"]
-    else:
-        kinds = ["sum", "carry", "copy"]
-    weights = [1 + i for i in range(width)]
-    col = rng.choices(range(width), weights=weights)[0]
-    kind = rng.choice(kinds)
-    if kind == "carry" and col == width - 1:
-        kind = "sum"
+    col = rng.choices(range(width), weights=[1 + i for i in range(width)])[0]
+    if kind is None:
+        kind = "sum" if op == "*" else rng.choice(["sum", "sum", "copy"])
     if kind == "copy":
         ys = _digits(b, width)
         neighbours = [ys[j] for j in (col - 1, col + 1) if 0 <= j < width and ys[j] != ys[col]]
-        if not neighbours:
-            kind = "sum"
-        else:
+        if neighbours:
             return (col, "copy", rng.choice(neighbours))
+        kind = "sum"
     return (col, kind, rng.choice([-1, 1]))
 
 
