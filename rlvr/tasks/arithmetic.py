@@ -21,26 +21,31 @@ stepwise  ``work`` then one line per column, right to left. The first line reads
               1+1 1+1+1=3 r38768
               <answer>38768</answer>
 
-check     ``work+check``, the same work, then ``check`` and the inverse operation from the first
-          attempt's result back to the prompt's first operand: a difference is added back, a sum has
-          the second operand taken off (products are worked a second time). Its first line restates
-          its operands, the result just above and the prompt's second operand; then a comparison line
-          ``X vs Y ok`` / ``no`` (``Y`` the first operand, read from the prompt; ``X`` may keep a leading
-          zero), and after ``no`` the word ``wait`` and a fresh attempt whose result is the answer::
+check     ``work+check``, then the same column work with each line checked in place by the inverse
+          operation, computed afresh from the line's result and the digits of the restated operands
+          (the prompt's on the first line) and compared with a number on the same line: a sum's column
+          takes the second digit and the carry back off and must give the first digit, a difference's
+          column adds them back and must give the (borrow-prefixed) first digit, a product's column is
+          multiplied the other way round. ``ok`` goes on; ``no`` is followed by ``wait`` and the line
+          written afresh::
 
-              check 38768-19023 8-3-0=5 b0 r5
-              3876-1902 6-2-0=4 b0 r45
-              387-190 7-0-0=7 b0 r745
-              38-19 18-9-0=9 b1 r9745
-              3-1 3-1-1=1 r19745
-              19745 vs 19745 ok
+              work+check 5+3+0=8 c0 r8 check 8-3-0=5 ok
+              1974+1902 4+2+0=6 c0 r68 check 6-2-0=4 ok
+              197+190 7+0+0=7 c0 r768 check 7-0-0=7 ok
+              19+19 9+9+0=18 c1 r8768 check 18-9-0=9 ok
+              1+1 1+1+1=4 r48768 check 4-1-1=2 no
+              wait 1+1 1+1+1=3 r38768 check 3-1-1=1 ok
               <answer>38768</answer>
 
-In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
-when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
-copied from the neighbouring column. Later lines follow consistently from the slip, so the check sees a
-real disagreement. The slipped characters are marked untrained (``Segment.train = False``): the model
-learns to notice and repair slips in context without learning to make them.
+          Every number a check reads is on its own line or the one above, as in the column work:
+          checks that re-derived the whole result and compared it with a number many lines up (the
+          first attempt's, or the prompt's) failed on those long copies in this model.
+
+In check traces a line sometimes holds a slip of the kind a small model makes when it samples at
+temperature 1: a column result off by one or two, or a digit read from the neighbouring column; or
+the check itself slips and says ``no`` on a right line (a false alarm, redone all the same). The
+slipped characters are marked untrained (``Segment.train = False``): the model learns to notice and
+repair slips in context without learning to make them.
 """
 from __future__ import annotations
 
@@ -165,7 +170,7 @@ class Arithmetic:
 
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
-              p_slip: float = 0.4, p_check_slip: float = 0.15) -> list[Segment]:
+              p_slip: float = 0.4, p_check_slip: float = 0.15, p_line_slip: float = 0.0) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer."""
         a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
         answer = f"<answer>{problem.answer}</answer>"
@@ -176,7 +181,10 @@ class Arithmetic:
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
-        slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
+        if p_line_slip > 0:      # each line of the first (or only) partial slips on its own
+            slip = [_random_slip(a, op, b, rng, col=i) for i in range(len(str(a))) if rng.random() < p_line_slip] or None
+        else:
+            slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
         if slip is None and rng.random() < p_check_slip:
             slip = _random_slip(a, op, b, rng, kind="check")
         segs, r = _work(a, op, b, slip, check=True)
@@ -205,20 +213,29 @@ class _Line:
     r: str            # running answer after the line
 
 
+def _by_column(slip) -> dict:
+    """Slips by column: ``slip`` is None, one slip, or a list of slips."""
+    if slip is None:
+        return {}
+    return {sl[0]: sl for sl in ([slip] if isinstance(slip, tuple) else slip)}
+
+
 def _emit(lines: list, slip, check: bool) -> list[Segment]:
     """The column lines of one piece of work. With ``check`` every line ends in its check
     (`` check 17-9-0=8 ok``) and a slipped line, or a slipped check, is followed by `` no``, then
     ``wait`` and the line written afresh."""
     segs: list[Segment] = []
+    slips = _by_column(slip)
     for i, (good, slipped) in enumerate(lines):
         if not check:
             segs += [*good.segs, Segment("\n")]
             continue
-        if slip is not None and slip[0] == i:
+        if i in slips:
+            kind, delta = slips[i][1], slips[i][2]
             bad = slipped if slipped is not None else good
-            value = _value(bad.check) + (slip[2] if slip[1] == "check" else 0)
+            value = _value(bad.check) + (delta if kind == "check" else 0)
             segs += [*bad.segs, Segment(f" check {bad.check}=")]
-            segs += [Segment(str(value), slip[1] != "check"), Segment(" no\nwait ")]
+            segs += [Segment(str(value), kind != "check"), Segment(" no\nwait ")]
         segs += [*good.segs, Segment(f" check {good.check}={good.expect} ok\n")]
     return segs
 
@@ -266,9 +283,9 @@ def _columns_add(x: int, y: int, slip, restate_first: bool = True, width: int = 
             return _Line(segs, f"{s}-{ys[i]}-{carry}", xs[i], co, nr)
 
         good = line(ys[i], 0)
-        slipped = None
-        if slip is not None and slip[0] == i and slip[1] in ("sum", "copy"):
-            slipped = line(slip[2], 0, False) if slip[1] == "copy" else line(ys[i], slip[2])
+        slipped, sl = None, _by_column(slip).get(i)
+        if sl is not None and sl[1] in ("sum", "copy"):
+            slipped = line(sl[2], 0, False) if sl[1] == "copy" else line(ys[i], sl[2])
         lines.append((good, slipped))
         carry, r = good.carry, good.r
     return _emit(lines, slip, check), r
@@ -294,9 +311,9 @@ def _columns_sub(x: int, y: int, slip, restate_first: bool = True, check: bool =
             return _Line(segs, f"{d}+{ys[i]}+{borrow}", int(f"{pre}{xs[i]}"), bout, nr)
 
         good = line(ys[i], 0)
-        slipped = None
-        if slip is not None and slip[0] == i and slip[1] in ("sum", "copy"):
-            slipped = line(slip[2], 0, False) if slip[1] == "copy" else line(ys[i], slip[2])
+        slipped, sl = None, _by_column(slip).get(i)
+        if sl is not None and sl[1] in ("sum", "copy"):
+            slipped = line(sl[2], 0, False) if sl[1] == "copy" else line(ys[i], sl[2])
         lines.append((good, slipped))
         borrow, r = good.carry, good.r
     return _emit(lines, slip, check), r
@@ -319,7 +336,8 @@ def _columns_mul1(x: int, m: int, slip, restate_first: bool = True, check: bool 
             return _Line(segs, f"{m}*{dx}+{carry}", p, c, nr)
 
         good = line(0)
-        slipped = line(slip[2]) if slip is not None and slip[0] == i and slip[1] == "sum" else None
+        sl = _by_column(slip).get(i)
+        slipped = line(sl[2]) if sl is not None and sl[1] == "sum" else None
         lines.append((good, slipped))
         carry, r = good.carry, good.r
     return _emit(lines, slip, check), r
@@ -345,13 +363,15 @@ def _work(a: int, op: str, b: int, slip=None, check: bool = False) -> tuple[list
     return [*s1, *s2, *s3], r3
 
 
-def _random_slip(a: int, op: str, b: int, rng: random.Random, kind: str | None = None):
-    """A slip of the kind the model makes (a column result off by one or two, a digit read from the
-    neighbouring column), biased to the left; ``kind="check"`` slips a line's check instead."""
+def _random_slip(a: int, op: str, b: int, rng: random.Random, kind: str | None = None, col: int | None = None):
+    """A slip of the kind the model makes (a column result off by one, a digit read from the
+    neighbouring column), biased to the left unless ``col`` is given; ``kind="check"`` slips a line's
+    check instead."""
     if op == "*" and b >= 10:
         b = b % 10
     width = len(str(a))
-    col = rng.choices(range(width), weights=[1 + i for i in range(width)])[0]
+    if col is None:
+        col = rng.choices(range(width), weights=[1 + i for i in range(width)])[0]
     if kind is None:
         kind = "sum" if op == "*" else rng.choice(["sum", "sum", "copy"])
     if kind == "copy":
