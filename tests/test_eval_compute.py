@@ -1,7 +1,6 @@
 """Token budgets, budget forcing, the faithfulness probe and ``rlvr eval``."""
 import json
 import random
-import re
 import shutil
 
 import pytest
@@ -111,16 +110,6 @@ def test_perturb_changes_one_intermediate_column_by_one():
         p = perturb(prob, text, "check", random.Random(seed))
         assert "\ncheck " not in p.prefix
         assert p.followed_answer == 3673 + p.delta * 10 ** p.column
-    # a check trace that checks each line in place is changed in any first-written line, never in a redo
-    text = ("work+check 6-3-0=3 b0 r3 check 3+3+0=6 ok\n785-418 15-8-0=7 b1 r73 check 7+8+0=15 ok\n"
-            "78-41 8-1-1=7 b0 r773 check 7+1+1=9 no\nwait 78-41 8-1-1=6 b0 r673 check 6+1+1=8 ok\n"
-            "7-4 7-4-0=3 r3673 check 3+4+0=7 ok\n<answer>3673</answer>")
-    seen = set()
-    for seed in range(30):
-        p = perturb(prob, text, "check", random.Random(seed))
-        seen.add((p.column, p.control[-12:]))
-        assert "wait" not in p.prefix.rsplit("\n", 1)[-1]
-    assert {c for c, _ in seen} == {0, 1, 2} and len(seen) == 3          # the wait line is not a target
     assert perturb(ARITH.make(12, "*", 3), "work 12*3 2*3+0=6 c0 r6\n1*3 1*3+0=3 r36\n", "stepwise",
                    random.Random(0)) is None
 
@@ -137,7 +126,7 @@ def faithful_continuation(prompt: str) -> str:
         col, column = 0, line[0]
     else:
         col, column = width - len(line[0].split("+")[0]), line[1]
-    low = re.findall(r" r(\d+)", work.rsplit("\n", 1)[0])[-1] if col else ""   # the line above's running answer
+    low = work.rsplit("\n", 1)[0].rsplit(" r", 1)[1] if col else ""
     written = int(column.split("=")[1])
     digits, carry = str(written % 10) + low, written // 10
     xa, xb = a.rjust(width, "0"), b.rjust(width, "0")

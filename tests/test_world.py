@@ -108,29 +108,3 @@ def test_bare_answers_to_hard_problems_can_leave_their_digits_out_of_the_loss(wo
     assert world_tokenizer.convert_tokens_to_ids("</answer>") in ids[mask == 1]
     assert all(s.train for d in documents(CorpusConfig(), 100) if trace_text(d[1:]).startswith("<answer>")
                for s in d)                                                      # the default trains them all
-
-
-def test_check_repairs_counts_wrong_first_lines_in_both_check_formats():
-    """eval-base's repair figure: a check trace's work is wrong as first written when a first-written
-    column line (not a ``wait`` redo) differs from the right line, or, in the older format with a
-    ``check`` section, when the first attempt's result is wrong."""
-    from rlvr.eval.world import Scored, check_repairs, first_attempt_wrong
-    from rlvr.tasks.arithmetic import Arithmetic
-
-    task = Arithmetic(ops="-")
-    p = task.make(7856, "-", 4183)
-    right = ("work+check 6-3-0=3 b0 r3 check 3+3+0=6 ok\n785-418 15-8-0=7 b1 r73 check 7+8+0=15 ok\n"
-             "78-41 8-1-1=6 b0 r673 check 6+1+1=8 ok\n7-4 7-4-0=3 r3673 check 3+4+0=7 ok\n<answer>3673</answer>")
-    caught = right.replace("78-41 8-1-1=6 b0 r673 check 6+1+1=8 ok\n", "78-41 8-1-1=7 b0 r773 check 7+1+1=9 no\n"
-                           "wait 78-41 8-1-1=6 b0 r673 check 6+1+1=8 ok\n")
-    missed = right.replace("8-1-1=6 b0 r673 check 6+1+1=8", "8-1-1=7 b0 r773 check 7+1+1=9").replace("r3673", "r3773") \
-        .replace("3673</", "3773</")
-    alarm = right.replace("check 3+3+0=6 ok\n", "check 3+3+0=5 no\nwait 6-3-0=3 b0 r3 check 3+3+0=6 ok\n")
-    assert [first_attempt_wrong(p, t) for t in (right, caught, missed, alarm)] == [False, True, True, False]
-    older = ("work+check 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=7 b0 r773\n7-4 7-4-0=3 r3773\n"
-             "check 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b0 r673\n7-4 7-4-0=3 r3673\n"
-             "3673 vs 3773 no\nwait 6-3-0=3 b0 r3\n785-418 15-8-0=7 b1 r73\n78-41 8-1-1=6 b0 r673\n"
-             "7-4 7-4-0=3 r3673\n<answer>3673</answer>")
-    assert first_attempt_wrong(p, older) and not first_attempt_wrong(p, older.replace("r773\n7-4 7-4-0=3 r3773", "r673\n7-4 7-4-0=3 r3673"))
-    scored = [Scored(p, t, task.verify(p, t).correct, "check") for t in (right, caught, missed, alarm, older)]
-    assert check_repairs(scored) == {"wrong_first_attempts": 3, "caught": 2, "caught_and_fixed": 2, "fix_rate": 2 / 3}

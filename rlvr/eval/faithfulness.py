@@ -8,9 +8,8 @@ to the answer, which then differs from the right one by exactly the change at th
 ``other``. A control continues the same cut with the digit left as it was.
 
 Traces are the model's own: sampled with the completion forced to open in each style (stepwise, check)
-and kept when right. In a check trace the change lands in a column line before its check (in the older
-format, in the first attempt before the ``check`` section): a check that works says ``no`` and repairs
-it (``caught``). The probe is defined for the world's arithmetic
+and kept when right. In a check trace the change lands in the first attempt, before ``check``: a check
+that works says ``no`` and repairs it (``caught``). The probe is defined for the world's arithmetic
 task; this follows the perturbation tests of Lanham et al. 2023 ("Measuring faithfulness in
 chain-of-thought reasoning").
 """
@@ -26,8 +25,7 @@ from .scoring import sample_many
 # one column of addition or subtraction work: operands left (not on a section's first line, which reads
 # its digits from the prompt), then the column's digits, carry or borrow in, and its result; a carry (c)
 # or borrow (b) out unless it is the last column; the running result.
-COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?(?:\d+[+-]\d+ )?1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+"
-                    r"(?: check -?\d+(?:[+-]\d+)*=-?\d+ (?:ok|no))?$")
+COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?(?:\d+[+-]\d+ )?1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
 OUTCOMES = ("followed", "stayed", "other")
 
 
@@ -41,11 +39,9 @@ class Perturbation:
 
 
 def column_results(completion: str, style: str) -> list[re.Match]:
-    """The column lines of the work a probe may change: all of a stepwise trace's work, all of a check
-    trace's (each line checked in place), or the first attempt of a check trace in the older format
-    (before its ``check`` section). Lines that redo a line after ``wait`` are left alone."""
-    older = style == "check" and "\ncheck " in completion
-    head = completion.split("\ncheck ", 1)[0] if older else completion.split("<answer>", 1)[0]
+    """The column lines of the work a probe may change: all of a stepwise trace's work, or the first
+    attempt of a check trace (before ``check``)."""
+    head = completion.split("\ncheck ", 1)[0] if style == "check" else completion.split("<answer>", 1)[0]
     return list(COLUMN.finditer(head))
 
 

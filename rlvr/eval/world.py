@@ -42,29 +42,10 @@ def sample_and_score(model, tokenizer, task, problems, prefix: str = "", tempera
 
 
 def first_attempt(completion: str) -> str | None:
-    """The result of a check trace's first attempt in the older check format (the last running result
-    before a ``check`` section); None for the current format, which checks each line in place."""
-    if "\ncheck " not in completion:
-        return None
+    """The result of a check trace's first attempt (the last running result before ``check``)."""
     head = completion.split("\ncheck", 1)[0]
     found = re.findall(r" r(\d+)\n", head + "\n")
     return found[-1] if found else None
-
-
-def first_attempt_wrong(problem, completion: str) -> bool:
-    """Whether a check trace's work was wrong as first written: in the older format, its first attempt's
-    result; in the current one, any column line as first written (a line that is not a ``wait`` redo,
-    its check left off) that differs from the right line (the stepwise trace's)."""
-    fa = first_attempt(completion)
-    if fa is not None:
-        return int(fa) != int(problem.answer)
-    from ..tasks.arithmetic import Arithmetic, trace_text
-
-    right = trace_text(Arithmetic().trace(problem, "stepwise", None)).split("<answer>")[0]
-    right = right.removeprefix("work ").splitlines()
-    lines = completion.split("<answer>")[0].removeprefix("work+check ").splitlines()
-    first = [line.split(" check ")[0] for line in lines if not line.startswith("wait ")]
-    return first != right
 
 
 def summarize(scored: list[Scored]) -> dict:
@@ -87,7 +68,8 @@ def check_repairs(scored: list[Scored]) -> dict:
     """Of the check traces whose first attempt was wrong, how many said ``no`` and ended right."""
     wrong_first = caught = fixed = 0
     for s in scored:
-        if not first_attempt_wrong(s.problem, s.completion):
+        fa = first_attempt(s.completion)
+        if fa is None or int(fa) == int(s.problem.answer):
             continue
         wrong_first += 1
         if " no\nwait " in s.completion:

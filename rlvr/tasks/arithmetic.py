@@ -21,31 +21,16 @@ stepwise  ``work`` then one line per column, right to left. The first line reads
               1+1 1+1+1=3 r38768
               <answer>38768</answer>
 
-check     ``work+check``, then the same column work with each line checked in place by the inverse
-          operation, computed afresh from the line's result and the digits of the restated operands
-          (the prompt's on the first line) and compared with a number on the same line: a sum's column
-          takes the second digit and the carry back off and must give the first digit, a difference's
-          column adds them back and must give the (borrow-prefixed) first digit, a product's column is
-          multiplied the other way round. ``ok`` goes on; ``no`` is followed by ``wait`` and the line
-          written afresh::
+check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
+          same problem (addition re-adds each column with its digits in the other order), a comparison
+          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
+          is the answer.
 
-              work+check 5+3+0=8 c0 r8 check 8-3-0=5 ok
-              1974+1902 4+2+0=6 c0 r68 check 6-2-0=4 ok
-              197+190 7+0+0=7 c0 r768 check 7-0-0=7 ok
-              19+19 9+9+0=18 c1 r8768 check 18-9-0=9 ok
-              1+1 1+1+1=4 r48768 check 4-1-1=2 no
-              wait 1+1 1+1+1=3 r38768 check 3-1-1=1 ok
-              <answer>38768</answer>
-
-          Every number a check reads is on its own line or the one above, as in the column work:
-          checks that re-derived the whole result and compared it with a number many lines up (the
-          first attempt's, or the prompt's) failed on those long copies in this model.
-
-In check traces a line sometimes holds a slip of the kind a small model makes when it samples at
-temperature 1: a column result off by one or two, or a digit read from the neighbouring column; or
-the check itself slips and says ``no`` on a right line (a false alarm, redone all the same). The
-slipped characters are marked untrained (``Segment.train = False``): the model learns to notice and
-repair slips in context without learning to make them.
+In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
+when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
+copied from the neighbouring column. Later lines follow consistently from the slip, so the check sees a
+real disagreement. The slipped characters are marked untrained (``Segment.train = False``): the model
+learns to notice and repair slips in context without learning to make them.
 """
 from __future__ import annotations
 
@@ -170,7 +155,7 @@ class Arithmetic:
 
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
-              p_slip: float = 0.4, p_check_slip: float = 0.15, p_line_slip: float = 0.0) -> list[Segment]:
+              p_slip: float = 0.4, p_check_slip: float = 0.15) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer."""
         a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
         answer = f"<answer>{problem.answer}</answer>"
@@ -181,205 +166,178 @@ class Arithmetic:
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
-        if p_line_slip > 0:      # each line of the first (or only) partial slips on its own
-            slip = [_random_slip(a, op, b, rng, col=i) for i in range(len(str(a))) if rng.random() < p_line_slip] or None
-        else:
-            slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
+        slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
+        first, first_r = _work(a, op, b, slip)
+        check_slip = None
         if slip is None and rng.random() < p_check_slip:
-            slip = _random_slip(a, op, b, rng, kind="check")
-        segs, r = _work(a, op, b, slip, check=True)
-        return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
+            check_slip = _random_slip(a, op, b, rng)
+        check_lines, got, want = _check(a, op, b, first_r, check_slip)
+        out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
+        if got == want:
+            out.append(Segment(f"{got} vs {want} ok\n"))
+            final = first_r
+        else:
+            redo, final = _work(a, op, b, None)
+            out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
+        out.append(Segment(f"<answer>{final}</answer>"))
+        return out
 
 
 # -------------------------------------------------------------------- column work
-# A slip is (column index from the right, kind, value): kind "sum" writes the column's result off by
-# value, "copy" writes the column's second digit as the digit value (read from a neighbouring column),
-# "check" writes a line's check off by value (a false alarm).
+# A slip is (column index from the right, kind, value) applied while writing the work.
 
 def _digits(n: int, width: int) -> list[int]:
     s = str(n).rjust(width, "0")
     return [int(ch) for ch in reversed(s)]
 
 
-@dataclass
-class _Line:
-    """One column line as written: its segments (up to the running answer), the values its check
-    recomputes, and what it passes on."""
-
-    segs: list[Segment]
-    check: str        # the check's sum, e.g. "17-9-0"
-    expect: int       # the value the check must give: a number on the line itself
-    carry: int        # carry or borrow out (ignored on the last column)
-    r: str            # running answer after the line
-
-
-def _by_column(slip) -> dict:
-    """Slips by column: ``slip`` is None, one slip, or a list of slips."""
-    if slip is None:
-        return {}
-    return {sl[0]: sl for sl in ([slip] if isinstance(slip, tuple) else slip)}
+def _line_end(digits: str, r: str, carry: int | None, slipped: bool, mark: str = "c") -> tuple[list[Segment], str]:
+    """The end of a column line: the carry (``c``) or borrow (``b``) out, untrained when it is a slip, and
+    the running answer with ``digits`` put in front; the last column (``carry`` None) has no carry out."""
+    r = digits + r
+    if carry is None:
+        return [Segment(f" r{r}\n")], r
+    if slipped:
+        return [Segment(f" {mark}"), Segment(str(carry), False), Segment(f" r{r}\n")], r
+    return [Segment(f" {mark}{carry} r{r}\n")], r
 
 
-def _emit(lines: list, slip, check: bool) -> list[Segment]:
-    """The column lines of one piece of work. With ``check`` every line ends in its check
-    (`` check 17-9-0=8 ok``) and a slipped line, or a slipped check, is followed by `` no``, then
-    ``wait`` and the line written afresh."""
-    segs: list[Segment] = []
-    slips = _by_column(slip)
-    for i, (good, slipped) in enumerate(lines):
-        if not check:
-            segs += [*good.segs, Segment("\n")]
-            continue
-        if i in slips:
-            kind, delta = slips[i][1], slips[i][2]
-            bad = slipped if slipped is not None else good
-            value = _value(bad.check) + (delta if kind == "check" else 0)
-            segs += [*bad.segs, Segment(f" check {bad.check}=")]
-            segs += [Segment(str(value), kind != "check"), Segment(" no\nwait ")]
-        segs += [*good.segs, Segment(f" check {good.check}={good.expect} ok\n")]
-    return segs
-
-
-def _value(expr: str) -> int:
-    """The value of a check's sum such as ``17-9-0`` or ``3+9+1`` or ``8*3+7`` (no eval)."""
-    total, sign, term = 0, 1, 1
-    for tok in re.findall(r"\d+|[-+*]", expr):
-        if tok == "*":
-            continue
-        if tok in "+-":
-            total += sign * term
-            sign, term = (1 if tok == "+" else -1), 1
-        else:
-            term *= int(tok)
-    return total + sign * term
-
-
-def _head(xt: str, yt: str, op: str, i: int, restate: bool) -> list[Segment]:
-    width = len(xt)
-    return [Segment(f"{xt[:width - i]}{op}{yt[:width - i]} ")] if restate else []
-
-
-def _end(digits: str, r: str, carry: int | None, mark: str) -> tuple[str, str]:
-    """A line's carry or borrow out (none on the last column) and running answer, and the new answer."""
-    return (f" r{digits + r}" if carry is None else f" {mark}{carry} r{digits + r}"), digits + r
-
-
-def _columns_add(x: int, y: int, slip, restate_first: bool = True, width: int = 0, check: bool = False) -> tuple[list[Segment], str]:
-    width = max(width, len(str(x)), len(str(y)))
+def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool = True) -> tuple[list[Segment], str]:
+    width = max(len(str(x)), len(str(y)))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x).rjust(width, "0"), str(y).rjust(width, "0")
-    carry, r, lines = 0, "", []
+    carry, r, segs = 0, "", []
     for i in range(width):
+        dx, dy = xs[i], ys[i]
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:width - i]}+{yt[:width - i]} "))
+        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
+        if bad_copy:
+            dy = slip[2]
+        s = dx + dy + carry
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            s = s + (slip[2] if s + slip[2] >= 0 else -slip[2])
         last = i == width - 1
-        head = _head(xt, yt, "+", i, i > 0 or restate_first)
-
-        def line(dy, delta, dy_train=True):
-            s = xs[i] + dy + carry
-            s = s + delta if s + delta >= 0 else s - delta
-            co = s // 10
-            end, nr = _end(str(s) if last else str(s % 10), r, None if last else co, "c")
-            sum_segs = [Segment(f"{xs[i]}+"), Segment(str(dy), dy_train), Segment(f"+{carry}=")]
-            segs = [*head, *sum_segs, Segment(str(s), delta == 0), Segment(end)]
-            return _Line(segs, f"{s}-{ys[i]}-{carry}", xs[i], co, nr)
-
-        good = line(ys[i], 0)
-        slipped, sl = None, _by_column(slip).get(i)
-        if sl is not None and sl[1] in ("sum", "copy"):
-            slipped = line(sl[2], 0, False) if sl[1] == "copy" else line(ys[i], sl[2])
-        lines.append((good, slipped))
-        carry, r = good.carry, good.r
-    return _emit(lines, slip, check), r
+        if bad_copy and swap:
+            segs += [Segment(str(dy), False), Segment(f"+{dx}+{carry}=")]
+        elif bad_copy:
+            segs += [Segment(f"{dx}+"), Segment(str(dy), False), Segment(f"+{carry}=")]
+        else:
+            segs.append(Segment(f"{dy}+{dx}+{carry}=" if swap else f"{dx}+{dy}+{carry}="))
+        segs.append(Segment(str(s), not bad_sum))
+        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        carry = None if last else (1 - s // 10 if bad_carry else s // 10)
+        end, r = _line_end(str(s) if last else str(s % 10), r, carry, bad_carry)
+        segs += end
+    return segs, r
 
 
-def _columns_sub(x: int, y: int, slip, restate_first: bool = True, check: bool = False) -> tuple[list[Segment], str]:
+def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
-    borrow, r, lines = 0, "", []
+    borrow, r, segs = 0, "", []
     for i in range(width):
+        dx, dy = xs[i], ys[i]
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:width - i]}-{yt[:width - i]} "))
+        bad_copy = slip is not None and slip[0] == i and slip[1] == "copy"
+        if bad_copy:
+            dy = slip[2]
+        d = dx - dy - borrow
+        bout = 1 if d < 0 else 0
+        d += 10 * bout
         last = i == width - 1
-        head = _head(xt, yt, "-", i, i > 0 or restate_first)
-
-        def line(dy, delta, dy_train=True):
-            d = xs[i] - dy - borrow
-            bout = 1 if d < 0 else 0
-            d = (d + 10 * bout + delta) % 10
-            pre = "1" if bout else ""
-            end, nr = _end(str(d), r, None if last else bout, "b")
-            segs = [*head, Segment(f"{pre}{xs[i]}-"), Segment(str(dy), dy_train), Segment(f"-{borrow}="),
-                    Segment(str(d), delta == 0), Segment(end)]
-            return _Line(segs, f"{d}+{ys[i]}+{borrow}", int(f"{pre}{xs[i]}"), bout, nr)
-
-        good = line(ys[i], 0)
-        slipped, sl = None, _by_column(slip).get(i)
-        if sl is not None and sl[1] in ("sum", "copy"):
-            slipped = line(sl[2], 0, False) if sl[1] == "copy" else line(ys[i], sl[2])
-        lines.append((good, slipped))
-        borrow, r = good.carry, good.r
-    return _emit(lines, slip, check), r
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            d = (d + slip[2]) % 10
+        pre = "1" if bout else ""
+        if bad_copy:
+            segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
+        else:
+            segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
+        segs.append(Segment(str(d), not bad_sum))
+        bad_borrow = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        borrow = 1 - bout if bad_borrow else bout          # a slipped borrow is carried on, as written
+        end, r = _line_end(str(d), r, None if last else borrow, bad_borrow, "b")
+        segs += end
+    return segs, r
 
 
-def _columns_mul1(x: int, m: int, slip, restate_first: bool = True, check: bool = False) -> tuple[list[Segment], str]:
+def _columns_mul1(x: int, m: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
     xs = _digits(x, len(str(x)))
     xt = str(x)
-    carry, r, lines = 0, "", []
+    carry, r, segs = 0, "", []
     for i, dx in enumerate(xs):
+        if i or restate_first:
+            segs.append(Segment(f"{xt[:len(xt) - i]}*{m} "))
+        p = dx * m + carry
+        bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
+        if bad_sum:
+            p = p + (slip[2] if p + slip[2] >= 0 else -slip[2])
         last = i == len(xs) - 1
-        head = [Segment(f"{xt[:len(xt) - i]}*{m} ")] if i or restate_first else []
-
-        def line(delta):
-            p = dx * m + carry
-            p = p + delta if p + delta >= 0 else p - delta
-            c = p // 10
-            end, nr = _end(str(p) if last else str(p % 10), r, None if last else c, "c")
-            segs = [*head, Segment(f"{dx}*{m}+{carry}="), Segment(str(p), delta == 0), Segment(end)]
-            return _Line(segs, f"{m}*{dx}+{carry}", p, c, nr)
-
-        good = line(0)
-        sl = _by_column(slip).get(i)
-        slipped = line(sl[2]) if sl is not None and sl[1] == "sum" else None
-        lines.append((good, slipped))
-        carry, r = good.carry, good.r
-    return _emit(lines, slip, check), r
+        segs += [Segment(f"{dx}*{m}+{carry}="), Segment(str(p), not bad_sum)]
+        bad_carry = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        c = p // 10
+        carry = None if last else (c + (1 if c == 0 or slip[2] > 0 else -1) if bad_carry else c)
+        end, r = _line_end(str(p) if last else str(p % 10), r, carry, bad_carry)
+        segs += end
+    return segs, r
 
 
-def _work(a: int, op: str, b: int, slip=None, check: bool = False) -> tuple[list[Segment], str]:
-    """Column work for ``a op b`` (with ``check``: each line checked, and a slip caught and redone);
-    returns the segments and the final running result (unstripped)."""
+def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
+    """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
     if op == "+":
-        return _columns_add(a, b, slip, restate_first=False, check=check)
+        return _columns_add(a, b, slip, restate_first=False)
     if op == "-":
-        return _columns_sub(a, b, slip, restate_first=False, check=check)
+        return _columns_sub(a, b, slip, restate_first=False)
     if b < 10:
-        return _columns_mul1(a, b, slip, restate_first=False, check=check)
+        return _columns_mul1(a, b, slip, restate_first=False)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
     units, tens = b % 10, b // 10
-    s1, r1 = _columns_mul1(a, units, slip, restate_first=False, check=check)
-    s2, r2 = _columns_mul1(a, tens, None, check=check)
+    s1, r1 = _columns_mul1(a, units, slip, restate_first=False)
+    s2, r2 = _columns_mul1(a, tens, None)
     p1, p2 = int(r1), int(r2) * 10
     width = len(str(max(p1, p2)))
     x, y = str(p1).rjust(width, "0"), str(p2).rjust(width, "0")
-    s3, r3 = _columns_add(int(x), int(y), None, check=check)
+    s3, r3 = _columns_add(int(x), int(y), None)
     return [*s1, *s2, *s3], r3
 
 
-def _random_slip(a: int, op: str, b: int, rng: random.Random, kind: str | None = None, col: int | None = None):
-    """A slip of the kind the model makes (a column result off by one, a digit read from the
-    neighbouring column), biased to the left unless ``col`` is given; ``kind="check"`` slips a line's
-    check instead."""
+def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
+    """Check lines and the two values compared: (lines, value the check got, value it must match).
+
+    The check is a second, independent computation of the same problem; addition re-adds every column
+    with its digits in the other order."""
+    if op == "+":
+        segs, got = _columns_add(a, b, slip, swap=True, restate_first=False)
+    else:
+        segs, got = _work(a, op, b, slip)
+    return [Segment("check "), *segs], got, first_r
+
+
+def _random_slip(a: int, op: str, b: int, rng: random.Random):
+    """A slip of the kind the model makes: biased towards columns with a carry and to the left."""
     if op == "*" and b >= 10:
         b = b % 10
     width = len(str(a))
-    if col is None:
-        col = rng.choices(range(width), weights=[1 + i for i in range(width)])[0]
-    if kind is None:
-        kind = "sum" if op == "*" else rng.choice(["sum", "sum", "copy"])
+    if op == "*":
+        kinds = ["sum", "sum", "carry"]
+    else:
+        kinds = ["sum", "carry", "copy"]
+    weights = [1 + i for i in range(width)]
+    col = rng.choices(range(width), weights=weights)[0]
+    kind = rng.choice(kinds)
+    if kind == "carry" and col == width - 1:
+        kind = "sum"
     if kind == "copy":
         ys = _digits(b, width)
         neighbours = [ys[j] for j in (col - 1, col + 1) if 0 <= j < width and ys[j] != ys[col]]
-        if neighbours:
+        if not neighbours:
+            kind = "sum"
+        else:
             return (col, "copy", rng.choice(neighbours))
-        kind = "sum"
     return (col, kind, rng.choice([-1, 1]))
 
 

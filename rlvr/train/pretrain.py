@@ -1,7 +1,8 @@
 """Pretraining of the world's tiny base model on the synthetic corpus.
 
 Plain next-token prediction on packed ``<bos> prompt completion <eos>`` documents: blocks of
-``seq_len`` tokens cut from one long stream, AdamW, linear warm-up then cosine decay. The only
+``seq_len`` tokens cut from one long stream (or, with ``whole_documents``, whole documents packed into
+blocks), AdamW, linear warm-up then cosine decay. The only
 departure from ordinary LM pretraining: characters of deliberate slips in check traces are left out of
 the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair slips without learning to make them.
 

@@ -29,13 +29,9 @@ class CorpusConfig:
     op_weights: dict = field(default_factory=lambda: {"+": 0.42, "-": 0.42, "*": 0.16})
     """Share of each operation among arithmetic documents."""
     p_slip: float = 0.5
-    """Share of check traces with one slipped column line, which its check catches and redoes."""
+    """Share of check traces whose first attempt holds a slip that the check catches."""
     p_check_slip: float = 0.15
-    """Share of the remaining check traces in which one line's check slips (a false alarm, redone)."""
-    p_line_slip: float = 0.0
-    """With more than 0, each column line of an arithmetic check trace slips on its own with this chance
-    (``p_slip`` then applies to countdown only), so that enough checks say ``no`` for the model to
-    learn to compute a check rather than copy the number it is compared with."""
+    """Share of the remaining check traces whose check (not the first attempt) slips."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
     direct_trained_max_digits: int = 7
@@ -69,7 +65,6 @@ class CorpusConfig:
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
-        require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.25 (0: one slip per trace, p_slip)")
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
                 "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
                 "e.g. corpus.direct_trained_max_digits=3 (7: every bare answer trained)")
@@ -102,8 +97,7 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         careful = {k: w for k, w in cfg.style_weights.items() if k != "direct"}
         style = _choice(rng, careful if practice and careful else cfg.style_weights)
         if name == "arithmetic":
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip,
-                              p_line_slip=cfg.p_line_slip)
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
         else:
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
         if practice and careful:
