@@ -105,14 +105,14 @@ def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
 
     cfg = load_config(PretrainConfig, None, [*TINY, "curriculum=0.5", "tokens=200000"])
     assert [curriculum_cap(p, cfg) for p in (0, 19_999, 20_000, 99_999, 100_000)] == [3, 3, 4, 7, None]
-    ids, _, ordered = build_corpus(cfg, world_tokenizer)
+    ids, mask, ordered = build_corpus(cfg, world_tokenizer)
     assert 100_000 <= ordered < 200_000
     text = world_tokenizer.decode(ids[:ordered].tolist())
     import re
     digits = [len(a) for a, b in re.findall(r"<bos>(\d+)[+-](\d+)=", text)]
     first, last = digits[:len(digits) // 5], digits[-len(digits) // 5:]
     assert max(first) <= 4 and max(digits) == 7 and sum(last) / len(last) > sum(first) / len(first) + 1
-    blocks, _, k = make_blocks(ids, _, ordered, cfg, world_tokenizer)
+    blocks, _, k = make_blocks(ids, mask, ordered, cfg, world_tokenizer)
     n_blocks = len(blocks)
     assert n_blocks == (len(ids) - 1) // cfg.seq_len and k == -(-ordered // cfg.seq_len)
     assert (blocks[1, 0], blocks[2, -1]) == (ids[cfg.seq_len], ids[3 * cfg.seq_len])   # cut from the stream

@@ -130,7 +130,8 @@ def curriculum_cap(position: int, cfg: PretrainConfig) -> int | None:
 
 
 def build_corpus(cfg: PretrainConfig, tokenizer, progress=None) -> tuple[np.ndarray, np.ndarray, int]:
-    """Token stream and loss mask of at least ``cfg.tokens + 1`` tokens, and how many of its first
+    """Token stream and loss mask of at least ``cfg.tokens + seq_len + 1`` tokens (5% more than
+    ``cfg.tokens`` with ``whole_documents``, for the padding), and how many of its first
     tokens belong to the curriculum (``cfg.curriculum``; they are trained in stream order)."""
     ids, masks, total, offset, ordered = [], [], 0, 0, 0
     # whole-document packing pads each block's tail: a little more corpus keeps every block distinct
@@ -312,8 +313,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         t_last, loss_acc, n_acc = time.time(), 0.0, 0
         while step < total_steps:
             t0 = time.time()
-            rows = order[(np.arange(cfg.batch_size) + step * cfg.batch_size) % n_blocks]
-            rows = torch.from_numpy(rows)
+            rows = torch.from_numpy(order[(np.arange(cfg.batch_size) + step * cfg.batch_size) % n_blocks])
             block, bmask = blocks_t[rows], masks_t[rows]                        # [B, T+1]
             x, y = block[:, :-1], block[:, 1:].clone()                           # [B, T]
             y[~bmask[:, 1:]] = -100
