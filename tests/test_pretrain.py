@@ -3,7 +3,7 @@ import json
 import pytest
 
 from rlvr.cli import main
-from rlvr.config import load_config
+from rlvr.config import load_config, validate
 from rlvr.train.pretrain import PretrainConfig, pretrain
 
 TINY = ["tokens=60000", "seq_len=768", "batch_size=4", "lr=3e-3", "warmup_steps=5", "log_every=5",
@@ -181,3 +181,82 @@ def test_doc_attention_gives_each_document_its_own_forward(world_tokenizer):
         assert not torch.allclose(plain[-len(b):], model(input_ids=torch.tensor([b])).logits[0], atol=1e-3)
         tail_alone = model(input_ids=torch.tensor([tail])).logits[0]
         assert torch.allclose(packed[:len(tail)], tail_alone, atol=1e-5)
+
+
+def test_short_blocks_pack_each_document_by_length_and_fill_steps(world_tokenizer):
+    """``short_blocks`` packs each document into blocks of the shortest length that holds it, reads each
+    block's length back, and cuts steps where their inputs reach batch_size * seq_len tokens."""
+    import numpy as np
+
+    from rlvr.train.pretrain import block_lengths, pack_lengths, plan_steps
+
+    tok = world_tokenizer
+    bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
+    cfg = load_config(PretrainConfig, None, [*TINY, "seq_len=8", "batch_size=2", "whole_documents=true",
+                                             "short_blocks=[4]"])
+    # documents of 5, 3, 4, 2 and 8 tokens: the first four fit blocks of 4 + 1 tokens, the last does not
+    docs = [[bos, 7, 8, 9, eos], [bos, 7, eos], [bos, 8, 8, eos], [bos, eos], [bos, *[9] * 6, eos]]
+    ids = np.array([t for d in docs for t in d])
+    b, m = pack_lengths(ids, np.ones(len(ids), dtype=bool), cfg, tok)
+    P = [pad] * 4
+    assert b.tolist() == [[bos, 7, 8, 9, eos, *P], [bos, 7, eos, bos, eos, *P], [bos, 8, 8, eos, pad, *P],
+                          [bos, *[9] * 6, eos, pad]]
+    assert m.sum(1).tolist() == [5, 5, 4, 8]                                  # padding out of the loss
+    lengths = block_lengths(b, cfg, pad)
+    assert lengths.tolist() == [4, 4, 4, 8]
+    # a step holds the blocks that start within its 16 input tokens; the order repeats when it runs out
+    plan = plan_steps(np.array([3, 0, 1, 2]), lengths, cfg, total_steps=2)
+    assert [p.tolist() for p in plan] == [[3, 0, 1], [2, 3, 0]]
+    # one length: batch_size blocks a step, as when blocks were taken batch_size at a time
+    same = plan_steps(np.array([2, 0, 1]), np.array([8, 8, 8]), cfg, total_steps=3)
+    assert [p.tolist() for p in same] == [[2, 0], [1, 2], [0, 1]]
+    with pytest.raises(ValueError, match="short_blocks"):
+        validate(load_config(PretrainConfig, None, [*TINY, "short_blocks=[256]"]))  # needs whole_documents
+    with pytest.raises(ValueError, match="short_blocks"):
+        validate(load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "short_blocks=[768]"]))
+
+
+def test_step_loss_over_short_blocks_equals_full_length_blocks(world_tokenizer):
+    """A step's loss over blocks trimmed to their lengths equals the plain mean token loss of the same
+    blocks run at full length with document attention (padding after a document changes none of its
+    logits), and a pretraining run with short blocks trains."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from rlvr.train.pretrain import (block_lengths, block_order, build_corpus, doc_inputs, make_blocks,
+                                     plan_steps, step_loss)
+    from rlvr.world.model import build_model
+
+    tok = world_tokenizer
+    cfg = load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "short_blocks=[128,256]",
+                                             "doc_attention=true", "tokens=30000"])
+    ids, mask, ordered = build_corpus(cfg, tok)
+    blocks, bmask, k = make_blocks(ids, mask, ordered, cfg, tok)
+    lengths = block_lengths(blocks, cfg, tok.pad_token_id)
+    assert set(lengths.tolist()) == {128, 256, 768}
+    assert (blocks != tok.pad_token_id).sum() == len(ids)                   # every token packed once
+    plan = plan_steps(block_order(len(blocks), k, cfg), lengths, cfg, 5)
+    rows = plan[0]
+    assert len(set(lengths[rows].tolist())) > 1 and lengths[rows[:-1]].sum() < 4 * 768 <= lengths[rows].sum()
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tok).eval()
+    bt, mt = torch.from_numpy(blocks.astype(np.int64)), torch.from_numpy(bmask.astype(bool))
+    with torch.no_grad():
+        loss, n_inputs = step_loss(model, bt, mt, rows, lengths[rows], cfg, tok)
+        x, y = bt[rows, :-1], bt[rows, 1:]
+        logits = model(input_ids=x, **doc_inputs(x, tok.bos_token_id)).logits
+        per_token = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="none")
+        ref = per_token[mt[rows, 1:].reshape(-1)].mean()
+    assert n_inputs == int(lengths[rows].sum())
+    assert abs(float(loss) - float(ref)) < 1e-5
+
+
+def test_pretrain_with_short_blocks_lowers_loss(tmp_path):
+    out = tmp_path / "run"
+    rc = main(["pretrain", *TINY, "whole_documents=true", "short_blocks=[256]", "doc_attention=true", f"out={out}"])
+    assert rc == 0
+    losses = _losses(out)
+    assert losses[-1] < losses[0] - 0.8, losses
+    manifest = json.loads((out / "model" / "manifest.json").read_text())
+    assert 19 * 3072 <= manifest["tokens_trained"] < 19 * (3072 + 768)     # steps fill 3072 inputs, overshooting by < a block

@@ -2,7 +2,7 @@
 
 Plain next-token prediction on packed ``<bos> prompt completion <eos>`` documents: blocks of
 ``seq_len`` tokens cut from one long stream (or, with ``whole_documents``, whole documents packed into
-blocks), AdamW, linear warm-up then cosine decay. The only
+blocks, with ``short_blocks`` into blocks of several lengths by document length), AdamW, linear warm-up then cosine decay. The only
 departure from ordinary LM pretraining: characters of deliberate slips in check traces are left out of
 the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair slips without learning to make them.
 
@@ -54,6 +54,12 @@ class PretrainConfig:
     and out of the loss) instead of cutting blocks from one stream. Cut blocks begin inside a document
     whose start is in another block: with ``doc_attention`` that tail is trained with neither its prompt
     nor its earlier lines in view (14% of the tokens at seq_len 768, mostly from the long check traces)."""
+    short_blocks: list[int] = field(default_factory=list)
+    """With ``whole_documents``: shorter block lengths (tokens, each below ``seq_len``). Each document is
+    packed into blocks of the shortest length that holds it, and a step takes blocks of mixed lengths
+    (in shuffled order) until it holds ``batch_size * seq_len`` tokens. Attention costs each token time
+    in proportion to its block's length and most documents are short, so this trains faster
+    (``benchmarks/pretrain_speed.py``); empty: every block is ``seq_len`` long."""
     doc_attention: bool = False
     """Each document in a block attends only to itself and counts its positions from its own ``<bos>``,
     as a prompt does at inference (false: plain causal attention over the whole block, earlier
@@ -113,6 +119,11 @@ class PretrainConfig:
         require_number(self.probe_every, "probe_every", 0, fix="0 turns the probe off")
         require_number(self.probe_traces, "probe_traces", 1, fix="e.g. probe_traces=16")
         require_number(self.max_seconds, "max_seconds", 0, fix="0 means no limit")
+        require(not self.short_blocks or self.whole_documents, "short_blocks", "needs whole_documents=true",
+                "set whole_documents=true, or short_blocks=[] to cut every block from the stream")
+        for n in self.short_blocks:
+            require(isinstance(n, int) and 2 <= n < self.seq_len, "short_blocks",
+                    f"{n!r} is not a length between 2 and seq_len-1={self.seq_len - 1}", "e.g. short_blocks=[128,256]")
 
 
 OPEN_BLOCKS = 8        # blocks kept open by whole-document packing
@@ -198,16 +209,60 @@ def pack_documents(ids: np.ndarray, mask: np.ndarray, block: int, eos_id: int, p
 def make_blocks(ids: np.ndarray, mask: np.ndarray, ordered: int, cfg: PretrainConfig, tokenizer) -> tuple[np.ndarray, np.ndarray, int]:
     """Training blocks of ``seq_len + 1`` tokens (inputs and their shifted targets), their loss mask,
     and how many of the first blocks hold the curriculum: cut from the stream (consecutive blocks share
-    a token) or, with ``whole_documents``, packed from whole documents (the curriculum packed apart)."""
+    a token) or, with ``whole_documents``, packed from whole documents (the curriculum packed apart).
+    With ``short_blocks`` each document is packed into blocks of the shortest length that holds it; a
+    short block's row ends in padding (``block_lengths`` reads its length back)."""
     T = cfg.seq_len + 1
     if not cfg.whole_documents:
         n_blocks = (len(ids) - 1) // cfg.seq_len
         idx = (np.arange(n_blocks) * cfg.seq_len)[:, None] + np.arange(T)[None, :]
         k = min(n_blocks, -(-ordered // cfg.seq_len)) if ordered else 0
         return ids[idx], mask[idx], k
-    parts = [pack_documents(ids[:ordered], mask[:ordered], T, tokenizer.eos_token_id, tokenizer.pad_token_id)] if ordered else []
-    parts.append(pack_documents(ids[ordered:], mask[ordered:], T, tokenizer.eos_token_id, tokenizer.pad_token_id))
+    parts = [pack_lengths(ids[:ordered], mask[:ordered], cfg, tokenizer)] if ordered else []
+    parts.append(pack_lengths(ids[ordered:], mask[ordered:], cfg, tokenizer))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), len(parts[0][0]) if ordered else 0
+
+
+def pack_lengths(ids: np.ndarray, mask: np.ndarray, cfg: PretrainConfig, tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """Whole documents of a stream packed into blocks of ``seq_len + 1`` tokens, or with ``short_blocks``
+    each into blocks of the shortest length (plus one) that holds it, every row padded to ``seq_len + 1``."""
+    eos, pad, T = tokenizer.eos_token_id, tokenizer.pad_token_id, cfg.seq_len + 1
+    lengths = sorted(cfg.short_blocks) + [cfg.seq_len]
+    ends = np.flatnonzero(ids == eos) + 1
+    starts = np.concatenate([[0], ends[:-1]])
+    bucket = np.searchsorted(np.array(lengths) + 1, ends - starts)      # the shortest block that holds each
+    rows, masks = [], []
+    for b, n in enumerate(lengths):
+        docs = np.flatnonzero(bucket == b)
+        if len(docs) == 0:
+            continue
+        idx = np.concatenate([np.arange(starts[d], ends[d]) for d in docs])
+        r, m = pack_documents(ids[idx], mask[idx], n + 1, eos, pad)
+        rows.append(np.pad(r, ((0, 0), (0, T - n - 1)), constant_values=pad))
+        masks.append(np.pad(m, ((0, 0), (0, T - n - 1)), constant_values=False))
+    return np.concatenate(rows), np.concatenate(masks)
+
+
+def block_lengths(blocks: np.ndarray, cfg: PretrainConfig, pad_id: int) -> np.ndarray:
+    """Input tokens of each block of ``make_blocks``: the shortest of ``short_blocks`` and ``seq_len``
+    whose block (one token longer) holds the row's tokens up to its last that is not padding."""
+    lengths = np.array(sorted(cfg.short_blocks) + [cfg.seq_len])
+    used = blocks.shape[1] - np.argmax((blocks != pad_id)[:, ::-1], axis=1)   # up to the last real token
+    return lengths[np.searchsorted(lengths + 1, used)]
+
+
+def plan_steps(order: np.ndarray, lengths: np.ndarray, cfg: PretrainConfig, total_steps: int) -> list[np.ndarray]:
+    """The blocks of each step: ``order`` (repeated if it runs out) cut where the steps' inputs reach
+    ``batch_size * seq_len`` tokens, a block belonging to the step in which it starts. Blocks of one
+    length give ``batch_size`` blocks a step, as before ``short_blocks``."""
+    budget = cfg.batch_size * cfg.seq_len
+    need = total_steps * budget
+    reps = -(-need // int(lengths.sum()))
+    seq = np.tile(order, reps)
+    start = np.cumsum(lengths[seq]) - lengths[seq]                    # each block's first input token
+    step_of = start // budget
+    seq, step_of = seq[step_of < total_steps], step_of[step_of < total_steps]
+    return np.split(seq, np.flatnonzero(np.diff(step_of)) + 1)
 
 
 def block_order(n_blocks: int, k: int, cfg: PretrainConfig) -> np.ndarray:
@@ -249,9 +304,28 @@ def doc_inputs(x, bos_id: int) -> dict:
     return {"position_ids": ar - start, "attention_mask": mask[:, None]}
 
 
-def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
+def step_loss(model, blocks, masks, rows: np.ndarray, lengths: np.ndarray, cfg: PretrainConfig, tokenizer):
+    """Mean next-token loss over the trained targets of one step's blocks ``rows`` (each trimmed to its
+    input length in ``lengths``; blocks of one length go through the model together), and the step's
+    input tokens."""
     import torch
     import torch.nn.functional as F
+
+    total, count = 0.0, 0
+    for n in np.unique(lengths):
+        block = blocks[torch.from_numpy(rows[lengths == n])][:, :n + 1]
+        bmask = masks[torch.from_numpy(rows[lengths == n])][:, :n + 1]
+        x, y = block[:, :-1], block[:, 1:].clone()                             # [B, n]
+        y[~bmask[:, 1:]] = -100
+        logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
+        total = total + F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100,
+                                        reduction="sum")
+        count += int((y != -100).sum())
+    return total / max(count, 1), int(lengths.sum())
+
+
+def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
+    import torch
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     validate(cfg)                                    # nothing is written before this passes
@@ -272,6 +346,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     model = build_model(cfg.model, tokenizer)
     opt = make_optimizer(model, cfg)
     order = block_order(n_blocks, k_ordered, cfg)
+    lengths = block_lengths(blocks, cfg, tokenizer.pad_token_id)
+    plan = plan_steps(order, lengths, cfg, total_steps)
     step, train_seconds, bad_streak, metrics_bytes = 0, 0.0, 0, 0
     ckpts = out / "checkpoints"
     last = checkpoint.latest(ckpts) if resume else None
@@ -307,20 +383,16 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     progress = Progress(TextColumn("pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                         disable=not sys.stderr.isatty())
-    tokens_seen = step * cfg.batch_size * cfg.seq_len
+    tokens_seen = int(lengths[np.concatenate(plan[:step])].sum()) if step else 0
     with progress:
         bar = progress.add_task("pretrain", total=total_steps, completed=step, info="")
-        t_last, loss_acc, n_acc = time.time(), 0.0, 0
+        t_last, tokens_last, loss_acc, n_acc = time.time(), tokens_seen, 0.0, 0
         while step < total_steps:
             t0 = time.time()
-            rows = torch.from_numpy(order[(np.arange(cfg.batch_size) + step * cfg.batch_size) % n_blocks])
-            block, bmask = blocks_t[rows], masks_t[rows]                        # [B, T+1]
-            x, y = block[:, :-1], block[:, 1:].clone()                           # [B, T]
-            y[~bmask[:, 1:]] = -100
+            rows = plan[step]
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, cfg, total_steps)
-            logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
-            loss = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100)
+            loss, n_inputs = step_loss(model, blocks_t, masks_t, rows, lengths[rows], cfg, tokenizer)
             opt.zero_grad(set_to_none=True)
             bad = None if torch.isfinite(loss) else "non-finite loss"
             if bad is None:
@@ -332,7 +404,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
             opt.zero_grad(set_to_none=True)
             bad_streak = bad_streak + 1 if bad else 0
             step += 1
-            tokens_seen += x.numel()
+            tokens_seen += n_inputs
             train_seconds += time.time() - t0
             if bad:
                 log.log(step, {"train/skipped": 1.0, "train/skip_cause": bad})
@@ -356,12 +428,12 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
                 now = time.time()
                 rec.update({"loss/train": loss_acc / n_acc, "train/lr": opt.param_groups[0]["lr"],
                             "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
-                            "perf/tokens_per_s": n_acc * x.numel() / (now - t_last)})
+                            "perf/tokens_per_s": (tokens_seen - tokens_last) / (now - t_last)})
                 progress.update(bar, completed=step, info=f"loss {rec['loss/train']:.3f}")
                 if not sys.stderr.isatty():
                     print(f"step {step}/{total_steps} loss {rec['loss/train']:.4f} "
                           f"{rec['perf/tokens_per_s']:.0f} tok/s", flush=True)
-                t_last, loss_acc, n_acc = now, 0.0, 0
+                t_last, tokens_last, loss_acc, n_acc = now, tokens_seen, 0.0, 0
             if rec:
                 log.log(step, rec)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and step < total_steps:
