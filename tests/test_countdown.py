@@ -1,4 +1,5 @@
 import random
+import re
 import time
 
 import pytest
@@ -266,3 +267,29 @@ def test_trace_deterministic():
     a = [trace_text(TASK.trace(p, s, random.Random(5))) for s in STYLES]
     b = [trace_text(TASK.trace(p, s, random.Random(5))) for s in STYLES]
     assert a == b
+
+
+def test_honest_search_shows_the_misses_before_the_first_hit():
+    """With ``max_misses`` a search shows every try that comes before its first hit in a random order:
+    on average (n + 1) / (h + 1) - 1 misses for n tries of which h hit (the search space of the answer's
+    step count), never more than ``max_misses``; without it, 0 to 5 as the shipped corpus draws them."""
+    from rlvr.tasks.countdown import _search_space
+
+    problems = TASK.problems("train", 300, seed=3, difficulty=3)
+    shown, expected = [], []
+    for p in problems:
+        text = trace_text(TASK.trace(p, "stepwise", random.Random(p.id), max_misses=100))
+        assert TASK.verify(p, text).correct
+        shown.append(text.count(" no\n"))
+        steps = len(re.findall(r"\d+", p.answer)) - 1
+        tries = _search_space(tuple(sorted(p.meta["numbers"])), steps)
+        hits = sum(t.value == p.meta["target"] for t in tries)
+        expected.append((len(tries) + 1) / (hits + 1) - 1)
+    assert abs(sum(shown) / len(shown) - sum(expected) / len(expected)) < 0.1 * sum(expected) / len(expected)
+    assert max(shown) > 10                                      # far past the short search's 5
+    capped = [sum(ln.startswith("try ") and ln.endswith(" no") for ln in trace_text(TASK.trace(
+        p, style, random.Random(p.id), max_misses=3)).splitlines())
+              for p in problems for style in ("stepwise", "check")]
+    assert max(capped) == 3
+    short = [trace_text(TASK.trace(p, "stepwise", random.Random(p.id))).count(" no\n") for p in problems]
+    assert max(short) == 5

@@ -423,8 +423,12 @@ class Countdown:
     style_of = staticmethod(style_of)
 
     # ---------------------------------------------------------------- traces
-    def trace(self, problem: Problem, style: str, rng: random.Random, p_slip: float = 0.4) -> list[Segment]:
-        """A worked solution of ``problem`` in ``style``; every trace ends in a right answer."""
+    def trace(self, problem: Problem, style: str, rng: random.Random, p_slip: float = 0.4,
+              max_misses: int | None = None) -> list[Segment]:
+        """A worked solution of ``problem`` in ``style``; every trace ends in a right answer. The search
+        shows 0 to ``MAX_TRIES_BEFORE_HIT`` misses before its hit, drawn at random; with ``max_misses``
+        it shows the misses that come before the first hit in a random order of all tries (at most
+        ``max_misses`` of them), as a search that cannot know where the hit is."""
         if style == "direct":
             return [Segment(f"<answer>{problem.answer}</answer>")]
         if style not in ("stepwise", "check"):
@@ -441,9 +445,15 @@ class Countdown:
         rng.shuffle(tries)
         hit = next(t for t in tries if t.value == target)
         misses = [t for t in tries if t.value != target]
+
+        def n_misses() -> int:
+            if max_misses is None:
+                return rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
+            return min(tries.index(hit), max_misses)          # every try before the first hit misses
+
         answer = Segment(f"<answer>{hit.expr}</answer>")
         if style == "stepwise":
-            k = rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
+            k = n_misses()
             return [Segment(STYLE_PREFIX["stepwise"]),
                     *(s for t in misses[:k] for s in _try_segments(t, "no")),
                     *_try_segments(hit, "yes"), answer]
@@ -456,12 +466,17 @@ class Countdown:
                     break
         out = [Segment(STYLE_PREFIX["check"])]
         if slipped is None:
-            k = rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
+            k = n_misses()
             out += [s for t in misses[:k] for s in _try_segments(t, "no")]
         else:
             others = [t for t in misses if t is not slipped]
-            k1 = rng.randint(0, min(2, len(others)))
-            k2 = rng.randint(0, min(2, len(others) - k1))
+            if max_misses is None:
+                k1 = rng.randint(0, min(2, len(others)))
+                k2 = rng.randint(0, min(2, len(others) - k1))
+            else:                                     # the slipped try falls among the misses shown
+                total = min(n_misses(), len(others))
+                k1 = rng.randint(0, total)
+                k2 = total - k1
             out += [s for t in others[:k1] for s in _try_segments(t, "no")]
             out += _try_segments(slipped, "yes", slip)
             out += [Segment(f"check {slipped.expr}={slipped.value} no\n"), Segment("wait\n")]

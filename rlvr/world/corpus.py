@@ -42,6 +42,13 @@ class CorpusConfig:
     """Share of extra documents: careful traces (stepwise or check, in their relative weights) whose
     style word is left out of the loss. They give the careful styles practice without moving the
     style prior, which the other documents alone set."""
+    countdown_search: str = "short"
+    """How many misses a Countdown search shows before its hit: ``short``, 0 to 5 drawn at random;
+    ``honest``, the tries before the first hit in a random order of all tries, as a search that cannot
+    know where the hit is would make them (13 on average for 3 numbers: scripts/countdown_search.py), at
+    most ``countdown_max_misses``."""
+    countdown_max_misses: int = 15
+    """With ``countdown_search=honest``: the most misses a trace shows (longer searches are cut short)."""
     second_notation: float = 0.0
     """Share of careful traces (stepwise, check) rewritten in the world's second notation: operators and
     column markers spelled out (``plus``, ``minus``, ``carry`` ...; see world/notation.py), answers
@@ -68,6 +75,9 @@ class CorpusConfig:
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
                 "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
                 "e.g. corpus.direct_trained_max_digits=3 (7: every bare answer trained)")
+        require_choice(self.countdown_search, ("short", "honest"), "countdown_search")
+        require(isinstance(self.countdown_max_misses, int) and self.countdown_max_misses >= 0, "countdown_max_misses",
+                f"must be a whole number >= 0, got {self.countdown_max_misses!r}", "e.g. corpus.countdown_max_misses=15")
         require_number(self.second_notation, "second_notation", 0, 1, fix="a share, e.g. 0.3 (0: one notation)")
         require_number(self.notation_switch, "notation_switch", 0, 1, fix="a share, e.g. 0.25")
 
@@ -99,7 +109,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         if name == "arithmetic":
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
         else:
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip)
+            search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, **search)
         if practice and careful:
             segs = _untrained_style_word(segs, task.style_prefix[style])
         if name == "arithmetic" and style == "direct" and problem.difficulty > cfg.direct_trained_max_digits:
