@@ -3,8 +3,9 @@
 Plain next-token prediction on packed ``<bos> prompt completion <eos>`` documents: blocks of
 ``seq_len`` tokens cut from one long stream (or, with ``whole_documents``, whole documents packed into
 blocks, with ``short_blocks`` into blocks of several lengths by document length), AdamW, linear warm-up
-then cosine decay. The only departure from ordinary LM pretraining: characters of deliberate slips in check traces are left out of
-the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair slips without learning to make them.
+then cosine decay. The only departure from ordinary LM pretraining: characters of deliberate slips in
+check traces are left out of the loss (see rlvr/tasks/arithmetic.py), so the model learns to repair
+slips without learning to make them.
 
 The corpus is generated up front from the config's seed, so a resumed run sees the same data.
 Output: a Hugging Face model folder (``save_pretrained`` weights and tokenizer) plus ``manifest.json``.
