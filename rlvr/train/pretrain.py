@@ -224,11 +224,16 @@ def make_blocks(ids: np.ndarray, mask: np.ndarray, ordered: int, cfg: PretrainCo
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), len(parts[0][0]) if ordered else 0
 
 
+def block_sizes(cfg: PretrainConfig) -> list[int]:
+    """Input lengths blocks may have, shortest first: ``short_blocks`` and ``seq_len``."""
+    return sorted(cfg.short_blocks) + [cfg.seq_len]
+
+
 def pack_lengths(ids: np.ndarray, mask: np.ndarray, cfg: PretrainConfig, tokenizer) -> tuple[np.ndarray, np.ndarray]:
     """Whole documents of a stream packed into blocks of ``seq_len + 1`` tokens, or with ``short_blocks``
     each into blocks of the shortest length (plus one) that holds it, every row padded to ``seq_len + 1``."""
     eos, pad, T = tokenizer.eos_token_id, tokenizer.pad_token_id, cfg.seq_len + 1
-    lengths = sorted(cfg.short_blocks) + [cfg.seq_len]
+    lengths = block_sizes(cfg)
     ends = np.flatnonzero(ids == eos) + 1
     starts = np.concatenate([[0], ends[:-1]])
     bucket = np.searchsorted(np.array(lengths) + 1, ends - starts)      # the shortest block that holds each
@@ -247,7 +252,7 @@ def pack_lengths(ids: np.ndarray, mask: np.ndarray, cfg: PretrainConfig, tokeniz
 def block_lengths(blocks: np.ndarray, cfg: PretrainConfig, pad_id: int) -> np.ndarray:
     """Input tokens of each block of ``make_blocks``: the shortest of ``short_blocks`` and ``seq_len``
     whose block (one token longer) holds the row's tokens up to its last that is not padding."""
-    lengths = np.array(sorted(cfg.short_blocks) + [cfg.seq_len])
+    lengths = np.array(block_sizes(cfg))
     used = blocks.shape[1] - np.argmax((blocks != pad_id)[:, ::-1], axis=1)   # up to the last real token
     return lengths[np.searchsorted(lengths + 1, used)]
 
@@ -314,8 +319,8 @@ def step_loss(model, blocks, masks, rows: np.ndarray, lengths: np.ndarray, cfg: 
 
     total, count = 0.0, 0
     for n in np.unique(lengths):
-        block = blocks[torch.from_numpy(rows[lengths == n])][:, :n + 1]
-        bmask = masks[torch.from_numpy(rows[lengths == n])][:, :n + 1]
+        these = torch.from_numpy(rows[lengths == n])
+        block, bmask = blocks[these][:, :n + 1], masks[these][:, :n + 1]
         x, y = block[:, :-1], block[:, 1:].clone()                             # [B, n]
         y[~bmask[:, 1:]] = -100
         logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
