@@ -50,7 +50,7 @@ def main() -> None:
         blocks, bmask, k = make_blocks(ids, mask, ordered, cfg, tok)
         lengths = block_lengths(blocks, cfg, tok.pad_token_id)
         steps = args.rounds * args.steps + 2
-        plan = plan_steps(block_order(len(blocks), k, cfg), lengths, cfg, steps)
+        plan = plan_steps(block_order(len(blocks), k, cfg, lengths), lengths, cfg, steps)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.model, tok)
         opt = make_optimizer(model, cfg)

@@ -123,6 +123,32 @@ def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
     assert list(block_order(50, 0, off)) == list(np.random.default_rng(off.seed).permutation(50))
 
 
+def test_blocks_of_several_lengths_are_interleaved_evenly():
+    """With blocks of several lengths the order shuffles within each length and spreads each length evenly
+    over the order: every prefix holds each length in its share of the blocks, to within one block on
+    either side. A plain shuffle of the same blocks strays by many."""
+    import numpy as np
+
+    from rlvr.train.pretrain import block_order
+
+    cfg = load_config(PretrainConfig, None, TINY)
+    rng = np.random.default_rng(3)
+    lengths = np.where(rng.random(400) < 0.25, 768, 256)               # blocks of two lengths, mixed
+    lengths[:5] = 64                                                   # the curriculum's: kept first, in order
+    order = block_order(400, 5, cfg, lengths)
+    assert list(order[:5]) == list(range(5)) and sorted(order) == list(range(400))
+    rest = order[5:]
+    n_long = int((lengths[5:] == 768).sum())
+    prefix = np.arange(1, 396)
+    stray = np.abs(np.cumsum(lengths[rest] == 768) - prefix * n_long / 395)
+    assert stray.max() <= 2.0
+    plain = np.random.default_rng(cfg.seed).permutation(395) + 5
+    assert np.abs(np.cumsum(lengths[plain] == 768) - prefix * n_long / 395).max() > 4
+    long_order = [i for i in rest if lengths[i] == 768]
+    assert long_order != sorted(long_order)                           # shuffled within its length
+    assert list(block_order(50, 0, cfg, np.full(50, 256))) == list(block_order(50, 0, cfg))   # one length: as before
+
+
 def test_whole_document_packing_keeps_every_document_whole(world_tokenizer):
     """``whole_documents`` packs each document, untouched, into one block; blocks start at a ``<bos>``, lose
     nothing, and pad their tails out of the loss."""
@@ -236,7 +262,7 @@ def test_step_loss_over_short_blocks_equals_full_length_blocks(world_tokenizer):
     lengths = block_lengths(blocks, cfg, tok.pad_token_id)
     assert set(lengths.tolist()) == {128, 256, 768}
     assert (blocks != tok.pad_token_id).sum() == len(ids)                   # every token packed once
-    plan = plan_steps(block_order(len(blocks), k, cfg), lengths, cfg, 5)
+    plan = plan_steps(block_order(len(blocks), k, cfg, lengths), lengths, cfg, 5)
     rows = plan[0]
     assert len(set(lengths[rows].tolist())) > 1 and lengths[rows[:-1]].sum() < 4 * 768 <= lengths[rows].sum()
     torch.manual_seed(0)

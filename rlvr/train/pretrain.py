@@ -271,9 +271,20 @@ def plan_steps(order: np.ndarray, lengths: np.ndarray, cfg: PretrainConfig, tota
     return np.split(seq, np.flatnonzero(np.diff(step_of)) + 1)
 
 
-def block_order(n_blocks: int, k: int, cfg: PretrainConfig) -> np.ndarray:
-    """Blocks in training order: the curriculum's ``k`` blocks first, in stream order; the rest shuffled."""
-    rest = np.random.default_rng(cfg.seed).permutation(n_blocks - k) + k
+def block_order(n_blocks: int, k: int, cfg: PretrainConfig, lengths: np.ndarray | None = None) -> np.ndarray:
+    """Blocks in training order: the curriculum's ``k`` blocks first, in stream order; the rest shuffled.
+    With blocks of several ``lengths`` the rest is shuffled within each length and the lengths are
+    interleaved evenly (each length's i-th of n blocks at (i + u) / n, u uniform in [0, 1)), so that every
+    stretch of the order, and so every step, holds each length in its share of the corpus. A plain shuffle
+    let a step hold one block of long documents or three (runs 35 and 36 of ``docs/base_model.md``)."""
+    rng = np.random.default_rng(cfg.seed)
+    rest = rng.permutation(n_blocks - k) + k
+    if lengths is not None and len(np.unique(lengths[k:])) > 1:
+        slots = np.empty(n_blocks - k)
+        for n in np.unique(lengths[rest]):
+            these = np.flatnonzero(lengths[rest] == n)                    # positions in rest, shuffled order
+            slots[these] = (np.arange(len(these)) + rng.random(len(these))) / len(these)
+        rest = rest[np.argsort(slots, kind="stable")]
     return np.concatenate([np.arange(k), rest])
 
 
@@ -351,8 +362,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
 
     model = build_model(cfg.model, tokenizer)
     opt = make_optimizer(model, cfg)
-    order = block_order(n_blocks, k_ordered, cfg)
     lengths = block_lengths(blocks, cfg, tokenizer.pad_token_id)
+    order = block_order(n_blocks, k_ordered, cfg, lengths)
     plan = plan_steps(order, lengths, cfg, total_steps)
     step, train_seconds, bad_streak, metrics_bytes = 0, 0.0, 0, 0
     ckpts = out / "checkpoints"
