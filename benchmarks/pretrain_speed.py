@@ -1,5 +1,7 @@
 """Pretraining throughput of the block layouts side by side: blocks cut from the stream (the shipped
-recipe), whole documents per block, and whole documents in blocks of several lengths (``short_blocks``).
+recipe), whole documents per block, whole documents in blocks of several lengths (``short_blocks``), and
+whole documents per block with each step's documents re-packed into shorter rows (``row_lengths``);
+``--layout NAME="compile=true ..."`` trains a layout through ``torch.compile``.
 Each layout trains the same model from the same initialisation on the same corpus; the layouts take turns
 (rounds of a few steps each) so that a noisy machine slows them alike. Reported per layout: padding,
 input tokens per second, corpus tokens (not padding) per second, and the ratio to the first layout.
@@ -27,7 +29,9 @@ LAYOUTS = {
     "cut": "",
     "whole": "whole_documents=true",
     "whole+256": "whole_documents=true short_blocks=[256]",
-    "whole+128,256,512": "whole_documents=true short_blocks=[128,256,512]",
+    "whole, rows 256": "whole_documents=true row_lengths=[256]",
+    "whole, rows 128,384": "whole_documents=true row_lengths=[128,384]",
+    "whole, rows 384": "whole_documents=true row_lengths=[384]",
 }
 
 
@@ -56,20 +60,21 @@ def main() -> None:
         opt = make_optimizer(model, cfg)
         bt, mt = torch.from_numpy(blocks.astype(np.int64)), torch.from_numpy(bmask.astype(np.bool_))
         pad = float(1 - np.mean([(blocks[r, :lengths[r]] != tok.pad_token_id).mean() for r in range(len(blocks))]))
-        runs[name] = dict(cfg=cfg, model=model, opt=opt, bt=bt, mt=mt, lengths=lengths, plan=plan, pad=pad,
+        fwd = torch.compile(model, dynamic=False) if cfg.compile else model
+        runs[name] = dict(cfg=cfg, model=model, fwd=fwd, opt=opt, bt=bt, mt=mt, lengths=lengths, plan=plan, pad=pad,
                           step=0, seconds=0.0, inputs=0, real=0)
 
     def train(r, n):
         for _ in range(n):
             rows = r["plan"][r["step"]]
             t0 = time.perf_counter()
-            loss, n_inputs = step_loss(r["model"], r["bt"], r["mt"], rows, r["lengths"][rows], r["cfg"], tok)
+            loss, n_inputs = step_loss(r["fwd"], r["bt"], r["mt"], rows, r["lengths"][rows], r["cfg"], tok)
             r["opt"].zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(r["model"].parameters(), 1.0)
             r["opt"].step()
             dt = time.perf_counter() - t0
-            if r["step"] >= 2:                                   # the first two steps warm up
+            if r["step"] >= 2:                                   # the first two steps warm up (and compile)
                 r["seconds"] += dt
                 r["inputs"] += n_inputs
                 r["real"] += int(sum((r["bt"][i, :r["lengths"][i]] != tok.pad_token_id).sum() for i in rows))
