@@ -1,6 +1,5 @@
 """Pretraining throughput of the block layouts side by side: blocks cut from the stream (the shipped
-recipe), whole documents per block, whole documents in blocks of several lengths (``short_blocks``), and
-whole documents per block with each step's documents re-packed into shorter rows (``row_lengths``);
+recipe), whole documents per block, and whole documents in blocks of several lengths (``short_blocks``);
 ``--layout NAME="compile=true ..."`` trains a layout through ``torch.compile``.
 Each layout trains the same model from the same initialisation on the same corpus; the layouts take turns
 (rounds of a few steps each) so that a noisy machine slows them alike. Reported per layout: padding,
@@ -29,9 +28,7 @@ LAYOUTS = {
     "cut": "",
     "whole": "whole_documents=true",
     "whole+256": "whole_documents=true short_blocks=[256]",
-    "whole, rows 256": "whole_documents=true row_lengths=[256]",
-    "whole, rows 128,384": "whole_documents=true row_lengths=[128,384]",
-    "whole, rows 384": "whole_documents=true row_lengths=[384]",
+    "whole+128,256,512": "whole_documents=true short_blocks=[128,256,512]",
 }
 
 

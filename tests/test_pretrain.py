@@ -278,51 +278,6 @@ def test_step_loss_over_short_blocks_equals_full_length_blocks(world_tokenizer):
     assert abs(float(loss) - float(ref)) < 1e-5
 
 
-def test_rows_repacked_by_length_give_the_same_loss_and_gradient(world_tokenizer):
-    """``row_lengths`` re-packs a step's documents into shorter rows: the same trained targets once each,
-    and, with document attention, the same loss and gradient as the step's full blocks."""
-    import numpy as np
-    import torch
-
-    from rlvr.train.pretrain import block_lengths, block_order, build_corpus, make_blocks, plan_steps, \
-        repack_rows, step_loss
-    from rlvr.world.model import build_model
-
-    tok = world_tokenizer
-    full = load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "doc_attention=true", "tokens=30000"])
-    rep = load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "doc_attention=true", "tokens=30000",
-                                             "row_lengths=[64,256]"])
-    ids, mask, ordered = build_corpus(full, tok)
-    blocks, bmask, k = make_blocks(ids, mask, ordered, full, tok)
-    lengths = block_lengths(blocks, full, tok.pad_token_id)
-    rows = plan_steps(block_order(len(blocks), k, full, lengths), lengths, full, 3)[1]
-    bt, mt = torch.from_numpy(blocks.astype(np.int64)), torch.from_numpy(bmask.astype(bool))
-    x, y = bt[rows, :-1], bt[rows, 1:].clone()
-    y[~mt[rows, 1:]] = -100
-    packed = repack_rows([(x, y)], [64, 256], tok.bos_token_id, tok.pad_token_id)
-    assert [p[0].shape[1] for p in packed] == [64, 256, 768] and len(packed[0][0]) > len(rows)
-    targets = lambda pairs: sorted(int(t) for _, yy in pairs for t in yy[yy != -100])   # noqa: E731
-    assert targets(packed) == targets([(x, y)])                         # every trained target, once
-    for px, py in packed:                                               # rows start at a <bos>; padding untrained
-        assert (px[:, 0] == tok.bos_token_id).all() and (py[px == tok.pad_token_id] == -100).all()
-    torch.manual_seed(0)
-    model = build_model(full.model, tok)
-    grads = []
-    for cfg in (full, rep):
-        model.zero_grad()
-        loss, n_inputs = step_loss(model, bt, mt, rows, lengths[rows], cfg, tok)
-        loss.backward()
-        grads.append((float(loss.detach()), n_inputs, torch.cat([p.grad.flatten() for p in model.parameters()])))
-    (l1, n1, g1), (l2, n2, g2) = grads
-    assert abs(l1 - l2) < 1e-5 and n1 == n2
-    assert torch.allclose(g1, g2, atol=1e-6, rtol=1e-4)
-    with pytest.raises(ValueError, match="row_lengths"):
-        validate(load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "row_lengths=[256]"]))
-    with pytest.raises(ValueError, match="row_lengths"):
-        validate(load_config(PretrainConfig, None, [*TINY, "whole_documents=true", "doc_attention=true",
-                                                    "row_lengths=[768]"]))
-
-
 def test_pretrain_with_short_blocks_lowers_loss(tmp_path):
     out = tmp_path / "run"
     rc = main(["pretrain", *TINY, "whole_documents=true", "short_blocks=[256]", "doc_attention=true", f"out={out}"])
@@ -331,3 +286,16 @@ def test_pretrain_with_short_blocks_lowers_loss(tmp_path):
     assert losses[-1] < losses[0] - 0.8, losses
     manifest = json.loads((out / "model" / "manifest.json").read_text())
     assert 19 * 3072 <= manifest["tokens_trained"] < 19 * (3072 + 768)     # steps fill 3072 inputs, overshooting by < a block
+
+
+@pytest.mark.slow
+def test_compiled_pretraining_follows_the_eager_run(tmp_path):
+    """``compile=true`` trains the same model through ``torch.compile`` (about a minute to compile on 2
+    cores, hence slow): its logged losses follow the eager run's to within float error."""
+    losses = []
+    for flag in ("false", "true"):
+        out = tmp_path / flag
+        assert main(["pretrain", *TINY, f"compile={flag}", f"out={out}"]) == 0
+        losses.append(_losses(out))
+    assert len(losses[0]) == len(losses[1]) > 2
+    assert max(abs(a - b) for a, b in zip(*losses)) < 0.02, losses

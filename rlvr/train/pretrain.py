@@ -62,13 +62,6 @@ class PretrainConfig:
     ``batch_size * seq_len`` tokens. Attention costs each token time
     in proportion to its block's length and most documents are short, so this trains faster
     (``benchmarks/pretrain_speed.py``); empty: every block is ``seq_len`` long."""
-    row_lengths: list[int] = field(default_factory=list)
-    """With ``whole_documents`` and ``doc_attention``: each step's documents, taken from its blocks as
-    they are, go through the model re-packed into rows of the shortest of these lengths (tokens, each
-    below ``seq_len``) that holds each, longer ones in rows of ``seq_len``. A document attends only to
-    itself, so every loss term and gradient is the same as with the step's full blocks; attention costs
-    each token in proportion to its row's length, so shorter rows are faster
-    (``benchmarks/pretrain_speed.py``). Unlike ``short_blocks`` the steps are unchanged. Empty: off."""
     compile: bool = False
     """Train through ``torch.compile`` of the model (one compiled graph per block length; needs a C++
     compiler). The saved weights are the same model's; only the speed differs
@@ -134,12 +127,6 @@ class PretrainConfig:
         require_number(self.max_seconds, "max_seconds", 0, fix="0 means no limit")
         require(not self.short_blocks or self.whole_documents, "short_blocks", "needs whole_documents=true",
                 "set whole_documents=true, or short_blocks=[] to cut every block from the stream")
-        require(not self.row_lengths or (self.whole_documents and self.doc_attention and not self.short_blocks),
-                "row_lengths", "needs whole_documents=true and doc_attention=true, without short_blocks",
-                "set whole_documents=true doc_attention=true short_blocks=[], or row_lengths=[]")
-        for n in self.row_lengths:
-            require(isinstance(n, int) and 2 <= n < self.seq_len, "row_lengths",
-                    f"{n!r} is not a length between 2 and seq_len-1={self.seq_len - 1}", "e.g. row_lengths=[256]")
         for n in self.short_blocks:
             require(isinstance(n, int) and 2 <= n < self.seq_len, "short_blocks",
                     f"{n!r} is not a length between 2 and seq_len-1={self.seq_len - 1}", "e.g. short_blocks=[128,256]")
@@ -346,69 +333,17 @@ def step_loss(model, blocks, masks, rows: np.ndarray, lengths: np.ndarray, cfg: 
     import torch
     import torch.nn.functional as F
 
-    batches = []
+    total, count = 0.0, 0
     for n in np.unique(lengths):
         these = torch.from_numpy(rows[lengths == n])
         block, bmask = blocks[these][:, :n + 1], masks[these][:, :n + 1]
         x, y = block[:, :-1], block[:, 1:].clone()                             # [B, n]
         y[~bmask[:, 1:]] = -100
-        batches.append((x, y))
-    if cfg.row_lengths:
-        batches = repack_rows(batches, cfg.row_lengths, tokenizer.bos_token_id, tokenizer.pad_token_id)
-    total, count = 0.0, 0
-    for x, y in batches:
         logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
         total = total + F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100,
                                         reduction="sum")
         count += int((y != -100).sum())
     return total / max(count, 1), int(lengths.sum())
-
-
-def repack_rows(batches, row_lengths: list[int], bos_id: int, pad_id: int):
-    """The documents of the (inputs, targets) ``batches`` [B, n] re-packed into rows of the shortest of
-    ``row_lengths`` that holds each (the longest in rows of the batches' own length), first fit after
-    sorting by length; returns one (inputs, targets) pair per row length. A document is the span from a
-    ``<bos>`` input to the next one (or to its row's last target in the loss), carried with its targets
-    as they were (its end's target, the next document's ``<bos>``, included), so that with document
-    attention each document's logits, and so the loss, are unchanged; rows end in padding out of the
-    loss."""
-    import torch
-
-    spans = []                                                          # (inputs, targets) of each document
-    for x, y in batches:
-        for xr, yr in zip(x, y):
-            starts = torch.nonzero(xr == bos_id).flatten().tolist()
-            trained = torch.nonzero(yr != -100).flatten()
-            last = int(trained[-1]) + 1 if len(trained) else 0
-            for a, b in zip(starts, starts[1:] + [max(last, starts[-1] + 1) if starts else 0]):
-                if (yr[a:b] != -100).any():
-                    spans.append((xr[a:b], yr[a:b]))
-    sizes = sorted(row_lengths) + [max(int(x.shape[1]) for x, _ in batches)]
-    out = []
-    for i, n in enumerate(sizes):
-        lo = sizes[i - 1] if i else 0
-        mine = sorted((s for s in spans if lo < len(s[0]) <= n), key=lambda s: -len(s[0]))
-        rows: list[list] = []
-        used: list[int] = []
-        for s in mine:
-            fit = next((j for j, u in enumerate(used) if u + len(s[0]) <= n), None)
-            if fit is None:
-                rows.append([])
-                used.append(0)
-                fit = len(rows) - 1
-            rows[fit].append(s)
-            used[fit] += len(s[0])
-        if not rows:
-            continue
-        x = torch.full((len(rows), n), pad_id, dtype=torch.long)
-        y = torch.full((len(rows), n), -100, dtype=torch.long)
-        for j, row in enumerate(rows):
-            at = 0
-            for sx, sy in row:
-                x[j, at:at + len(sx)], y[j, at:at + len(sy)] = sx, sy
-                at += len(sx)
-        out.append((x, y))
-    return out
 
 
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
