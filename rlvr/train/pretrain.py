@@ -281,14 +281,15 @@ def block_order(n_blocks: int, k: int, cfg: PretrainConfig, lengths: np.ndarray 
     With blocks of several ``lengths`` the rest is shuffled within each length and the lengths are
     interleaved evenly (each length's i-th of n blocks at (i + u) / n, u uniform in [0, 1)), so that every
     stretch of the order, and so every step, holds each length in its share of the corpus: on the shipped
-    corpus with ``short_blocks=[256]`` a step holds one or two 768-token blocks, where a plain shuffle gave
-    it none to three (runs 36 and 37 of ``docs/base_model.md``)."""
+    corpus with ``short_blocks=[256]`` nearly every step holds one or two 768-token blocks, where a plain
+    shuffle gave it none to four (``scripts/step_mix.py``; runs 36 and 37 of ``docs/base_model.md``)."""
     rng = np.random.default_rng(cfg.seed)
     rest = rng.permutation(n_blocks - k) + k
-    if lengths is not None and len(np.unique(lengths[k:])) > 1:
+    kinds = lengths[rest] if lengths is not None else np.zeros(0)
+    if len(np.unique(kinds)) > 1:
         slots = np.empty(n_blocks - k)
-        for n in np.unique(lengths[rest]):
-            these = np.flatnonzero(lengths[rest] == n)                    # positions in rest, shuffled order
+        for n in np.unique(kinds):
+            these = np.flatnonzero(kinds == n)                            # positions in rest, shuffled order
             slots[these] = (np.arange(len(these)) + rng.random(len(these))) / len(these)
         rest = rest[np.argsort(slots, kind="stable")]
     return np.concatenate([np.arange(k), rest])
