@@ -408,8 +408,8 @@ def main(argv=None) -> int:
     p.set_defaults(func=cmd_distill)
 
     p = _stage_parser(sub, "demonstrate", "write the world's imperfect human demonstrations (an SFT dataset)",
-                      "Bare answers or short work in the world's format, with a share of wrong final answers "
-                      "(error_rate); writes OUT/data.jsonl and OUT/summary.json.", DemonstratorConfig)
+                      "Short work (or bare answers: style_weights) in the world's format, with a share of wrong "
+                      "final answers (error_rate, default 0.25); writes OUT/data.jsonl and OUT/summary.json.", DemonstratorConfig)
     p.set_defaults(func=cmd_demonstrate)
 
     p = sub.add_parser("run", help="run an experiment YAML (its 'stage' key names the stage)",

@@ -49,3 +49,44 @@ def test_compare_runs_variants_and_writes_the_table(tmp_path):
     assert main([*argv, "--overwrite"]) == 0                         # --overwrite trains them again
     assert final.stat().st_mtime_ns != stamp
     assert main([*argv[:-1], "only=[nope]"]) == 2
+
+
+def test_seeds_table_exact():
+    from rlvr.compare import seeds_table
+    r = lambda steps, secs, acc, tok: {"steps_to_target": steps, "seconds_to_target": secs,  # noqa: E731
+                                       "rollouts_to_target": None if steps is None else steps * 10.0,
+                                       "final_accuracy": acc, "final_mean_tokens": tok}
+    rows = {"grpo": {0: r(40, 300.0, 0.9, 100.0), 1: r(None, None, 0.8, 110.0), 2: r(30, 200.0, 0.95, 120.0)}}
+    lines = seeds_table(rows, [0, 1, 2], 0.9).splitlines()
+    assert lines[0].startswith("| variant | steps to 90%, seeds 0, 1, 2 | seeds reaching 90% |")
+    # means over the seeds that reached 90%: steps (40+30)/2, seconds 250, rollouts 350; accuracy and
+    # length over all three seeds
+    assert lines[2] == "| grpo | 40 / - / 30 | 2 of 3 | 35.0 | 250 | 350 | 0.883 | 110.0 |"
+
+
+@pytest.mark.skipif(not (shipped_base_path() / "config.json").exists(), reason="no shipped base")
+def test_compare_with_seeds_trains_each_seed_into_its_own_section(tmp_path):
+    from rlvr.config import ConfigError, validate
+    from rlvr.compare import CompareConfig, markers
+
+    begin, end = markers("seeds")
+    doc = tmp_path / "algorithms.md"
+    doc.write_text(f"# Algorithms\n\n{BEGIN}\nsingle seed stays\n{END}\n")
+    argv = ["run", str(ROOT / "configs" / "algorithms.yaml"), f"out={tmp_path / 'cmp'}", f"doc={doc}",
+            "only=[grpo]", "seeds=[3, 4]", "section=seeds", "grpo.steps=1", "grpo.prompts_per_step=2",
+            "grpo.group_size=2", "grpo.eval_every=1", "grpo.eval_problems=4", "grpo.sampling.max_new_tokens=24",
+            "grpo.checkpoint_every=0", "grpo.num_iterations=1"]
+    assert main(argv) == 0
+    text = doc.read_text()
+    assert "single seed stays" in text and begin in text and end in text
+    section = text.split(begin)[1].split(end)[0]
+    assert "| grpo | " in section and "seeds 3, 4" in section
+    for seed in (3, 4):
+        cfg = (tmp_path / "cmp" / f"grpo-s{seed}" / "config.yaml").read_text()
+        assert f"seed: {seed}" in cfg
+    summary = json.loads((tmp_path / "cmp" / "summary.json").read_text())
+    assert set(summary["grpo"]) == {"3", "4"}
+    with pytest.raises(ConfigError, match="^seeds: repeats a seed"):
+        validate(CompareConfig(seeds=[1, 1]))
+    with pytest.raises(ConfigError, match="^section: must be"):
+        validate(CompareConfig(section="a b"))

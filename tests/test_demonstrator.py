@@ -23,7 +23,7 @@ def test_wrong_answer_changes_exactly_one_digit():
 
 
 def test_error_rate_styles_and_verdicts():
-    cfg = DemonstratorConfig(examples=3000, error_rate=0.15)
+    cfg = DemonstratorConfig(examples=3000, error_rate=0.15, style_weights={"direct": 0.5, "stepwise": 0.5})
     rows = demonstrations(cfg)
     task = get_task("arithmetic", **cfg.task_kwargs)
     problems = {p.id: p for p in task.problems("train", 3000, seed=0)}
@@ -44,6 +44,7 @@ def test_error_rate_styles_and_verdicts():
 def test_written_set_and_bad_config(tmp_path):
     data = write_demonstrations(DemonstratorConfig(out=str(tmp_path / "d"), examples=40))
     rows = [json.loads(l) for l in data.read_text().splitlines()]
+    assert {r["style"] for r in rows} == {"stepwise"}      # the default: short work, a quarter wrong
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert len(rows) == 40 and summary["wrong"] == sum(not r["correct"] for r in rows)
     assert summary["accuracy"] == pytest.approx(1 - summary["wrong"] / 40)

@@ -318,20 +318,28 @@ def _slip_options(t: _Try, target: int) -> list[tuple[int, int]]:
 
 
 class Countdown:
-    """The Countdown task, with 3 to 4 numbers by default (``min_numbers``/``max_numbers``)."""
+    """The Countdown task, with 3 to 4 numbers by default (``min_numbers``/``max_numbers``), each drawn
+    from 1 to ``max_number``, and targets from 1 to ``max_target``."""
 
     name = "countdown"
     styles = STYLES
     style_prefix = STYLE_PREFIX
 
-    def __init__(self, min_numbers: int = 3, max_numbers: int = 4):
+    def __init__(self, min_numbers: int = 3, max_numbers: int = 4, max_number: int = NUMBER_RANGE[1],
+                 max_target: int = TARGET_RANGE[1]):
         lo, hi = NUMBER_COUNTS
         if not (isinstance(min_numbers, int) and isinstance(max_numbers, int)
                 and lo <= min_numbers <= max_numbers <= hi):
             raise ValueError(f"countdown number counts must satisfy {lo} <= min_numbers <= max_numbers "
                              f"<= {hi}, got {min_numbers!r}..{max_numbers!r}")
+        if not (isinstance(max_number, int) and 4 <= max_number <= 999):
+            raise ValueError(f"countdown max_number must be a whole number from 4 to 999, got {max_number!r}")
+        if not (isinstance(max_target, int) and 10 <= max_target <= 99_999):
+            raise ValueError(f"countdown max_target must be a whole number from 10 to 99999, got {max_target!r}")
         self.min_numbers = min_numbers
         self.max_numbers = max_numbers
+        self.max_number = max_number
+        self.max_target = max_target
 
     # ---------------------------------------------------------------- problems
     def difficulties(self) -> list[int]:
@@ -354,7 +362,7 @@ class Countdown:
     def _sample(self, rng: random.Random, difficulty: int | None) -> Problem:
         k = difficulty if difficulty is not None else rng.choice(self.difficulties())
         while True:
-            numbers = [rng.randint(*NUMBER_RANGE) for _ in range(k)]
+            numbers = [rng.randint(NUMBER_RANGE[0], self.max_number) for _ in range(k)]
             used = rng.sample(range(k), k if k == 3 else rng.choice((3, 4)))
             pool = [(numbers[i], str(numbers[i]), 3) for i in used]
             while len(pool) > 1:
@@ -367,7 +375,7 @@ class Countdown:
                 item = _combine(x, rng.choice(ops), y)
                 pool = [p for n, p in enumerate(pool) if n != i and n != j] + [item]
             target, answer = pool[0][0], pool[0][1]
-            if TARGET_RANGE[0] <= target <= TARGET_RANGE[1] and target not in numbers:
+            if TARGET_RANGE[0] <= target <= self.max_target and target not in numbers:
                 return self.make(numbers, target, answer)
 
     def problems(self, split: str, n: int, seed: int, difficulty: int | None = None) -> list[Problem]:

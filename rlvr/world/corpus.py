@@ -42,6 +42,9 @@ class CorpusConfig:
     """Share of extra documents: careful traces (stepwise or check, in their relative weights) whose
     style word is left out of the loss. They give the careful styles practice without moving the
     style prior, which the other documents alone set."""
+    countdown_kwargs: dict = field(default_factory=dict)
+    """Arguments of the Countdown task the corpus draws from (``max_number``, ``max_target``; the number
+    counts are the task's 3 to 4). Empty: the task's defaults, numbers 1-30 and targets 1-200."""
     countdown_search: str = "short"
     """How many misses a Countdown search shows before its hit: ``short``, 0 to 5 drawn at random;
     ``honest``, the tries before the first hit in a random order of all tries, as a search that cannot
@@ -59,7 +62,7 @@ class CorpusConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..config import require, require_choice, require_number
+        from ..config import ConfigError, require, require_choice, require_number
 
         for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check")),
                            ("op_weights", tuple(self.arithmetic_ops))):
@@ -75,6 +78,12 @@ class CorpusConfig:
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
                 "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
                 "e.g. corpus.direct_trained_max_digits=3 (7: every bare answer trained)")
+        require(isinstance(self.countdown_kwargs, dict), "countdown_kwargs", "must be a mapping",
+                "e.g. corpus.countdown_kwargs={max_number: 12}")
+        try:
+            get_task("countdown", **self.countdown_kwargs)
+        except (ValueError, TypeError) as e:
+            raise ConfigError("countdown_kwargs", str(e), "fix the Countdown task's arguments") from None
         require_choice(self.countdown_search, ("short", "honest"), "countdown_search")
         require(isinstance(self.countdown_max_misses, int) and self.countdown_max_misses >= 0, "countdown_max_misses",
                 f"must be a whole number >= 0, got {self.countdown_max_misses!r}", "e.g. corpus.countdown_max_misses=15")
@@ -90,7 +99,8 @@ def _choice(rng: random.Random, weights: dict):
 def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None = None):
     """Yield n documents as lists of Segments (prompt first), deterministic in (cfg.seed, offset,
     max_digits). ``max_digits`` caps the arithmetic problems' digits (a pretraining curriculum)."""
-    tasks = {name: get_task(name) for name in cfg.task_weights}
+    tasks = {name: get_task(name, **(cfg.countdown_kwargs if name == "countdown" else {}))
+             for name in cfg.task_weights}
     cap = {} if max_digits is None else {"max_digits": max_digits}
     arith_by_op = {op: get_task("arithmetic", ops=op, **cap) for op in cfg.arithmetic_ops}
     rng = random.Random(f"corpus:{cfg.seed}:{offset}" + ("" if max_digits is None else f":{max_digits}"))
