@@ -200,6 +200,32 @@ def test_problems_deterministic_and_valid():
     assert {p.difficulty for p in Countdown(3, 3).problems("test", 20, seed=0)} == {3}
 
 
+def test_number_and_target_ranges():
+    small = Countdown(3, 3, max_number=9, max_target=50)
+    probs = small.problems("train", 200, seed=0)
+    assert all(max(p.meta["numbers"]) <= 9 and 1 <= p.meta["target"] <= 50 for p in probs)
+    assert max(max(p.meta["numbers"]) for p in probs) == 9            # the range is used to its end
+    assert all(small.verify(p, tag(p.answer)).correct for p in probs)
+    assert probs == small.problems("train", 200, seed=0)
+    for bad in ({"max_number": 3}, {"max_number": 12.5}, {"max_target": 5}):
+        with pytest.raises(ValueError, match="max_"):
+            Countdown(**bad)
+
+
+def test_corpus_draws_countdown_from_its_ranges():
+    from rlvr.config import ConfigError, validate
+    from rlvr.world.corpus import CorpusConfig, documents
+
+    cfg = CorpusConfig(task_weights={"countdown": 1.0}, countdown_kwargs={"max_number": 9, "max_target": 50})
+    prompts = ["".join(s.text for s in doc[:1]) for doc in documents(cfg, 100)]
+    numbers = [list(map(int, re.fullmatch(r"make (\d+) from ([\d ]+)\n", p).groups()[1].split())) for p in prompts]
+    assert max(max(n) for n in numbers) == 9
+    with pytest.raises(ConfigError, match="^countdown_kwargs: countdown max_number"):
+        validate(CorpusConfig(countdown_kwargs={"max_number": 1}))
+    with pytest.raises(ConfigError, match="^countdown_kwargs:"):
+        validate(CorpusConfig(countdown_kwargs={"digits": 2}))
+
+
 # ------------------------------------------------------------------ traces
 def test_traces_verify():
     problems = TASK.problems("train", 100, seed=7, difficulty=3) + \
