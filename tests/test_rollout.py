@@ -96,3 +96,15 @@ def test_rows_finishing_at_different_steps_keep_their_cache_aligned(tiny_model, 
             logits = tiny_model(input_ids=torch.tensor([pids + cids])).logits[0].float()
         logp = logits.log_softmax(-1)[len(pids) - 1:-1].gather(-1, torch.tensor(cids)[:, None])[:, 0]
         assert torch.allclose(logp, torch.tensor(lps), atol=1e-4)
+
+
+def test_warns_when_a_budget_passes_the_models_positions(tiny_model, world_tokenizer):
+    import warnings
+    prompt = ["1+1=\n"]
+    n_prompt = len(world_tokenizer(prompt[0])["input_ids"])
+    limit = tiny_model.config.max_position_embeddings                  # 256
+    with pytest.warns(UserWarning, match=f"passes the model's {limit} positions"):
+        generate(tiny_model, world_tokenizer, prompt, sampling=SamplingConfig(max_new_tokens=limit - n_prompt + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                                  # exactly at the limit: no warning
+        generate(tiny_model, world_tokenizer, prompt, sampling=SamplingConfig(max_new_tokens=limit - n_prompt))

@@ -20,6 +20,7 @@ recorded is that of the appended token.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -214,6 +215,12 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
         prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
     if any(len(p) == 0 for p in prompt_ids):
         raise ValueError("empty prompt: a prompt needs at least one token")
+    positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    longest_prompt = max(len(p) for p in prompt_ids)
+    if isinstance(positions, int) and longest_prompt + sampling.max_new_tokens > positions:
+        warnings.warn(f"a prompt of {longest_prompt} tokens plus max_new_tokens={sampling.max_new_tokens} passes the "
+                      f"model's {positions} positions (max_position_embeddings): tokens past them are sampled at "
+                      f"positions it never trained on", stacklevel=2)
     eos_id = tokenizer.eos_token_id
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_id
     stop_check = None
