@@ -43,6 +43,12 @@ def test_a_late_answer_is_wrong_at_a_small_budget(world_tokenizer):
     assert [r["pass@3"] for r in sw["rows"]] == [1.0, 1.0]
     # maj@3 of {none, 46, 47} and of {46, 46, 47}
     assert [r["maj@3"] for r in sw["rows"]] == pytest.approx([0.5, 1.0])
+    # the work's EOS comes after its closing tag, past end_work: cut off there, though already answered
+    assert len(rows[0]) == end_work + 1 and sw["cut_at_largest"] == pytest.approx(1 / 3)
+    wide = budget_sweep(s, ARITH, tok, [4, 1000], ks=[1, 3])
+    # nothing is cut at 1000 tokens, so both curves stay flat past it: 1000 -> 2000 gains nothing, while
+    # 4 -> 8 (read off the curve between 4 and 1000) gains 4.2 points of pass@1
+    assert wide["cut_at_largest"] == 0.0 and wide["knee"] == {"pass@1": 1000, "maj@3": 1000}
 
 
 def test_cutting_a_long_sample_equals_sampling_with_the_smaller_budget(tiny_model, world_tokenizer):

@@ -128,6 +128,18 @@ def test_knee_on_synthetic_curves():
     assert value_at(b3, [0.2, 0.5, 0.8, 0.83], 60) == pytest.approx(0.5 + 0.3 / math.log2(3))
     assert knee(b3, [0.2, 0.5, 0.8, 0.83]) == 90          # 90 -> 180 gains 3 / log2(3) = 1.9 points
     assert knee(b3, [0.2, 0.5, 0.8, 0.84]) is None        # 90 -> 180 gains 2.5 points
+
+
+def test_knee_with_a_bound_past_the_largest_budget():
+    b, v = [8, 16, 32, 48], [0.10, 0.50, 0.60, 0.61]
+    assert knee(b, v) is None                             # only 8 and 16 have a measured double; 16 -> 32 gains 10
+    # nothing was cut at 48 tokens: the curve stays at 0.61 past it, so 32 -> 64 gains 1 point, 48 -> 96 none
+    assert knee(b, v, beyond=0.61) == 32
+    # 4% of completions cut at 48: past it the curve may reach 0.65, 5 points above 32's and 4 above 48's
+    assert knee(b, v, beyond=0.65) is None
+    assert knee(b, v, beyond=0.625) == 48                 # 32 -> 64 may gain 2.5 points, 48 -> 96 at most 1.5
+    with pytest.raises(ValueError, match="below the curve"):
+        knee(b, v, beyond=0.5)
     with pytest.raises(ValueError):
         knee([16, 8], [0.1, 0.2])
 

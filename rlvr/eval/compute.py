@@ -4,7 +4,9 @@ Budget sweep. For each budget B of a geometric series a completion may spend at 
 that has not closed its answer within them is wrong. The sweep samples once, at the largest budget, and
 cuts each completion to B tokens for the smaller ones (exact: see ``scoring.score_at_budget``). At each B
 it records pass@1, pass@k and maj@k (``metrics``) and the mean tokens actually spent; the knee of a curve
-is the smallest budget after which doubling B gains at most 2 points.
+is the smallest budget after which doubling B gains at most 2 points. Past the largest budget a curve
+is bounded by what that budget cut off (``cut_at_largest``: completions that had not ended by
+themselves), so a model whose completions all end inside the sweep has its knee inside it.
 
 Budget forcing (s1: Muennighoff et al. 2025, "s1: Simple test-time scaling"). Before a completion has
 spent ``min_tokens``, an attempt to end it (the answer tag, or EOS) is replaced by ``wait``, so the
@@ -54,8 +56,16 @@ def budget_sweep(samples: Samples, task, tokenizer, budgets: list[int], ks: list
     rows = [{"budget": b, **figures(score_at_budget(samples, task, tokenizer, b), ks, max_subsets, seed)}
             for b in budgets]
     kmax = max([k for k in ks if k <= samples.n], default=1)
-    knees = {m: knee(budgets, [r[m] for r in rows], KNEE_POINTS) for m in ("pass@1", f"maj@{kmax}")}
-    return {"budgets": budgets, "rows": rows, "knee": knees}
+    # Completions that ended by themselves within the largest budget end the same way under any larger
+    # one, so past it pass@1 can gain at most the share that budget cut off, and a vote nothing at all
+    # when it cut none off.
+    top = budgets[-1]
+    cut = float(np.mean([not (r == "stop" and len(ids) <= top)
+                         for r, ids in zip(samples.finish_reason, samples.completion_ids)]))
+    bounds = {"pass@1": min(1.0, rows[-1]["pass@1"] + cut),
+              f"maj@{kmax}": rows[-1][f"maj@{kmax}"] if cut == 0 else None}
+    knees = {m: knee(budgets, [r[m] for r in rows], KNEE_POINTS, beyond=bounds[m]) for m in bounds}
+    return {"budgets": budgets, "rows": rows, "knee": knees, "cut_at_largest": cut}
 
 
 # ------------------------------------------------------------------------------ budget forcing

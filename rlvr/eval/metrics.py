@@ -143,15 +143,24 @@ def value_at(budgets: list[float], values: list[float], b: float) -> float:
     return float(np.interp(math.log2(b), lb, np.asarray(values, dtype=float)))
 
 
-def knee(budgets: list[float], values: list[float], points: float = 0.02) -> float | None:
+def knee(budgets: list[float], values: list[float], points: float = 0.02,
+         beyond: float | None = None) -> float | None:
     """The saturation knee: the smallest measured budget B such that, from B on, doubling the budget
     never gains more than ``points`` (accuracy as a fraction: 0.02 is 2 points). Only budgets whose
-    double was measured (up to interpolation) are candidates; None when the curve has not saturated."""
+    double was measured (up to interpolation) are candidates; None when the curve has not saturated.
+
+    ``beyond``: an upper bound on the curve at every budget above the largest measured one (for pass@1,
+    its value there plus the share of completions the largest budget cut off: only those could still
+    turn right). With it every budget is a candidate, a double past the top read as ``beyond``, so a
+    curve that is known to stay flat after the sweep has its knee inside it."""
     if sorted(budgets) != list(budgets) or len(set(budgets)) != len(budgets):
         raise ValueError("budgets must be strictly increasing")
+    if beyond is not None and beyond < values[-1] - 1e-12:
+        raise ValueError(f"beyond ({beyond}) is below the curve's last value ({values[-1]})")
     top = budgets[-1]
-    cands = [b for b in budgets if 2 * b <= top]
-    gains = [value_at(budgets, values, 2 * b) - value_at(budgets, values, b) for b in cands]
+    cands = [b for b in budgets if 2 * b <= top or beyond is not None]
+    gains = [(value_at(budgets, values, 2 * b) if 2 * b <= top else beyond) - value_at(budgets, values, b)
+             for b in cands]
     for i, b in enumerate(cands):
         if all(g <= points + 1e-12 for g in gains[i:]):
             return b
