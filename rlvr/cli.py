@@ -48,7 +48,10 @@ def cmd_eval_base(args) -> int:
     path = args.model or str(shipped_base_path())
     model = AutoModelForCausalLM.from_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
-    res = world_figures(model, tok, n=args.n, seed=args.seed, progress=lambda s: print(s, file=sys.stderr))
+    manifest_file = Path(path) / "manifest.json"
+    corpus = json.loads(manifest_file.read_text()).get("config", {}).get("corpus", {}) if manifest_file.exists() else {}
+    res = world_figures(model, tok, n=args.n, seed=args.seed, progress=lambda s: print(s, file=sys.stderr),
+                        countdown_kwargs=corpus.get("countdown_kwargs") or {})
     res["model"] = path
     print_table(res)
     if args.out:

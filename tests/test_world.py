@@ -108,3 +108,24 @@ def test_bare_answers_to_hard_problems_can_leave_their_digits_out_of_the_loss(wo
     assert world_tokenizer.convert_tokens_to_ids("</answer>") in ids[mask == 1]
     assert all(s.train for d in documents(CorpusConfig(), 100) if trace_text(d[1:]).startswith("<answer>")
                for s in d)                                                      # the default trains them all
+
+
+def test_eval_base_measures_countdown_on_the_ranges_the_model_was_trained_on(tmp_path, world_tokenizer):
+    import json
+
+    from rlvr.cli import main
+    from rlvr.world.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(hidden_size=32, layers=1, heads=2, intermediate_size=64, max_positions=1024),
+                        world_tokenizer)
+    model.save_pretrained(tmp_path / "m")
+    world_tokenizer.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "manifest.json").write_text(json.dumps(
+        {"config": {"corpus": {"countdown_kwargs": {"max_number": 9, "max_target": 50}}}}))
+    out = tmp_path / "figures.json"
+    assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["countdown3"]["task_kwargs"] == {"max_number": 9, "max_target": 50}
+    (tmp_path / "m" / "manifest.json").unlink()        # no manifest: the task's default ranges
+    assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["countdown3"]["task_kwargs"] == {}

@@ -80,8 +80,10 @@ def check_repairs(scored: list[Scored]) -> dict:
 
 
 def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int = 128,
-                  progress=print) -> dict:
-    """Every figure of the shipped-base acceptance table, as a dict."""
+                  progress=print, countdown_kwargs: dict | None = None) -> dict:
+    """Every figure of the shipped-base acceptance table, as a dict. ``countdown_kwargs``: the Countdown
+    task's number and target ranges the model was pretrained on (its manifest's
+    ``config.corpus.countdown_kwargs``; empty: the task's defaults)."""
     t0 = time.time()
     demo = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     probs = demo.problems("test", n, seed)
@@ -103,10 +105,10 @@ def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int
     res["hard7"] = {"stepwise": summarize(h_step)["accuracy"], "check": summarize(h_chk)["accuracy"],
                     **check_repairs(h_chk)}
     progress(f"7 digits: stepwise {res['hard7']['stepwise']:.3f} check {res['hard7']['check']:.3f}")
-    cd = get_task("countdown", min_numbers=3, max_numbers=3)
+    cd = get_task("countdown", **{**(countdown_kwargs or {}), "min_numbers": 3, "max_numbers": 3})
     cd_probs = cd.problems("test", n, seed)
     cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size)
-    res["countdown3"] = summarize(cd_s)
+    res["countdown3"] = summarize(cd_s) | {"task_kwargs": dict(countdown_kwargs or {})}
     progress(f"countdown 3: {res['countdown3']['accuracy']:.3f} styles {res['countdown3']['style_share']}")
     res["seconds"] = round(time.time() - t0, 1)
     return res
@@ -130,7 +132,8 @@ def print_table(res: dict) -> None:
         ("forced stepwise / check, 7 digits", f"{h7['stepwise']:.1%} / {h7['check']:.1%}", ""),
         ("wrong first attempts caught and fixed (4-6)",
          f"{ch['caught_and_fixed']}/{ch['wrong_first_attempts']}", ">= half"),
-        ("countdown, 3 numbers", f"{cd['accuracy']:.1%}", "10% - 60%"),
+        ("countdown, 3 numbers" + "".join(f", {k} {v}" for k, v in sorted(cd.get("task_kwargs", {}).items())),
+         f"{cd['accuracy']:.1%}", "10% - 60%"),
     ]
     table = Table(title=f"world figures ({res['n_problems']} test problems, temperature 1)")
     for c in ("figure", "measured", "goal"):
