@@ -319,3 +319,39 @@ def test_honest_search_shows_the_misses_before_the_first_hit():
     assert max(capped) == 3
     short = [trace_text(TASK.trace(p, "stepwise", random.Random(p.id))).count(" no\n") for p in problems]
     assert max(short) == 5
+
+
+def test_pool_traces_restate_the_numbers_each_step_may_use():
+    p = TASK.make([25, 5, 3], 60, answer="(25-5)*3")
+    segs = TASK.trace(p, "stepwise", random.Random(0), pool=True)
+    lines = trace_text(segs).splitlines()
+    assert lines[-2] == "try [25 5 3] 25-5=20 [3 20] 20*3=60 yes"        # the hit: the pool after its first step
+    plain = trace_text(TASK.trace(p, "stepwise", random.Random(0)))
+    # the same search without the brackets: the pool is the only change
+    assert re.sub(r" \[[\d ]+\]", "", trace_text(segs)) == plain
+    for prob in TASK.problems("train", 60, seed=2):
+        for style in ("stepwise", "check"):
+            segs = TASK.trace(prob, style, random.Random(1), p_slip=1.0, pool=True)
+            text = trace_text(segs)
+            assert TASK.verify(prob, text).correct
+            for line in text.splitlines():
+                if not line.startswith("try "):
+                    continue
+                pools = [list(map(int, m.split())) for m in re.findall(r"\[([\d ]+)\]", line)]
+                steps = re.findall(r"(\d+)[-+*/](\d+)=(\d+)", line)
+                assert sorted(pools[0]) == sorted(prob.meta["numbers"])    # every try starts from the prompt's numbers
+                for before, after, (a, b, r) in zip(pools, pools[1:], steps):
+                    rest = list(before)
+                    rest.remove(int(a))                                    # each step uses numbers of the pool before it
+                    rest.remove(int(b))
+                    assert sorted(after) == sorted(rest + [int(r)])
+
+
+def test_corpus_pool_option():
+    from rlvr.world.corpus import CorpusConfig, documents
+
+    def texts(**kw):
+        cfg = CorpusConfig(task_weights={"countdown": 1.0}, style_weights={"stepwise": 1.0}, **kw)
+        return ["".join(s.text for s in doc) for doc in documents(cfg, 20)]
+    assert all("[" in t for t in texts(countdown_pool=True))
+    assert not any("[" in t for t in texts())                              # off by default

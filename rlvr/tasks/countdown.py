@@ -262,11 +262,15 @@ def _search_space(numbers: tuple, n_steps: int) -> tuple:
     return tuple(found.values())
 
 
-def _try_segments(t: _Try, verdict: str, slip: tuple | None = None) -> list[Segment]:
+def _try_segments(t: _Try, verdict: str, slip: tuple | None = None, pool: list | None = None) -> list[Segment]:
     """``try 25+5=30 30*3=90 no``; with a slip (step index, delta) the slipped step's result is off by
-    delta (untrained characters) and the later steps follow from it."""
+    delta (untrained characters) and the later steps follow from it. With ``pool`` (the given numbers,
+    in the prompt's order) the try restates the numbers it may still use, at its start and after each
+    step but the last: ``try [25 5 3] 25+5=30 [3 30] 30*3=90 no``, so that every step reads its
+    operands from the bracket just before it rather than from the prompt."""
     segs: list[Segment] = []
-    text = "try"
+    left = list(pool) if pool is not None else None
+    text = "try" + (f" [{' '.join(map(str, left))}]" if left is not None else "")
     vals: list[int] = []
     for k, (a, op, b, result, sa, sb) in enumerate(t.steps):
         a = vals[sa] if sa >= 0 else a
@@ -280,6 +284,11 @@ def _try_segments(t: _Try, verdict: str, slip: tuple | None = None) -> list[Segm
         else:
             text += f" {a}{op}{b}={result}"
         vals.append(result)
+        if left is not None and k < len(t.steps) - 1:
+            left.remove(a)
+            left.remove(b)
+            left.append(result)
+            text += f" [{' '.join(map(str, left))}]"
     segs.append(Segment(f"{text} {verdict}\n"))
     return segs
 
@@ -432,11 +441,12 @@ class Countdown:
 
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random, p_slip: float = 0.4,
-              max_misses: int | None = None) -> list[Segment]:
+              max_misses: int | None = None, pool: bool = False) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in a right answer. The search
         shows 0 to ``MAX_TRIES_BEFORE_HIT`` misses before its hit, drawn at random; with ``max_misses``
         it shows the misses that come before the first hit in a random order of all tries (at most
-        ``max_misses`` of them), as a search that cannot know where the hit is."""
+        ``max_misses`` of them), as a search that cannot know where the hit is. With ``pool`` each try
+        restates the numbers it may still use (see ``_try_segments``)."""
         if style == "direct":
             return [Segment(f"<answer>{problem.answer}</answer>")]
         if style not in ("stepwise", "check"):
@@ -459,12 +469,13 @@ class Countdown:
                 return rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
             return min(tries.index(hit), max_misses)          # every try before the first hit misses
 
+        given = list(numbers) if pool else None
         answer = Segment(f"<answer>{hit.expr}</answer>")
         if style == "stepwise":
             k = n_misses()
             return [Segment(STYLE_PREFIX["stepwise"]),
-                    *(s for t in misses[:k] for s in _try_segments(t, "no")),
-                    *_try_segments(hit, "yes"), answer]
+                    *(s for t in misses[:k] for s in _try_segments(t, "no", pool=given)),
+                    *_try_segments(hit, "yes", pool=given), answer]
         slipped, slip = None, None
         if rng.random() < p_slip:
             for t in misses:
@@ -475,7 +486,7 @@ class Countdown:
         out = [Segment(STYLE_PREFIX["check"])]
         if slipped is None:
             k = n_misses()
-            out += [s for t in misses[:k] for s in _try_segments(t, "no")]
+            out += [s for t in misses[:k] for s in _try_segments(t, "no", pool=given)]
         else:
             others = [t for t in misses if t is not slipped]
             if max_misses is None:
@@ -485,11 +496,11 @@ class Countdown:
                 total = min(n_misses(), len(others))
                 k1 = rng.randint(0, total)
                 k2 = total - k1
-            out += [s for t in others[:k1] for s in _try_segments(t, "no")]
-            out += _try_segments(slipped, "yes", slip)
+            out += [s for t in others[:k1] for s in _try_segments(t, "no", pool=given)]
+            out += _try_segments(slipped, "yes", slip, pool=given)
             out += [Segment(f"check {slipped.expr}={slipped.value} no\n"), Segment("wait\n")]
-            out += [s for t in others[k1:k1 + k2] for s in _try_segments(t, "no")]
-        out += _try_segments(hit, "yes")
+            out += [s for t in others[k1:k1 + k2] for s in _try_segments(t, "no", pool=given)]
+        out += _try_segments(hit, "yes", pool=given)
         out += [Segment(f"check {hit.expr}={target} ok\n"), answer]
         return out
 

@@ -45,6 +45,10 @@ class CorpusConfig:
     countdown_kwargs: dict = field(default_factory=dict)
     """Arguments of the Countdown task the corpus draws from (``max_number``, ``max_target``; the number
     counts are the task's 3 to 4). Empty: the task's defaults, numbers 1-30 and targets 1-200."""
+    countdown_pool: bool = False
+    """Countdown tries restate the numbers they may still use, at their start and after each step
+    (``try [25 5 3] 25+5=30 [3 30] 30*3=90 no``), so each step reads its operands from the line it is
+    on rather than from the prompt. False: the shipped corpus's tries (``try 25+5=30 30*3=90 no``)."""
     countdown_search: str = "short"
     """How many misses a Countdown search shows before its hit: ``short``, 0 to 5 drawn at random;
     ``honest``, the tries before the first hit in a random order of all tries, as a search that cannot
@@ -84,6 +88,8 @@ class CorpusConfig:
             get_task("countdown", **self.countdown_kwargs)
         except (ValueError, TypeError) as e:
             raise ConfigError("countdown_kwargs", str(e), "fix the Countdown task's arguments") from None
+        require(isinstance(self.countdown_pool, bool), "countdown_pool", f"must be true or false, got {self.countdown_pool!r}",
+                "e.g. corpus.countdown_pool=true")
         require_choice(self.countdown_search, ("short", "honest"), "countdown_search")
         require(isinstance(self.countdown_max_misses, int) and self.countdown_max_misses >= 0, "countdown_max_misses",
                 f"must be a whole number >= 0, got {self.countdown_max_misses!r}", "e.g. corpus.countdown_max_misses=15")
@@ -120,6 +126,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
+            if cfg.countdown_pool:                             # no keyword when off: the shipped corpus is unchanged
+                search["pool"] = True
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, **search)
         if practice and careful:
             segs = _untrained_style_word(segs, task.style_prefix[style])
