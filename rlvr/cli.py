@@ -48,8 +48,9 @@ def cmd_eval_base(args) -> int:
     path = args.model or str(shipped_base_path())
     model = AutoModelForCausalLM.from_pretrained(path)
     tok = AutoTokenizer.from_pretrained(path)
-    manifest_file = Path(path) / "manifest.json"
-    corpus = json.loads(manifest_file.read_text()).get("config", {}).get("corpus", {}) if manifest_file.exists() else {}
+    manifest_path = Path(path) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
+    corpus = (manifest or {}).get("config", {}).get("corpus", {})
     res = world_figures(model, tok, n=args.n, seed=args.seed, progress=lambda s: print(s, file=sys.stderr),
                         countdown_kwargs=corpus.get("countdown_kwargs") or {})
     res["model"] = path
@@ -59,8 +60,8 @@ def cmd_eval_base(args) -> int:
         Path(args.out).write_text(json.dumps(res, indent=2))
         print(f"wrote {args.out}")
     if args.into_manifest:
-        manifest_path = Path(path) / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
+        if manifest is None:
+            raise FileNotFoundError(f"{manifest_path} does not exist: --into-manifest records into a model's manifest")
         manifest["figures"] = {k: v for k, v in res.items() if k != "model"}
         manifest_path.write_text(json.dumps(manifest, indent=2))
         print(f"figures recorded in {manifest_path}")

@@ -26,12 +26,12 @@ from pathlib import Path
 from .config import apply_overrides, from_dict, to_dict
 from .train.grpo import GRPOConfig, train_grpo
 
-BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
-
-
 def markers(section: str) -> tuple[str, str]:
     """The begin and end markers of a page's section."""
     return f"<!-- {section}:begin -->", f"<!-- {section}:end -->"
+
+
+BEGIN, END = markers("compare")
 
 
 @dataclass
