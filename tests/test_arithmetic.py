@@ -1,4 +1,5 @@
 import random
+import re
 
 import pytest
 
@@ -132,6 +133,28 @@ def test_check_trace_with_slip_is_caught():
     assert text.endswith("<answer>1196884</answer>")
     first = text.split("\ncheck")[0]
     assert "r1196884\n" not in first + "\n"      # the first attempt really is wrong
+
+
+def test_check_lines_can_carry_the_first_result():
+    p = prob(9217, "*", 3)
+    plain = T.trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0)
+    carried = T.trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0, carry_first=True)
+    assert trace_text(carried) == (
+        "work+check 7*3+0=21 c2 r1\n921*3 1*3+2=5 c0 r51\n92*3 2*3+0=6 c0 r651\n9*3 9*3+0=27 r27651\n"
+        "check 7*3+0=21 c2 r1 =27651\n921*3 1*3+2=5 c0 r51 =27651\n92*3 2*3+0=6 c0 r651 =27651\n"
+        "9*3 9*3+0=27 r27651 =27651\n27651 vs 27651 ok\n<answer>27651</answer>")
+    # only the check's lines change; a slipped first attempt stays untrained where it was, and the
+    # carried result is the slipped one the comparison then rejects
+    assert trace_text(carried).replace(" =27651", "") == trace_text(plain)
+    p = prob(269336, "+", 927548)
+    segs = T.trace(p, "check", random.Random(3), p_slip=1.0, carry_first=True)
+    text = trace_text(segs)
+    first_r = re.findall(r" r(\d+)\n", text.split("\ncheck")[0] + "\n")[-1]
+    check = text.split("\ncheck ", 1)[1].split(" vs ")[0].split("\n")[:-1]
+    assert len(check) == 6 and all(line.endswith(f" ={first_r}") for line in check)
+    assert f" vs {first_r} no\nwait " in text and text.endswith("<answer>1196884</answer>")
+    assert [s.text for s in segs if not s.train] == [s.text for s in T.trace(p, "check", random.Random(3), p_slip=1.0)
+                                                      if not s.train]
 
 
 def test_extract_answer():

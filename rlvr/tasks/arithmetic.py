@@ -23,8 +23,10 @@ stepwise  ``work`` then one line per column, right to left. The first line reads
 
 check     ``work+check``, the same work, then ``check`` and a second, independent computation of the
           same problem (addition re-adds each column with its digits in the other order), a comparison
-          line ``X vs Y ok`` / ``no``, and after ``no`` the word ``wait`` and a fresh attempt whose result
-          is the answer.
+          line ``X vs Y ok`` / ``no`` (the check's result against the first attempt's), and after ``no``
+          the word ``wait`` and a fresh attempt whose result is the answer. With ``carry_first`` each
+          line of the check ends with the first attempt's result (``... r70 =121870``), so that the
+          comparison reads both of its numbers from the line just above it.
 
 In check traces the first attempt (or the check) sometimes holds a slip of the kind a small model makes
 when it samples at temperature 1: a column sum off by one, a carry or borrow dropped or added, a digit
@@ -155,8 +157,12 @@ class Arithmetic:
 
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
-              p_slip: float = 0.4, p_check_slip: float = 0.15) -> list[Segment]:
-        """A worked solution of ``problem`` in ``style``; every trace ends in the right answer."""
+              p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False) -> list[Segment]:
+        """A worked solution of ``problem`` in ``style``; every trace ends in the right answer.
+
+        ``carry_first``: every line of a check carries the first attempt's result at its end
+        (``... r70 =121870``), so the comparison line copies both of its numbers from the line above
+        rather than one of them from the end of the first attempt, several lines up."""
         a, b, op = problem.meta["a"], problem.meta["b"], problem.meta["op"]
         answer = f"<answer>{problem.answer}</answer>"
         if style == "direct":
@@ -172,6 +178,9 @@ class Arithmetic:
         if slip is None and rng.random() < p_check_slip:
             check_slip = _random_slip(a, op, b, rng)
         check_lines, got, want = _check(a, op, b, first_r, check_slip)
+        if carry_first:
+            check_lines = [Segment(f"{s.text[:-1]} ={first_r}\n", s.train) if s.text.endswith("\n") else s
+                           for s in check_lines]
         out = [Segment(STYLE_PREFIX["check"]), *first, *check_lines]
         if got == want:
             out.append(Segment(f"{got} vs {want} ok\n"))

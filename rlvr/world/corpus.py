@@ -32,6 +32,10 @@ class CorpusConfig:
     """Share of check traces whose first attempt holds a slip that the check catches."""
     p_check_slip: float = 0.15
     """Share of the remaining check traces whose check (not the first attempt) slips."""
+    check_carry: bool = False
+    """Every line of a check trace's check carries the first attempt's result at its end (``... r70
+    =121870``; see tasks/arithmetic.py), so the comparison ``X vs Y`` copies both numbers from the line
+    above. False: the comparison copies the first attempt's result from the end of the first attempt."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
     direct_trained_max_digits: int = 7
@@ -123,7 +127,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         careful = {k: w for k, w in cfg.style_weights.items() if k != "direct"}
         style = _choice(rng, careful if practice and careful else cfg.style_weights)
         if name == "arithmetic":
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip)
+            carry = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **carry)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
             if cfg.countdown_pool:                             # no keyword when off: the shipped corpus is unchanged
