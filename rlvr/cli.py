@@ -52,7 +52,7 @@ def cmd_eval_base(args) -> int:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     corpus = (manifest or {}).get("config", {}).get("corpus", {})
     res = world_figures(model, tok, n=args.n, seed=args.seed, progress=lambda s: print(s, file=sys.stderr),
-                        countdown_kwargs=corpus.get("countdown_kwargs") or {})
+                        countdown_kwargs=corpus.get("countdown_kwargs") or {}, max_new_tokens=args.max_new_tokens)
     res["model"] = path
     print_table(res)
     if args.out:
@@ -310,6 +310,8 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=500, help="test problems per figure")
     p.add_argument("--seed", type=int, default=0, help="problem and sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--max-new-tokens", type=int, default=500,
+                   help="token budget of each sample (a 6-digit check trace with a repair is 460-520 tokens)")
     p.add_argument("--out", help="write the figures to this JSON file")
     p.add_argument("--into-manifest", action="store_true",
                    help="also record the figures in the model folder's manifest.json")

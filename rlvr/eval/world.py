@@ -31,7 +31,7 @@ def sample_and_score(model, tokenizer, task, problems, prefix: str = "", tempera
                      max_new_tokens: int = 500, seed: int = 0, batch_size: int = 128) -> list[Scored]:
     """One completion per problem, optionally forced to start with ``prefix``; verified by the task."""
     sampling = SamplingConfig(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                              batch_size=batch_size)
+                              batch_size=batch_size, **budget)
     # sort by prompt length so batches pad little; restore the order after
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].prompt))
     texts, correct, _ = sample_once(model, tokenizer, task, [problems[i] for i in order], sampling, prefix)
@@ -80,34 +80,36 @@ def check_repairs(scored: list[Scored]) -> dict:
 
 
 def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int = 128,
-                  progress=print, countdown_kwargs: dict | None = None) -> dict:
+                  progress=print, countdown_kwargs: dict | None = None, max_new_tokens: int = 500) -> dict:
     """Every figure of the shipped-base acceptance table, as a dict. ``countdown_kwargs``: the Countdown
     task's number and target ranges the model was pretrained on (its manifest's
-    ``config.corpus.countdown_kwargs``; empty: the task's defaults)."""
+    ``config.corpus.countdown_kwargs``; empty: the task's defaults). ``max_new_tokens``: each sample's
+    token budget (recorded as ``max_new_tokens``)."""
     t0 = time.time()
     demo = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     probs = demo.problems("test", n, seed)
-    res: dict = {"n_problems": n, "seed": seed}
-    free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size)
+    res: dict = {"n_problems": n, "seed": seed, "max_new_tokens": max_new_tokens}
+    budget = {"max_new_tokens": max_new_tokens}
+    free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size, **budget)
     res["free"] = summarize(free)
     progress(f"free: accuracy {res['free']['accuracy']:.3f}, careful {res['free']['careful_share']:.3f}")
-    step = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["stepwise"], seed=seed + 1, batch_size=batch_size)
+    step = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["stepwise"], seed=seed + 1, batch_size=batch_size, **budget)
     res["forced_stepwise"] = summarize(step)
     progress(f"forced stepwise: {res['forced_stepwise']['by_difficulty']}")
     chk = sample_and_score(model, tokenizer, demo, probs, prefix=demo.style_prefix["check"], seed=seed + 2,
-                           batch_size=batch_size)
+                           batch_size=batch_size, **budget)
     res["forced_check"] = summarize(chk) | check_repairs(chk)
     progress(f"forced check: {res['forced_check']['by_difficulty']}, fix rate {res['forced_check']['fix_rate']}")
     hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems("test", n // 2, seed)
-    h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, batch_size=batch_size)
+    h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, batch_size=batch_size, **budget)
     h_chk = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["check"], seed=seed + 4,
-                             batch_size=batch_size)
+                             batch_size=batch_size, **budget)
     res["hard7"] = {"stepwise": summarize(h_step)["accuracy"], "check": summarize(h_chk)["accuracy"],
                     **check_repairs(h_chk)}
     progress(f"7 digits: stepwise {res['hard7']['stepwise']:.3f} check {res['hard7']['check']:.3f}")
     cd = get_task("countdown", **{**(countdown_kwargs or {}), "min_numbers": 3, "max_numbers": 3})
     cd_probs = cd.problems("test", n, seed)
-    cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size)
+    cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size, **budget)
     res["countdown3"] = summarize(cd_s) | {"task_kwargs": dict(countdown_kwargs or {})}
     progress(f"countdown 3: {res['countdown3']['accuracy']:.3f} styles {res['countdown3']['style_share']}")
     res["seconds"] = round(time.time() - t0, 1)
