@@ -31,7 +31,7 @@ def sample_and_score(model, tokenizer, task, problems, prefix: str = "", tempera
                      max_new_tokens: int = 500, seed: int = 0, batch_size: int = 128) -> list[Scored]:
     """One completion per problem, optionally forced to start with ``prefix``; verified by the task."""
     sampling = SamplingConfig(temperature=temperature, max_new_tokens=max_new_tokens, seed=seed,
-                              batch_size=batch_size, **budget)
+                              batch_size=batch_size)
     # sort by prompt length so batches pad little; restore the order after
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].prompt))
     texts, correct, _ = sample_once(model, tokenizer, task, [problems[i] for i in order], sampling, prefix)
