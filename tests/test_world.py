@@ -129,3 +129,30 @@ def test_eval_base_measures_countdown_on_the_ranges_the_model_was_trained_on(tmp
     (tmp_path / "m" / "manifest.json").unlink()        # no manifest: the task's default ranges
     assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["countdown3"]["task_kwargs"] == {}
+
+
+def test_check_anatomy_reads_each_part_of_a_check_trace():
+    import importlib.util
+    from pathlib import Path
+
+    from rlvr.eval.world import Scored
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "check_anatomy.py"
+    spec = importlib.util.spec_from_file_location("check_anatomy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    arith = get_task("arithmetic", ops="+-")
+    p = arith.make(46321, "+", 75549)
+    # the comparison miscopies the first attempt's 121870 as 120870 and the answer follows it
+    bad = ("work+check 1+9+0=10 c1 r0\n4632+7554 2+4+1=7 c0 r70\n463+755 3+5+0=8 c0 r870\n"
+           "46+75 6+5+0=11 c1 r1870\n4+7 4+7+1=12 r121870\ncheck 9+1+0=10 c1 r0\n4632+7554 4+2+1=7 c0 r70\n"
+           "463+755 5+3+0=8 c0 r870\n46+75 5+6+0=11 c1 r1870\n4+7 7+4+1=12 r121870 =121870\n"
+           "121870 vs 120870 ok\n<answer>120870</answer>")
+    assert mod.anatomy(bad, 121870) == {"first": 121870, "check": 121870, "got": 121870, "want": 120870,
+                                        "verdict": "ok"}
+    good = trace_text(arith.trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0))
+    c, examples = mod.tally([Scored(p, bad, False, "check"), Scored(p, good, True, "check"),
+                             Scored(p, "<answer>1</answer>", False, "direct")])
+    assert (c["traces"], c["right"], c["no check"], c["compared"]) == (3, 1, 1, 2)
+    assert (c["Y copies the first attempt"], c["honest verdict"], c["wrong: Y miscopied"]) == (1, 1, 1)
+    assert list(examples) == ["Y miscopied"]

@@ -1,0 +1,107 @@
+"""Where forced check traces go wrong: each part of the check, sampled.
+
+    python scripts/check_anatomy.py [MODEL] [--n 300] [--max-new-tokens 600] [--examples 3]
+
+Samples one forced check trace (``work+check ...``) for each of n held-out test problems (4-6 digit +
+and -, temperature 1) and reads each trace's parts: the first attempt's result, the check's own result,
+the two numbers of the comparison line ``X vs Y ok|no``, the verdict and the final answer. It counts
+
+- how often the first attempt and the check are right;
+- how often the comparison copies each number faithfully (``X`` is the check's last running result,
+  ``Y`` the first attempt's);
+- how often the verdict is honest (``ok`` exactly when the two numbers written are equal);
+- where a wrong final answer comes from.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from collections import Counter
+
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlvr.eval.world import sample_and_score
+from rlvr.tasks import get_task
+from rlvr.utils import set_threads
+from rlvr.world import shipped_base_path
+
+COMPARISON = re.compile(r"\n(\d+) vs (\d+) (ok|no)\n")
+RUNNING = re.compile(r" r(\d+)[ \n]")
+
+
+def anatomy(completion: str, answer: int) -> dict:
+    """The parts of one forced check trace (``None`` where a part is missing)."""
+    head, sep, rest = completion.partition("\ncheck ")
+    first = RUNNING.findall(head + "\n")
+    out = {"first": int(first[-1]) if first else None, "check": None, "got": None, "want": None,
+           "verdict": None}
+    if not sep:
+        return out
+    m = COMPARISON.search("\n" + rest)
+    own = RUNNING.findall((rest[:m.start()] if m else rest) + "\n")
+    out["check"] = int(own[-1]) if own else None
+    if m:
+        out |= {"got": int(m.group(1)), "want": int(m.group(2)), "verdict": m.group(3)}
+    return out
+
+
+def tally(scored) -> tuple[Counter, dict]:
+    c, examples = Counter(), {}
+    for s in scored:
+        ans = int(s.problem.answer)
+        a = anatomy(s.completion, ans)
+        c["traces"] += 1
+        c["right"] += s.correct
+        if a["check"] is None:
+            c["no check"] += 1
+            continue
+        c["first right"] += a["first"] == ans
+        c["check right"] += a["check"] == ans
+        if a["verdict"] is None:
+            c["no comparison"] += 1
+            continue
+        c["compared"] += 1
+        c["X copies the check"] += a["got"] == a["check"]
+        c["Y copies the first attempt"] += a["want"] == a["first"]
+        honest = (a["verdict"] == "ok") == (a["got"] == a["want"])
+        c["honest verdict"] += honest
+        c[f"said {a['verdict']}"] += 1
+        if not s.correct:
+            why = ("Y miscopied" if a["want"] != a["first"] else "X miscopied" if a["got"] != a["check"]
+                   else "dishonest verdict" if not honest else "both attempts wrong" if a["verdict"] == "ok"
+                   else "redo wrong")
+            c[f"wrong: {why}"] += 1
+            examples.setdefault(why, s.completion)
+    return c, examples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", nargs="?", default=str(shipped_base_path()))
+    ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--max-new-tokens", type=int, default=600)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--examples", type=int, default=0, help="print one trace for this many failure kinds")
+    args = ap.parse_args()
+    set_threads(args.threads)
+    model = AutoModelForCausalLM.from_pretrained(args.model)
+    tok = AutoTokenizer.from_pretrained(args.model)
+    task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
+    scored = sample_and_score(model, tok, task, task.problems("test", args.n, 0), prefix=task.style_prefix["check"],
+                              seed=2, max_new_tokens=args.max_new_tokens)
+    c, examples = tally(scored)
+    n, k = c["traces"], max(1, c["compared"])
+    print(f"{args.model}: {n} forced check traces, {c['right'] / n:.1%} right")
+    print(f"  first attempt right {c['first right'] / n:.1%}, check right {c['check right'] / n:.1%}, "
+          f"no check {c['no check']}, no comparison {c['no comparison']}")
+    print(f"  of {c['compared']} comparisons: X copies the check {c['X copies the check'] / k:.1%}, "
+          f"Y copies the first attempt {c['Y copies the first attempt'] / k:.1%}, "
+          f"honest verdict {c['honest verdict'] / k:.1%}, said no {c['said no'] / k:.1%}")
+    for key in sorted(key for key in c if key.startswith("wrong: ")):
+        print(f"  {key}: {c[key]}")
+    for why, text in list(examples.items())[:args.examples]:
+        print(f"--- {why}\n{text}")
+
+
+if __name__ == "__main__":
+    main()
