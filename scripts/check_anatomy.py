@@ -11,6 +11,11 @@ the two numbers of the comparison line ``X vs Y ok|no``, the verdict and the fin
   ``Y`` the first attempt's);
 - how often the verdict is honest (``ok`` exactly when the two numbers written are equal);
 - where a wrong final answer comes from.
+
+For a base trained on inline checks (``corpus.check_layout=inline``: each column line checked on the line
+below it) it counts instead, over all checked lines, the work lines whose result is wrong for the digits
+they wrote, how many of those the check flagged (``no``), how many right lines it flagged, and how often
+the verdict matches the two results written.
 """
 from __future__ import annotations
 
@@ -43,6 +48,53 @@ def anatomy(completion: str, answer: int) -> dict:
     if m:
         out |= {"got": int(m.group(1)), "want": int(m.group(2)), "verdict": m.group(3)}
     return out
+
+
+WORK_LINE = re.compile(r"(?:work\+check |\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
+CHECK_LINE = re.compile(r"check (1?)(\d)[-+](\d)[-+](\d)=(\d+)(?: [cb](\d))? (ok|no)")
+
+
+def _carry_out(op: str, pre: str, value: int) -> int:
+    return value // 10 if op == "+" else int(bool(pre))
+
+
+def inline_pairs(completion: str) -> list[dict]:
+    """The (work line, check line) pairs of an inline check trace (``corpus.check_layout=inline``): for
+    each, whether the work line's result is right for the digits it wrote, whether the check's result is,
+    and whether the check said ``ok``."""
+    lines, out = completion.split("\n"), []
+    for work, check in zip(lines, lines[1:]):
+        w, c = WORK_LINE.match(work), CHECK_LINE.match(check)
+        if not (w and c):
+            continue
+        pre, dx, op, dy, carry, got, cout = w.groups()
+        x = int(pre + dx) if pre else int(dx)
+        right = x + int(dy) + int(carry) if op == "+" else x - int(dy) - int(carry)
+        cpre, c1, c2, c3, cgot, ccout, verdict = c.groups()
+        cx = int(cpre + c1) if cpre else int(c1)
+        check_right = cx + int(c2) + int(c3) if op == "+" else cx - int(c2) - int(c3)
+        # a line's carry (borrow) out is right when it follows from its sum (its borrow prefix)
+        work_ok = int(got) == right and (cout is None or int(cout) == _carry_out(op, pre, right))
+        check_ok = int(cgot) == check_right and (ccout is None or int(ccout) == _carry_out(op, cpre, check_right))
+        out.append({"work_right": work_ok, "check_right": check_ok,
+                    "equal": (cgot, ccout) == (got, cout), "ok": verdict == "ok"})
+    return out
+
+
+def tally_inline(scored) -> Counter:
+    c = Counter()
+    for s in scored:
+        c["traces"] += 1
+        c["right"] += s.correct
+        for pair in inline_pairs(s.completion):
+            c["lines"] += 1
+            c["work wrong"] += not pair["work_right"]
+            c["check right"] += pair["check_right"]
+            c["honest verdict"] += pair["ok"] == pair["equal"]
+            c["said no"] += not pair["ok"]
+            c["wrong work caught"] += (not pair["work_right"]) and not pair["ok"]
+            c["right work flagged"] += pair["work_right"] and not pair["ok"]
+    return c
 
 
 def tally(scored) -> tuple[Counter, dict]:
@@ -89,6 +141,14 @@ def main() -> None:
     task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     scored = sample_and_score(model, tok, task, task.problems("test", args.n, 0), prefix=task.style_prefix["check"],
                               seed=2, max_new_tokens=args.max_new_tokens)
+    if any(inline_pairs(x.completion) for x in scored):
+        c = tally_inline(scored)
+        n, k = c["traces"], max(1, c["lines"])
+        print(f"{args.model}: {n} forced check traces (inline), {c['right'] / n:.1%} right; {c['lines']} checked lines:")
+        print(f"  work wrong {c['work wrong']}, of them caught (check said no) {c['wrong work caught']}; "
+              f"right work flagged {c['right work flagged']}; check right {c['check right'] / k:.1%}, "
+              f"honest verdict {c['honest verdict'] / k:.1%}, said no {c['said no'] / k:.1%}")
+        return
     c, examples = tally(scored)
     n, k = c["traces"], max(1, c["compared"])
     print(f"{args.model}: {n} forced check traces, {c['right'] / n:.1%} right")

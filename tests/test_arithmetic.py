@@ -157,6 +157,34 @@ def test_check_lines_can_carry_the_first_result():
                                                       if not s.train]
 
 
+def test_inline_check_layout():
+    p = prob(90632, "+", 36873)
+    segs = T.trace(p, "check", random.Random(1), check_layout="inline", p_line_slip=0.0)
+    assert trace_text(segs) == (
+        "work+check 2+3+0=5 c0 r5\ncheck 3+2+0=5 c0 ok\n9063+3687 3+7+0=10 c1 r05\ncheck 7+3+0=10 c1 ok\n"
+        "906+368 6+8+1=15 c1 r505\ncheck 8+6+1=15 c1 ok\n90+36 0+6+1=7 c0 r7505\ncheck 6+0+1=7 c0 ok\n"
+        "9+3 9+3+0=12 r127505\ncheck 3+9+0=12 ok\n<answer>127505</answer>")
+    sub = T.trace(prob(5102, "-", 5086), "check", random.Random(0), check_layout="inline", p_line_slip=0.0)
+    assert trace_text(sub).startswith("work+check 12-6-0=6 b1 r6\ncheck 12-0-6=6 b1 ok\n510-508 10-8-1=1 b1 r16\n"
+                                      "check 10-1-8=1 b1 ok\n")
+    # with slips: every trace still ends right, each slipped work line is untrained where it slipped
+    # and the check right under it says no and writes the right running answer
+    rng, caught = random.Random(5), 0
+    for p in T.problems("train", 200, seed=3):
+        if p.meta["op"] == "*":
+            continue
+        segs = T.trace(p, "check", rng, check_layout="inline", p_line_slip=0.3)
+        text = trace_text(segs)
+        assert T.verify(p, text).correct, text
+        lines = text.split("\n")
+        masked = "".join(s.text if s.train else "_" * len(s.text) for s in segs).split("\n")
+        for k in range(0, len(lines) - 1, 2):
+            slipped = "_" in masked[k]
+            assert lines[k + 1].startswith("check ") and lines[k + 1].endswith(" ok") != slipped, (lines[k], lines[k + 1])
+            caught += slipped
+    assert caught > 100
+
+
 def test_extract_answer():
     assert extract_answer("<answer>7</answer>") == ("7", True, "ok")
     assert extract_answer("<answer>7</answer>x")[1] is False

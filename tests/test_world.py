@@ -156,3 +156,9 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
     assert (c["traces"], c["right"], c["no check"], c["compared"]) == (3, 1, 1, 2)
     assert (c["Y copies the first attempt"], c["honest verdict"], c["wrong: Y miscopied"]) == (1, 1, 1)
     assert list(examples) == ["Y miscopied"]
+    # inline checks: on corpus traces every check is right, and says no exactly under a slipped line
+    pairs = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
+             for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k), check_layout="inline",
+                                                               p_line_slip=0.3)))]
+    assert len(pairs) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in pairs)
+    assert 0.15 < sum(not q["ok"] for q in pairs) / len(pairs) < 0.45

@@ -157,7 +157,8 @@ class Arithmetic:
 
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
-              p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False) -> list[Segment]:
+              p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False,
+              check_layout: str = "section", p_line_slip: float = 0.1) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer.
 
         ``carry_first``: every line of a check carries the first attempt's result at its end
@@ -172,6 +173,9 @@ class Arithmetic:
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
+        if check_layout == "inline" and op in "+-":
+            segs, r = _inline_check(a, op, b, rng, p_line_slip)
+            return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
         first, first_r = _work(a, op, b, slip)
         check_slip = None
@@ -324,6 +328,64 @@ def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], 
     else:
         segs, got = _work(a, op, b, slip)
     return [Segment("check "), *segs], got, first_r
+
+
+def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float) -> tuple[list[Segment], str]:
+    """Column work with each line checked right below it, by the same column taken in another order
+    (``dy+dx+c`` for a sum, ``dx-c-dy`` for a difference), so that the verdict compares two results
+    written a line apart. Each work line slips with probability ``p_line_slip`` (its slipped characters
+    untrained); the check under a slipped line says ``no`` and writes the right carry and running
+    answer, from which the work goes on::
+
+        4632+7554 2+4+1=8 c0 r80
+        check 4+2+1=7 c0 no r70
+        463+755 3+5+0=8 c0 r870
+        check 5+3+0=8 c0 ok
+    """
+    width = max(len(str(a)), len(str(b)))
+    xs, ys = _digits(a, width), _digits(b, width)
+    xt, yt = str(a).rjust(width, "0"), str(b).rjust(width, "0")
+    if op == "-":
+        xt = str(a)
+    mark = "c" if op == "+" else "b"
+    carry, r, segs = 0, "", []
+    for i in range(width):
+        dx, dy = xs[i], ys[i]
+        last = i == width - 1
+        if i:
+            segs.append(Segment(f"{xt[:width - i]}{op}{yt[:width - i]} "))
+        if op == "+":
+            v = dx + dy + carry
+            cout, digit = v // 10, (str(v) if last else str(v % 10))
+            head, check_head = f"{dx}+{dy}+{carry}=", f"check {dy}+{dx}+{carry}="
+        else:
+            d = dx - dy - carry
+            cout = 1 if d < 0 else 0
+            v = d + 10 * cout
+            digit = str(v)
+            pre = "1" if cout else ""
+            head, check_head = f"{pre}{dx}-{dy}-{carry}=", f"check {pre}{dx}-{carry}-{dy}="
+        kind = None
+        if rng.random() < p_line_slip:
+            kind = rng.choice(["sum", "sum", "carry"] if not last else ["sum"])
+        w_v, w_cout = v, cout
+        if kind == "sum":
+            w_v = v + rng.choice([-1, 1]) if v > 0 else v + 1
+            if op == "-":
+                w_v %= 10
+        elif kind == "carry":
+            w_cout = 1 - cout
+        w_digit = str(w_v) if (last and op == "+") else str(w_v % 10)
+        segs += [Segment(head), Segment(str(w_v), kind != "sum")]
+        if not last:
+            segs += [Segment(f" {mark}"), Segment(str(w_cout), kind != "carry")]
+        w_r = w_digit + r
+        segs.append(Segment(f" r{w_r}\n"))
+        r = digit + r
+        segs.append(Segment(check_head + str(v) + ("" if last else f" {mark}{cout}")))
+        segs.append(Segment(" ok\n" if kind is None else f" no r{r}\n"))
+        carry = cout
+    return segs, r
 
 
 def _random_slip(a: int, op: str, b: int, rng: random.Random):

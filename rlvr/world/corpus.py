@@ -36,6 +36,15 @@ class CorpusConfig:
     """Every line of a check trace's check carries the first attempt's result at its end (``... r70
     =121870``; see tasks/arithmetic.py), so the comparison ``X vs Y`` copies both numbers from the line
     above. False: the comparison copies the first attempt's result from the end of the first attempt."""
+    check_layout: str = "section"
+    """How a check trace checks addition and subtraction: ``section``, a second computation of the whole
+    problem after the first, compared by a line ``X vs Y ok|no`` (``wait`` and a fresh attempt after
+    ``no``); ``inline``, each column line checked on the line below it by the same column taken in
+    another order, ``ok`` or ``no`` with the right carry and running answer (tasks/arithmetic.py,
+    ``_inline_check``). Multiplication keeps the section layout."""
+    p_line_slip: float = 0.1
+    """With ``check_layout=inline``: the chance that each work line of a check trace slips (and the
+    check under it says ``no``)."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
     direct_trained_max_digits: int = 7
@@ -82,6 +91,8 @@ class CorpusConfig:
         require(bool(self.arithmetic_ops) and set(self.arithmetic_ops) <= set("+-*"), "arithmetic_ops",
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
+        require_choice(self.check_layout, ("section", "inline"), "check_layout")
+        require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
                 "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
@@ -128,6 +139,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         style = _choice(rng, careful if practice and careful else cfg.style_weights)
         if name == "arithmetic":
             carry = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
+            if cfg.check_layout != "section":
+                carry |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **carry)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
