@@ -80,3 +80,27 @@ def test_curriculum_band_rules_exact_and_state_roundtrip():
 def test_overlong_penalty_exact():
     assert [overlong_penalty(n, 20, 4) for n in (10, 16, 17, 18, 20, 25)] == [0.0, 0.0, -0.25, -0.5, -1.0, -1.0]
     assert overlong_penalty(25, 20, 0) == 0.0
+
+
+def test_curriculum_spread_mode_weights_and_draws_exact():
+    cfg = CurriculumConfig(enabled=True, difficulties=[2, 3, 4, 5], ema=1.0, mode="spread", explore=0.0)
+    cur = Curriculum(cfg, group_size=2)
+    assert cur.weights() == {2: 1.0, 3: 1.0, 4: 1.0, 5: 1.0}   # unmeasured: as informative as can be
+    cur.update([2, 2, 3, 3, 4, 4, 4, 4, 5, 5], [1, 1, 1, 0, 1, 1, 1, 0, 0, 0])
+    assert cur.rates == {2: 1.0, 3: 0.5, 4: 0.75, 5: 0.0}
+    # 1 - p^2 - (1 - p)^2: a pair carries signal half the time at p = 0.5, 3/8 of the time at 0.75
+    assert cur.weights() == {2: 0.0, 3: 0.5, 4: 0.375, 5: 0.0}
+    draws = cur.draw(4000, seed=1)
+    assert set(draws) == {3, 4} and abs(draws.count(3) / 4000 - 0.5 / 0.875) < 0.03
+    assert draws == cur.draw(4000, seed=1)                     # a pure function of the rates and the seed
+    # exploration keeps every difficulty drawn, and a curriculum with nothing to prefer draws uniformly
+    explore = Curriculum(CurriculumConfig(enabled=True, difficulties=[2, 3, 4, 5], ema=1.0, mode="spread",
+                                          explore=0.2), group_size=2)
+    explore.load(cur.state())
+    d = explore.draw(4000, seed=2)
+    assert abs(d.count(2) / 4000 - 0.05) < 0.015 and abs(d.count(3) / 4000 - (0.05 + 0.8 * 0.5 / 0.875)) < 0.03
+    flat = Curriculum(cfg, group_size=2)
+    flat.update([2, 3, 4, 5], [1, 1, 0, 0])
+    assert sorted(set(flat.draw(400, seed=3))) == [2, 3, 4, 5]
+    with pytest.raises(ValueError, match="mode"):
+        Curriculum(CurriculumConfig(enabled=True, difficulties=[2], mode="bands"))

@@ -4,7 +4,8 @@
   spread (all right or all wrong: their advantages are 0 and they teach nothing), draw more prompts
   until the batch is full of informative groups, with a cap on the extra rounds.
 - ``Curriculum``: track each difficulty's recent pass rate and draw the difficulties whose rate lies in a
-  target band, so the mix moves up as the policy improves.
+  target band (``band``), or each in proportion to the chance that a group of its problems carries
+  signal (``spread``), so the mix moves up as the policy improves.
 - ``overlong_penalty``: DAPO's soft overlong punishment, a reward that falls linearly from 0 to -1 over
   the last ``buffer`` tokens of the budget.
 Pure functions and one small class whose whole state is ``state()`` (saved in checkpoints).
@@ -60,11 +61,20 @@ class CurriculumConfig:
     """Upper edge of the target pass-rate band."""
     ema: float = 0.5
     """Weight of the newest step's pass rate in each difficulty's running rate."""
+    mode: str = "band"
+    """``band``: draw uniformly among the difficulties whose rate lies in [band_low, band_high] (one at a
+    time once the band empties, moving up). ``spread``: draw every difficulty in proportion to the chance
+    that a group of ``group_size`` rollouts of it has reward spread, ``1 - p^K - (1 - p)^K`` at pass rate
+    ``p`` (1 for a difficulty not yet measured): the expected share of its groups that carry signal."""
+    explore: float = 0.0
+    """With ``mode=spread``: share of each step's problems drawn uniformly over all the difficulties, so
+    that every rate stays measured (a difficulty whose rate is 0 or 1 gets no other draw)."""
 
 
 class Curriculum:
     """Adaptive curriculum over difficulties.
 
+    ``mode=spread`` draws by ``weights()`` (see ``CurriculumConfig.mode``); what follows is ``band``.
     Each difficulty keeps a running pass rate (an exponential moving average of the per-step share of
     correct rollouts; unseen: none). A step draws each problem's difficulty uniformly from the candidates:
     the difficulties with no rate yet or a rate inside [band_low, band_high]. When none qualifies, it
@@ -72,11 +82,19 @@ class Curriculum:
     or the easiest when all are below. The whole state is the rates; ``state()`` / ``load()`` carry it
     through checkpoints."""
 
-    def __init__(self, cfg: CurriculumConfig):
+    def __init__(self, cfg: CurriculumConfig, group_size: int = 8):
         if not cfg.difficulties:
             raise ValueError("curriculum.difficulties must list the difficulties to draw from")
+        if cfg.mode not in ("band", "spread"):
+            raise ValueError(f"curriculum.mode must be 'band' or 'spread', got {cfg.mode!r}")
         self.cfg = cfg
+        self.group_size = group_size
         self.rates: dict[int, float | None] = {int(d): None for d in cfg.difficulties}
+
+    def weights(self) -> dict[int, float]:
+        """``mode=spread``: each difficulty's chance that a group of its rollouts has reward spread."""
+        k = self.group_size
+        return {d: 1.0 if p is None else 1.0 - p ** k - (1.0 - p) ** k for d, p in self.rates.items()}
 
     def candidates(self) -> list[int]:
         c = self.cfg
@@ -92,6 +110,12 @@ class Curriculum:
     def draw(self, n: int, seed: int) -> list[int]:
         """The difficulties of the next ``n`` problems, a pure function of the rates and ``seed``."""
         rng = random.Random(f"curriculum:{seed}")
+        if self.cfg.mode == "spread":
+            ds, w = list(self.rates), list(self.weights().values())
+            if sum(w) <= 0:                            # every rate is 0 or 1: nothing to prefer
+                w = [1.0] * len(ds)
+            return [rng.choice(ds) if rng.random() < self.cfg.explore else rng.choices(ds, weights=w)[0]
+                    for _ in range(n)]
         cand = self.candidates()
         return [rng.choice(cand) for _ in range(n)]
 

@@ -183,6 +183,9 @@ class GRPOConfig:
         require_number(self.max_bad_steps, "max_bad_steps", 1, fix="e.g. max_bad_steps=3")
         require_number(self.verify_workers, "verify_workers", 0, fix="0 verifies in this process")
         require_number(self.verify_timeout_s, "verify_timeout_s", 0, low_open=True, fix="e.g. verify_timeout_s=30")
+        cur = self.competence.curriculum
+        require_choice(cur.mode, ("band", "spread"), "competence.curriculum.mode")
+        require_number(cur.explore, "competence.curriculum.explore", 0, 1, fix="a share, e.g. 0.1")
 
 
 # ------------------------------------------------------------------------------ pieces
@@ -386,7 +389,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
             p.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     # [edge of competence / advantage inputs] curriculum state and the estimator's hook (critic, greedy)
-    curriculum = Curriculum(cfg.competence.curriculum) if cfg.competence.curriculum.enabled else None
+    curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
+                  if cfg.competence.curriculum.enabled else None)
     adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, start, cfg.rewards)
     step, bad_streak = 0, 0
     if last is not None:
