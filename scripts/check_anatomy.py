@@ -25,7 +25,7 @@ from collections import Counter
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.eval.world import sample_and_score
+from rlvr.eval.world import inline_pairs, sample_and_score
 from rlvr.tasks import get_task
 from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
@@ -47,37 +47,6 @@ def anatomy(completion: str, answer: int) -> dict:
     out["check"] = int(own[-1]) if own else None
     if m:
         out |= {"got": int(m.group(1)), "want": int(m.group(2)), "verdict": m.group(3)}
-    return out
-
-
-WORK_LINE = re.compile(r"(?:work\+check |\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
-CHECK_LINE = re.compile(r"check (1?)(\d)[-+](\d)[-+](\d)=(\d+)(?: [cb](\d))? (ok|no)")
-
-
-def _carry_out(op: str, pre: str, value: int) -> int:
-    return value // 10 if op == "+" else int(bool(pre))
-
-
-def inline_pairs(completion: str) -> list[dict]:
-    """The (work line, check line) pairs of an inline check trace (``corpus.check_layout=inline``): for
-    each, whether the work line's result is right for the digits it wrote, whether the check's result is,
-    and whether the check said ``ok``."""
-    lines, out = completion.split("\n"), []
-    for work, check in zip(lines, lines[1:]):
-        w, c = WORK_LINE.match(work), CHECK_LINE.match(check)
-        if not (w and c):
-            continue
-        pre, dx, op, dy, carry, got, cout = w.groups()
-        x = int(pre + dx) if pre else int(dx)
-        right = x + int(dy) + int(carry) if op == "+" else x - int(dy) - int(carry)
-        cpre, c1, c2, c3, cgot, ccout, verdict = c.groups()
-        cx = int(cpre + c1) if cpre else int(c1)
-        check_right = cx + int(c2) + int(c3) if op == "+" else cx - int(c2) - int(c3)
-        # a line's carry (borrow) out is right when it follows from its sum (its borrow prefix)
-        work_ok = int(got) == right and (cout is None or int(cout) == _carry_out(op, pre, right))
-        check_ok = int(cgot) == check_right and (ccout is None or int(ccout) == _carry_out(op, cpre, check_right))
-        out.append({"work_right": work_ok, "check_right": check_ok,
-                    "equal": (cgot, ccout) == (got, cout), "ok": verdict == "ok"})
     return out
 
 

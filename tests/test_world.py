@@ -162,3 +162,17 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
                                                                p_line_slip=0.3)))]
     assert len(pairs) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in pairs)
     assert 0.15 < sum(not q["ok"] for q in pairs) / len(pairs) < 0.45
+
+
+def test_check_repairs_counts_inline_checks():
+    from rlvr.eval.world import Scored, check_repairs
+
+    arith = get_task("arithmetic", ops="+-")
+    p = arith.make(90632, "+", 36873)
+    caught = ("work+check 2+3+0=6 c0 r6\ncheck 3+2+0=5 c0 no r5\n9063+3687 3+7+0=10 c1 r05\ncheck 7+3+0=10 c1 ok\n"
+              "906+368 6+8+1=15 c1 r505\ncheck 8+6+1=15 c1 ok\n90+36 0+6+1=7 c0 r7505\ncheck 6+0+1=7 c0 ok\n"
+              "9+3 9+3+0=12 r127505\ncheck 3+9+0=12 ok\n<answer>127505</answer>")
+    missed = caught.replace("check 3+2+0=5 c0 no r5", "check 3+2+0=6 c0 ok").replace("127505", "127506")
+    clean = caught.replace("2+3+0=6 c0 r6", "2+3+0=5 c0 r5").replace("c0 no r5", "c0 ok")
+    res = check_repairs([Scored(p, t, arith.verify(p, t).correct, "check") for t in (caught, missed, clean)])
+    assert res == {"wrong_first_attempts": 2, "caught": 1, "caught_and_fixed": 1, "fix_rate": 0.5}
