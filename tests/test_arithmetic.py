@@ -183,6 +183,10 @@ def test_inline_check_layout():
             assert lines[k + 1].startswith("check ") and lines[k + 1].endswith(" ok") != slipped, (lines[k], lines[k + 1])
             caught += slipped
     assert caught > 100
+    restated = trace_text(T.trace(prob(90632, "+", 36873), "check", random.Random(1), check_layout="inline_restated",
+                                  p_line_slip=0.0)).split("\n")
+    assert restated[1] == "check 90632+36873 3+2+0=5 c0 ok" and restated[2].startswith("9063+3687 ")
+    assert restated[3] == "check 9063+3687 7+3+0=10 c1 ok" and restated[9] == "check 9+3 3+9+0=12 ok"
 
 
 def test_extract_answer():

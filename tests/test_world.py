@@ -162,6 +162,10 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
                                                                p_line_slip=0.3)))]
     assert len(pairs) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in pairs)
     assert 0.15 < sum(not q["ok"] for q in pairs) / len(pairs) < 0.45
+    restated = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
+                for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k),
+                                                                  check_layout="inline_restated", p_line_slip=0.3)))]
+    assert restated == pairs                          # the same draws; the check lines only restate operands
 
 
 def test_check_repairs_counts_inline_checks():

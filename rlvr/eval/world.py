@@ -65,7 +65,7 @@ def summarize(scored: list[Scored]) -> dict:
 
 
 WORK_LINE = re.compile(r"(?:work\+check |\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
-CHECK_LINE = re.compile(r"check (1?)(\d)[-+](\d)[-+](\d)=(\d+)(?: [cb](\d))? (ok|no)")
+CHECK_LINE = re.compile(r"check (?:\d+[-+]\d+ )?(1?)(\d)[-+](\d)[-+](\d)=(\d+)(?: [cb](\d))? (ok|no)")
 
 
 def _carry_out(op: str, pre: str, value: int) -> int:
@@ -73,7 +73,8 @@ def _carry_out(op: str, pre: str, value: int) -> int:
 
 
 def inline_pairs(completion: str) -> list[dict]:
-    """The (work line, check line) pairs of an inline check trace (``corpus.check_layout=inline``): for
+    """The (work line, check line) pairs of an inline check trace (``corpus.check_layout=inline`` or
+    ``inline_restated``): for
     each, whether the work line's result is right for the digits it wrote, whether the check's result is,
     and whether the check said ``ok``."""
     lines, out = completion.split("\n"), []

@@ -173,8 +173,8 @@ class Arithmetic:
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
-        if check_layout == "inline" and op in "+-":
-            segs, r = _inline_check(a, op, b, rng, p_line_slip)
+        if check_layout in ("inline", "inline_restated") and op in "+-":
+            segs, r = _inline_check(a, op, b, rng, p_line_slip, restate=check_layout == "inline_restated")
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
         first, first_r = _work(a, op, b, slip)
@@ -330,7 +330,8 @@ def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], 
     return [Segment("check "), *segs], got, first_r
 
 
-def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float) -> tuple[list[Segment], str]:
+def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float,
+                  restate: bool = False) -> tuple[list[Segment], str]:
     """Column work with each line checked right below it, by the same column taken in another order
     (``dy+dx+c`` for a sum, ``dx-c-dy`` for a difference), so that the verdict compares two results
     written a line apart. Each work line slips with probability ``p_line_slip`` (its slipped characters
@@ -340,7 +341,12 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
         4632+7554 2+4+1=8 c0 r80
         check 4+2+1=7 c0 no r70
         463+755 3+5+0=8 c0 r870
-        check 5+3+0=8 c0 ok
+        check  5+3+0=8 c0 ok
+
+    ``restate``: each check line first restates the operands its column reads (``check 4632+7554
+    4+2+1=7 c0 ok``, the first one those of the prompt), so that it reads its digits from its own line as
+    a work line does, and every work line restates the operands of the line just above it, as in stepwise
+    traces, rather than of the line two above.
     """
     width = max(len(str(a)), len(str(b)))
     xs, ys = _digits(a, width), _digits(b, width)
@@ -382,6 +388,8 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
         w_r = w_digit + r
         segs.append(Segment(f" r{w_r}\n"))
         r = digit + r
+        if restate:
+            check_head = f"check {xt[:width - i]}{op}{yt[:width - i]} " + check_head[len("check "):]
         segs.append(Segment(check_head + str(v) + ("" if last else f" {mark}{cout}")))
         segs.append(Segment(" ok\n" if kind is None else f" no r{r}\n"))
         carry = cout
