@@ -25,7 +25,7 @@ from collections import Counter
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.eval.world import inline_pairs, sample_and_score
+from rlvr.eval.world import first_attempt, inline_pairs, sample_and_score
 from rlvr.tasks import get_task
 from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
@@ -34,11 +34,11 @@ COMPARISON = re.compile(r"\n(\d+) vs (\d+) (ok|no)\n")
 RUNNING = re.compile(r" r(\d+)[ \n]")
 
 
-def anatomy(completion: str, answer: int) -> dict:
+def anatomy(completion: str) -> dict:
     """The parts of one forced check trace (``None`` where a part is missing)."""
-    head, sep, rest = completion.partition("\ncheck ")
-    first = RUNNING.findall(head + "\n")
-    out = {"first": int(first[-1]) if first else None, "check": None, "got": None, "want": None,
+    _, sep, rest = completion.partition("\ncheck ")
+    first = first_attempt(completion)
+    out = {"first": None if first is None else int(first), "check": None, "got": None, "want": None,
            "verdict": None}
     if not sep:
         return out
@@ -70,7 +70,7 @@ def tally(scored) -> tuple[Counter, dict]:
     c, examples = Counter(), {}
     for s in scored:
         ans = int(s.problem.answer)
-        a = anatomy(s.completion, ans)
+        a = anatomy(s.completion)
         c["traces"] += 1
         c["right"] += s.correct
         if a["check"] is None:

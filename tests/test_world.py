@@ -148,7 +148,7 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
            "46+75 6+5+0=11 c1 r1870\n4+7 4+7+1=12 r121870\ncheck 9+1+0=10 c1 r0\n4632+7554 4+2+1=7 c0 r70\n"
            "463+755 5+3+0=8 c0 r870\n46+75 5+6+0=11 c1 r1870\n4+7 7+4+1=12 r121870 =121870\n"
            "121870 vs 120870 ok\n<answer>120870</answer>")
-    assert mod.anatomy(bad, 121870) == {"first": 121870, "check": 121870, "got": 121870, "want": 120870,
+    assert mod.anatomy(bad) == {"first": 121870, "check": 121870, "got": 121870, "want": 120870,
                                         "verdict": "ok"}
     good = trace_text(arith.trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0))
     c, examples = mod.tally([Scored(p, bad, False, "check"), Scored(p, good, True, "check"),
@@ -180,3 +180,14 @@ def test_check_repairs_counts_inline_checks():
     clean = caught.replace("2+3+0=6 c0 r6", "2+3+0=5 c0 r5").replace("c0 no r5", "c0 ok")
     res = check_repairs([Scored(p, t, arith.verify(p, t).correct, "check") for t in (caught, missed, clean)])
     assert res == {"wrong_first_attempts": 2, "caught": 1, "caught_and_fixed": 1, "fix_rate": 0.5}
+
+
+def test_summarize_gives_accuracy_by_style():
+    from rlvr.eval.world import Scored, summarize
+
+    p = get_task("arithmetic", ops="+-").make(12, "+", 30)
+    scored = [Scored(p, "", True, "direct"), Scored(p, "", False, "direct"), Scored(p, "", False, "direct"),
+              Scored(p, "", True, "stepwise")]
+    res = summarize(scored)
+    assert res["accuracy_by_style"] == {"direct": 1 / 3, "stepwise": 1.0}
+    assert res["style_share"] == {"direct": 0.75, "stepwise": 0.25} and res["accuracy"] == 0.5

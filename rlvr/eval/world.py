@@ -59,6 +59,7 @@ def summarize(scored: list[Scored]) -> dict:
         "accuracy": sum(s.correct for s in scored) / max(1, n),
         "style_share": {k: v / n for k, v in sorted(styles.items())},
         "careful_share": (styles["stepwise"] + styles["check"]) / max(1, n),
+        "accuracy_by_style": {k: sum(x.correct for x in scored if x.style == k) / v for k, v in sorted(styles.items())},
         "mean_chars": sum(len(s.completion) for s in scored) / max(1, n),
         "by_difficulty": {str(d): sum(v) / len(v) for d, v in sorted(by_d.items())},
     }

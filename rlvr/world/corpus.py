@@ -44,7 +44,7 @@ class CorpusConfig:
     ``_inline_check``); ``inline_restated``, the same with each check line first restating the operands
     its column reads, as a work line does. Multiplication keeps the section layout."""
     p_line_slip: float = 0.1
-    """With ``check_layout=inline``: the chance that each work line of a check trace slips (and the
+    """With an inline ``check_layout``: the chance that each work line of a check trace slips (and the
     check under it says ``no``)."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
@@ -139,10 +139,10 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         careful = {k: w for k, w in cfg.style_weights.items() if k != "direct"}
         style = _choice(rng, careful if practice and careful else cfg.style_weights)
         if name == "arithmetic":
-            carry = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
+            check_args = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
             if cfg.check_layout != "section":
-                carry |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **carry)
+                check_args |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
             if cfg.countdown_pool:                             # no keyword when off: the shipped corpus is unchanged
