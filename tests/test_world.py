@@ -166,6 +166,16 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
                 for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k),
                                                                   check_layout="inline_restated", p_line_slip=0.3)))]
     assert restated == pairs                          # the same draws; the check lines only restate operands
+    inverse = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
+               for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k),
+                                                                 check_layout="inline_inverse", p_line_slip=0.3)))]
+    assert len(inverse) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in inverse)
+    assert 0.1 < sum(not q["ok"] for q in inverse) / len(inverse) < 0.35
+    # a model's inverse check that gives back the wrong digit, or says ok when it should not
+    pairs = mod.inline_pairs("work+check 2+4+0=7 c0 r7\ncheck 4632+7554 7-4-0=2 ok\n"
+                             "463+755 3+5+0=8 c0 r86\ncheck 463+755 8-5-0=3 no\n")
+    assert pairs == [{"work_right": False, "check_right": False, "equal": True, "ok": True},
+                     {"work_right": True, "check_right": True, "equal": True, "ok": False}]
 
 
 def test_check_repairs_counts_inline_checks():

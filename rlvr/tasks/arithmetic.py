@@ -173,6 +173,9 @@ class Arithmetic:
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
+        if check_layout == "inline_inverse" and op in "+-":
+            segs, r = _inverse_check(a, op, b, rng, p_line_slip)
+            return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         if check_layout in ("inline", "inline_restated") and op in "+-":
             segs, r = _inline_check(a, op, b, rng, p_line_slip, restate=check_layout == "inline_restated")
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
@@ -392,6 +395,64 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
             check_head = f"check {xt[:width - i]}{op}{yt[:width - i]} " + check_head[len("check "):]
         segs.append(Segment(check_head + str(v) + ("" if last else f" {mark}{cout}")))
         segs.append(Segment(" ok\n" if kind is None else f" no r{r}\n"))
+        carry = cout
+    return segs, r
+
+
+def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float) -> tuple[list[Segment], str]:
+    """Column work with each line checked right below it by the inverse operation: a column sum is
+    taken back (``s-dy-c`` must give the first operand's digit ``dx``), a column difference added back
+    (``v+dy+c`` must give ``dx``, with its borrow prefix). The check computes with the other operation's
+    column skill, so the model's slip in one is unlikely to repeat in the other, and its verdict compares
+    its result with the digits that open the work line just above. A work line slips (its sum off by one,
+    untrained) with probability ``p_line_slip``; the check under it says ``no`` and the line is written
+    again, right, and checked again::
+
+        4632+7554 3+5+1=10 c1 r80
+        check 4632+7554 10-5-1=4 no
+        4632+7554 3+5+1=9 c0 r90
+        check 4632+7554 9-5-1=3 ok
+
+    Each check line restates the operands of the work line above it, so that the next work line (and a
+    rewritten one) copies its operands from the line just above it, as in stepwise traces.
+    """
+    width = max(len(str(a)), len(str(b)))
+    xs, ys = _digits(a, width), _digits(b, width)
+    xt, yt = (str(a), str(b).rjust(width, "0")) if op == "-" else (str(a).rjust(width, "0"), str(b).rjust(width, "0"))
+    mark, back_op = ("c", "-") if op == "+" else ("b", "+")
+    carry, r, segs = 0, "", []
+    for i in range(width):
+        dx, dy = xs[i], ys[i]
+        last = i == width - 1
+        operands = f"{xt[:width - i]}{op}{yt[:width - i]} "
+        if op == "+":
+            v = dx + dy + carry
+            cout, digit, x = v // 10, (str(v) if last else str(v % 10)), dx
+        else:
+            d = dx - dy - carry
+            cout = 1 if d < 0 else 0
+            v, x = d + 10 * cout, dx + 10 * cout
+            digit = str(v)
+        head = f"{x}{op}{dy}{op}{carry}="
+        w_v = v
+        if rng.random() < p_line_slip:
+            # off by one, in the direction that keeps the inverse's result a non-negative number
+            step = rng.choice([-1, 1])
+            if v + step < (dy + carry if op == "+" else 0) or v + step > (19 if op == "+" else 9):
+                step = -step
+            w_v = v + step
+        for written in ([w_v, v] if w_v != v else [v]):
+            w_digit = str(written) if (last and op == "+") else str(written % 10)
+            line = [Segment(operands)] if segs else []        # the very first line reads the prompt
+            line += [Segment(head), Segment(str(written), written == v)]
+            if not last:
+                line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
+            line.append(Segment(f" r{w_digit + r}\n"))
+            back = written - dy - carry if op == "+" else written + dy + carry
+            line.append(Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} "
+                                f"{'ok' if back == x else 'no'}\n"))
+            segs += line
+        r = digit + r
         carry = cout
     return segs, r
 

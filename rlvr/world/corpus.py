@@ -42,7 +42,9 @@ class CorpusConfig:
     ``no``); ``inline``, each column line checked on the line below it by the same column taken in
     another order, ``ok`` or ``no`` with the right carry and running answer (tasks/arithmetic.py,
     ``_inline_check``); ``inline_restated``, the same with each check line first restating the operands
-    its column reads, as a work line does. Multiplication keeps the section layout."""
+    its column reads, as a work line does; ``inline_inverse``, each column line checked below it by the
+    inverse operation (a sum taken back to the first operand's digit, a difference added back), the line
+    written again after ``no`` (``_inverse_check``). Multiplication keeps the section layout."""
     p_line_slip: float = 0.1
     """With an inline ``check_layout``: the chance that each work line of a check trace slips (and the
     check under it says ``no``)."""
@@ -92,7 +94,7 @@ class CorpusConfig:
         require(bool(self.arithmetic_ops) and set(self.arithmetic_ops) <= set("+-*"), "arithmetic_ops",
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
-        require_choice(self.check_layout, ("section", "inline", "inline_restated"), "check_layout")
+        require_choice(self.check_layout, ("section", "inline", "inline_restated", "inline_inverse"), "check_layout")
         require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
