@@ -1,8 +1,11 @@
 import random
 import re
 
+import pytest
+
 from rlvr.tasks import get_task
 from rlvr.tasks.arithmetic import trace_text
+from rlvr.config import ConfigError
 from rlvr.world.corpus import CorpusConfig, documents, tokenize_documents
 
 
@@ -38,6 +41,15 @@ def test_corpus_mixture_and_correctness():
     assert abs(share["direct"] - 0.70) < 0.04 and abs(share["check"] - 0.13) < 0.03
     # documents are deterministic in the seed
     assert [trace_text(d) for d in documents(cfg, 50)] == [trace_text(d) for d in docs[:50]]
+    # Countdown's own style mixture; arithmetic keeps style_weights
+    own = CorpusConfig(seed=0, countdown_style_weights={"direct": 0.95, "stepwise": 0.05})
+    docs2 = list(documents(own, 3000))
+    cd_styles = [cd.style_of(trace_text(d[1:])) for d in docs2 if d[0].text.startswith("make")]
+    ar_styles = [arith.style_of(trace_text(d[1:])) for d in docs2 if not d[0].text.startswith("make")]
+    assert abs(cd_styles.count("direct") / len(cd_styles) - 0.95) < 0.03 and "check" not in cd_styles
+    assert abs(ar_styles.count("direct") / len(ar_styles) - 0.70) < 0.03
+    with pytest.raises(ConfigError, match="countdown_style_weights"):
+        CorpusConfig(countdown_style_weights={"bare": 1.0}).check()
 
 
 def test_corpus_problems_come_from_train_split_only():

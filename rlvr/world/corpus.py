@@ -24,6 +24,10 @@ class CorpusConfig:
     """Share of documents from each task."""
     style_weights: dict = field(default_factory=lambda: {"direct": 0.70, "stepwise": 0.17, "check": 0.13})
     """Share of each solution style; the careful styles (stepwise, check) are kept rare."""
+    countdown_style_weights: dict = field(default_factory=dict)
+    """Share of each style among Countdown documents alone (empty: ``style_weights``), so that more
+    Countdown documents can be bare answers without more of its searches, whose one-step sums of
+    two-digit numbers slow the learning of the column sums."""
     arithmetic_ops: str = "+-*"
     """Operations of the arithmetic documents."""
     op_weights: dict = field(default_factory=lambda: {"+": 0.42, "-": 0.42, "*": 0.16})
@@ -85,8 +89,11 @@ class CorpusConfig:
         from ..config import ConfigError, require, require_choice, require_number
 
         for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check")),
+                           ("countdown_style_weights", ("direct", "stepwise", "check")),
                            ("op_weights", tuple(self.arithmetic_ops))):
             weights = getattr(self, name)
+            if name == "countdown_style_weights" and not weights:
+                continue
             for k, w in weights.items():
                 require_choice(k, keys, f"{name}.{k}")
                 require_number(w, f"{name}.{k}", 0, fix="weights are shares >= 0")
@@ -138,8 +145,9 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         # problems() rejects by split, so every corpus problem comes from the train split
         problem = task.problems("train", 1, seed=rng.getrandbits(48))[0]
         practice = rng.random() < cfg.careful_practice
-        careful = {k: w for k, w in cfg.style_weights.items() if k != "direct"}
-        style = _choice(rng, careful if practice and careful else cfg.style_weights)
+        styles = cfg.countdown_style_weights if name == "countdown" and cfg.countdown_style_weights else cfg.style_weights
+        careful = {k: w for k, w in styles.items() if k != "direct"}
+        style = _choice(rng, careful if practice and careful else styles)
         if name == "arithmetic":
             check_args = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
             if cfg.check_layout != "section":
