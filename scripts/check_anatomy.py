@@ -15,7 +15,9 @@ the two numbers of the comparison line ``X vs Y ok|no``, the verdict and the fin
 For a base trained on inline checks (``corpus.check_layout=inline``: each column line checked on the line
 below it) it counts instead, over all checked lines, the work lines whose result is wrong for the digits
 they wrote, how many of those the check flagged (``no``), how many right lines it flagged, and how often
-the verdict matches the two results written.
+the verdict matches the two results written. With ``inline_inverse`` the check takes each line back to
+its first operand and sets its result beside that operand (``... =4 vs 3 no``): the verdict then matches
+those two numbers, and it counts how often the number after ``vs`` is the operand.
 """
 from __future__ import annotations
 
@@ -63,6 +65,9 @@ def tally_inline(scored) -> Counter:
             c["said no"] += not pair["ok"]
             c["wrong work caught"] += (not pair["work_right"]) and not pair["ok"]
             c["right work flagged"] += pair["work_right"] and not pair["ok"]
+            if pair["copied"] is not None:
+                c["vs lines"] += 1
+                c["vs copies the operand"] += pair["copied"]
     return c
 
 
@@ -116,7 +121,8 @@ def main() -> None:
         print(f"{args.model}: {n} forced check traces (inline), {c['right'] / n:.1%} right; {c['lines']} checked lines:")
         print(f"  work wrong {c['work wrong']}, of them caught (check said no) {c['wrong work caught']}; "
               f"right work flagged {c['right work flagged']}; check right {c['check right'] / k:.1%}, "
-              f"honest verdict {c['honest verdict'] / k:.1%}, said no {c['said no'] / k:.1%}")
+              f"honest verdict {c['honest verdict'] / k:.1%}, said no {c['said no'] / k:.1%}"
+              + (f", vs copies the operand {c['vs copies the operand'] / c['vs lines']:.1%}" if c["vs lines"] else ""))
         return
     c, examples = tally(scored)
     n, k = c["traces"], max(1, c["compared"])

@@ -193,13 +193,13 @@ def test_inverse_check_layout():
     # each column line checked below it by the inverse operation; after no, the line written again
     clean = trace_text(T.trace(prob(4632, "+", 7554), "check", random.Random(0), check_layout="inline_inverse",
                                p_line_slip=0.0))
-    assert clean == ("work+check 2+4+0=6 c0 r6\ncheck 4632+7554 6-4-0=2 ok\n463+755 3+5+0=8 c0 r86\n"
-                     "check 463+755 8-5-0=3 ok\n46+75 6+5+0=11 c1 r186\ncheck 46+75 11-5-0=6 ok\n"
-                     "4+7 4+7+1=12 r12186\ncheck 4+7 12-7-1=4 ok\n<answer>12186</answer>")
+    assert clean == ("work+check 2+4+0=6 c0 r6\ncheck 4632+7554 6-4-0=2 vs 2 ok\n463+755 3+5+0=8 c0 r86\n"
+                     "check 463+755 8-5-0=3 vs 3 ok\n46+75 6+5+0=11 c1 r186\ncheck 46+75 11-5-0=6 vs 6 ok\n"
+                     "4+7 4+7+1=12 r12186\ncheck 4+7 12-7-1=4 vs 4 ok\n<answer>12186</answer>")
     segs = T.trace(prob(70412, "-", 38655), "check", random.Random(3), check_layout="inline_inverse", p_line_slip=0.4)
     lines = trace_text(segs).split("\n")
-    assert lines[:4] == ["work+check 12-5-0=6 b1 r6", "check 70412-38655 6+5+0=11 no",
-                         "70412-38655 12-5-0=7 b1 r7", "check 70412-38655 7+5+0=12 ok"]
+    assert lines[:4] == ["work+check 12-5-0=6 b1 r6", "check 70412-38655 6+5+0=11 vs 12 no",
+                         "70412-38655 12-5-0=7 b1 r7", "check 70412-38655 7+5+0=12 vs 12 ok"]
     assert lines[-1] == "<answer>31757</answer>"
     # the slipped result alone is untrained; the line after it (carry, running answer) follows it
     assert [s.text for s in segs if not s.train] == ["6", "6", "0"]

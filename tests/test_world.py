@@ -184,10 +184,13 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
     assert len(inverse) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in inverse)
     assert 0.1 < sum(not q["ok"] for q in inverse) / len(inverse) < 0.35
     # a model's inverse check that gives back the wrong digit, or says ok when it should not
-    pairs = mod.inline_pairs("work+check 2+4+0=7 c0 r7\ncheck 4632+7554 7-4-0=2 ok\n"
-                             "463+755 3+5+0=8 c0 r86\ncheck 463+755 8-5-0=3 no\n")
-    assert pairs == [{"work_right": False, "check_right": False, "equal": True, "ok": True},
-                     {"work_right": True, "check_right": True, "equal": True, "ok": False}]
+    pairs = mod.inline_pairs("work+check 2+4+0=7 c0 r7\ncheck 4632+7554 7-4-0=2 vs 2 ok\n"
+                             "463+755 3+5+0=8 c0 r86\ncheck 463+755 8-5-0=3 vs 3 no\n"
+                             "46+75 6+5+0=11 c1 r186\ncheck 46+75 11-5-0=6 vs 5 ok\n")
+    assert pairs == [{"work_right": False, "check_right": False, "equal": True, "ok": True, "copied": True},
+                     {"work_right": True, "check_right": True, "equal": True, "ok": False, "copied": True},
+                     {"work_right": True, "check_right": True, "equal": False, "ok": True, "copied": False}]
+    assert [q["copied"] for q in mod.inline_pairs("work+check 2+4+0=6 c0 r6\ncheck 4+2+0=6 c0 ok\n")] == [None]
 
 
 def test_check_repairs_counts_inline_checks():

@@ -66,7 +66,7 @@ def summarize(scored: list[Scored]) -> dict:
 
 
 WORK_LINE = re.compile(r"(?:work\+check |\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
-CHECK_LINE = re.compile(r"check (?:\d+[-+]\d+ )?(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))? (ok|no)")
+CHECK_LINE = re.compile(r"check (?:\d+[-+]\d+ )?(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?(?: vs (\d+))? (ok|no)")
 
 
 def _carry_out(op: str, pre: str, value: int) -> int:
@@ -77,8 +77,9 @@ def inline_pairs(completion: str) -> list[dict]:
     """The (work line, check line) pairs of an inline check trace (``corpus.check_layout=inline``,
     ``inline_restated`` or ``inline_inverse``): for each, whether the work line's result is right for the
     digits it wrote, whether the check's result is right for the digits it wrote, whether the check agrees
-    with the work (``equal``: the same result, or for an inverse check, its result is the work's first
-    operand), and whether the check said ``ok``."""
+    with the work (``equal``: the same result; for an inverse check, its result is the work's first
+    operand, or the number it set beside its result with ``vs``), whether the check said ``ok``, and for
+    an inverse check with ``vs``, whether that number is the operand (``copied``; None otherwise)."""
     lines, out = completion.split("\n"), []
     for work, check in zip(lines, lines[1:]):
         w, c = WORK_LINE.match(work), CHECK_LINE.match(check)
@@ -87,17 +88,21 @@ def inline_pairs(completion: str) -> list[dict]:
         pre, dx, op, dy, carry, got, cout = w.groups()
         x = int(pre + dx) if pre else int(dx)
         right = x + int(dy) + int(carry) if op == "+" else x - int(dy) - int(carry)
-        cpre, c1, cop, c2, c3, cgot, ccout, verdict = c.groups()
+        cpre, c1, cop, c2, c3, cgot, ccout, want, verdict = c.groups()
         cx = int(cpre + c1) if cpre else int(c1)
         check_right = cx + int(c2) + int(c3) if cop == "+" else cx - int(c2) - int(c3)
         # a line's carry (borrow) out is right when it follows from its sum (its borrow prefix)
         work_ok = int(got) == right and (cout is None or int(cout) == _carry_out(op, pre, right))
-        if cop != op:                                    # an inverse check: it must give back the operand
+        copied = None
+        if cop != op:                                    # an inverse check: it must give back the operand,
             check_ok, equal = int(cgot) == check_right, int(cgot) == x
+            if want is not None:                         # which it may copy beside its result (``vs``)
+                copied, equal = int(want) == x, int(cgot) == int(want)
         else:
             check_ok = int(cgot) == check_right and (ccout is None or int(ccout) == _carry_out(op, cpre, check_right))
             equal = (cgot, ccout) == (got, cout)
-        out.append({"work_right": work_ok, "check_right": check_ok, "equal": equal, "ok": verdict == "ok"})
+        out.append({"work_right": work_ok, "check_right": check_ok, "equal": equal, "ok": verdict == "ok",
+                    "copied": copied})
     return out
 
 

@@ -403,15 +403,16 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
     """Column work with each line checked right below it by the inverse operation: a column sum is
     taken back (``s-dy-c`` must give the first operand's digit ``dx``), a column difference added back
     (``v+dy+c`` must give ``dx``, with its borrow prefix). The check computes with the other operation's
-    column skill, so the model's slip in one is unlikely to repeat in the other, and its verdict compares
-    its result with the digits that open the work line just above. A work line slips (its sum off by one,
+    column skill, so the model's slip in one is unlikely to repeat in the other. The check's result is
+    then set beside the digits it must give back, copied from the head of the work line above (``vs``),
+    so that the verdict compares two neighbouring numbers. A work line slips (its sum off by one,
     untrained) with probability ``p_line_slip``; the check under it says ``no`` and the line is written
     again, right, and checked again::
 
-        4632+7554 3+5+1=10 c1 r80
-        check 4632+7554 10-5-1=4 no
-        4632+7554 3+5+1=9 c0 r90
-        check 4632+7554 9-5-1=3 ok
+        9063+3687 3+7+0=11 c1 r15
+        check 9063+3687 11-7-0=4 vs 3 no
+        9063+3687 3+7+0=10 c1 r05
+        check 9063+3687 10-7-0=3 vs 3 ok
 
     Each check line restates the operands of the work line above it, so that the next work line (and a
     rewritten one) copies its operands from the line just above it, as in stepwise traces.
@@ -449,7 +450,7 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
             line.append(Segment(f" r{w_digit + r}\n"))
             back = written - dy - carry if op == "+" else written + dy + carry
-            line.append(Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} "
+            line.append(Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} vs {x} "
                                 f"{'ok' if back == x else 'no'}\n"))
             segs += line
         r = digit + r
