@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -299,3 +300,38 @@ def test_compiled_pretraining_follows_the_eager_run(tmp_path):
         losses.append(_losses(out))
     assert len(losses[0]) == len(losses[1]) > 2
     assert max(abs(a - b) for a, b in zip(*losses)) < 0.02, losses
+
+
+def test_weighted_verdicts_count_that_many_times_in_the_loss(world_tokenizer):
+    """corpus.verdict_weight: each inline-inverse verdict's characters carry that weight in the mask, and
+    the step's loss is the weighted sum of token losses over the number of trained tokens."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    from rlvr.train.pretrain import build_corpus, doc_inputs, make_blocks, step_loss
+    from rlvr.world.model import build_model
+
+    tok = world_tokenizer
+    cfg = load_config(PretrainConfig, None, [*TINY, "tokens=20000", "doc_attention=true",
+                                             "corpus.check_layout=inline_inverse", "corpus.verdict_weight=7",
+                                             "corpus.task_weights={arithmetic: 1.0}", "corpus.arithmetic_ops='+-'"])
+    ids, mask, ordered = build_corpus(cfg, tok)
+    assert set(np.unique(mask).tolist()) == {0, 1, 7}
+    heavy = tok.decode(ids[mask == 7].tolist())
+    assert heavy.replace("ok", "").replace("no", "") == "" and "no" in heavy and "ok" in heavy
+    text = tok.decode(ids.tolist())
+    assert heavy.count("ok") + heavy.count("no") == len(re.findall(r" vs \d+ (?:ok|no)\n", text))
+    blocks, bmask, _ = make_blocks(ids, mask, ordered, cfg, tok)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, tok).eval()
+    bt, mt = torch.from_numpy(blocks.astype(np.int64)), torch.from_numpy(bmask.astype(np.uint8))
+    rows = np.arange(4)
+    with torch.no_grad():
+        loss, _ = step_loss(model, bt, mt, rows, np.full(4, cfg.seq_len), cfg, tok)
+        x, y, w = bt[rows, :-1], bt[rows, 1:], mt[rows, 1:].reshape(-1).float()
+        logits = model(input_ids=x, **doc_inputs(x, tok.bos_token_id)).logits
+        ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), reduction="none")
+        ref = (ce * w).sum() / (w > 0).sum()
+        plain = ce[w > 0].mean()
+    assert abs(float(loss) - float(ref)) < 1e-5 and abs(float(loss) - float(plain)) > 1e-3

@@ -52,10 +52,12 @@ MAX_ANSWER_DIGITS = 40
 
 @dataclass
 class Segment:
-    """A piece of a trace; ``train`` False marks characters left out of the pretraining loss."""
+    """A piece of a trace; ``train`` False marks characters left out of the pretraining loss, ``weight``
+    counts a trained piece's characters that many times in it."""
 
     text: str
     train: bool = True
+    weight: int = 1
 
 
 def style_of(completion: str) -> str:
@@ -158,7 +160,7 @@ class Arithmetic:
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
               p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False,
-              check_layout: str = "section", p_line_slip: float = 0.1) -> list[Segment]:
+              check_layout: str = "section", p_line_slip: float = 0.1, verdict_weight: int = 1) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer.
 
         ``carry_first``: every line of a check carries the first attempt's result at its end
@@ -174,7 +176,7 @@ class Arithmetic:
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         if check_layout == "inline_inverse" and op in "+-":
-            segs, r = _inverse_check(a, op, b, rng, p_line_slip)
+            segs, r = _inverse_check(a, op, b, rng, p_line_slip, verdict_weight)
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         if check_layout in ("inline", "inline_restated") and op in "+-":
             segs, r = _inline_check(a, op, b, rng, p_line_slip, restate=check_layout == "inline_restated")
@@ -399,7 +401,8 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
     return segs, r
 
 
-def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float) -> tuple[list[Segment], str]:
+def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float,
+                   verdict_weight: int = 1) -> tuple[list[Segment], str]:
     """Column work with each line checked right below it by the inverse operation: a column sum is
     taken back (``s-dy-c`` must give the first operand's digit ``dx``), a column difference added back
     (``v+dy+c`` must give ``dx``, with its borrow prefix). The check computes with the other operation's
@@ -415,7 +418,8 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
         check 9063+3687 10-7-0=3 vs 3 ok
 
     Each check line restates the operands of the work line above it, so that the next work line (and a
-    rewritten one) copies its operands from the line just above it, as in stepwise traces.
+    rewritten one) copies its operands from the line just above it, as in stepwise traces. The verdict
+    (``ok`` / ``no``) counts ``verdict_weight`` times in the pretraining loss.
     """
     width = max(len(str(a)), len(str(b)))
     xs, ys = _digits(a, width), _digits(b, width)
@@ -450,8 +454,8 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
             line.append(Segment(f" r{w_digit + r}\n"))
             back = written - dy - carry if op == "+" else written + dy + carry
-            line.append(Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} vs {x} "
-                                f"{'ok' if back == x else 'no'}\n"))
+            line += [Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} vs {x} "),
+                     Segment("ok" if back == x else "no", weight=verdict_weight), Segment("\n")]
             segs += line
         r = digit + r
         carry = cout

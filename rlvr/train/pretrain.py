@@ -188,7 +188,7 @@ def pack_documents(ids: np.ndarray, mask: np.ndarray, block: int, eos_id: int, p
     def close(i):
         spans = open_spans.pop(i)
         used.pop(i)
-        row, m = np.full(block, pad_id, dtype=ids.dtype), np.zeros(block, dtype=bool)
+        row, m = np.full(block, pad_id, dtype=ids.dtype), np.zeros(block, dtype=mask.dtype)
         at = 0
         for a, b in spans:
             row[at:at + b - a], m[at:at + b - a] = ids[a:b], mask[a:b]
@@ -250,7 +250,7 @@ def pack_lengths(ids: np.ndarray, mask: np.ndarray, cfg: PretrainConfig, tokeniz
         idx = np.concatenate([np.arange(starts[d], ends[d]) for d in docs])
         r, m = pack_documents(ids[idx], mask[idx], n + 1, eos, pad)
         rows.append(np.pad(r, ((0, 0), (0, T - n - 1)), constant_values=pad))
-        masks.append(np.pad(m, ((0, 0), (0, T - n - 1)), constant_values=False))
+        masks.append(np.pad(m, ((0, 0), (0, T - n - 1)), constant_values=0))
     return np.concatenate(rows), np.concatenate(masks)
 
 
@@ -330,8 +330,9 @@ def doc_inputs(x, bos_id: int) -> dict:
 
 def step_loss(model, blocks, masks, rows: np.ndarray, lengths: np.ndarray, cfg: PretrainConfig, tokenizer):
     """Mean next-token loss over the trained targets of one step's blocks ``rows`` (each trimmed to its
-    input length in ``lengths``; blocks of one length go through the model together), and the step's
-    input tokens."""
+    input length in ``lengths``; blocks of one length go through the model together), each target's loss
+    counted as many times as its weight in ``masks`` (1 but for ``corpus.verdict_weight``), and the
+    step's input tokens."""
     import torch
     import torch.nn.functional as F
 
@@ -340,10 +341,12 @@ def step_loss(model, blocks, masks, rows: np.ndarray, lengths: np.ndarray, cfg: 
         these = torch.from_numpy(rows[lengths == n])
         block, bmask = blocks[these][:, :n + 1], masks[these][:, :n + 1]
         x, y = block[:, :-1], block[:, 1:].clone()                             # [B, n]
-        y[~bmask[:, 1:]] = -100
+        w = bmask[:, 1:]
+        y[w == 0] = -100
         logits = model(input_ids=x, **(doc_inputs(x, tokenizer.bos_token_id) if cfg.doc_attention else {})).logits
-        total = total + F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100,
-                                        reduction="sum")
+        ce = F.cross_entropy(logits.reshape(-1, logits.size(-1)), y.reshape(-1), ignore_index=-100, reduction="none")
+        # a weighted token (corpus.verdict_weight) counts that many times; the mean stays over trained tokens
+        total = total + (ce * w.reshape(-1).to(ce.dtype)).sum()
         count += int((y != -100).sum())
     return total / max(count, 1), int(lengths.sum())
 
@@ -404,7 +407,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     model.train()
     forward = torch.compile(model, dynamic=False) if cfg.compile else model     # shares model's weights
     blocks_t = torch.from_numpy(blocks.astype(np.int64))
-    masks_t = torch.from_numpy(block_masks.astype(np.bool_))
+    masks_t = torch.from_numpy(block_masks.astype(np.uint8))                # loss weight per token, 0: out
     progress = Progress(TextColumn("pretrain"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
                         disable=not sys.stderr.isatty())

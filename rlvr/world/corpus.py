@@ -50,6 +50,10 @@ class CorpusConfig:
     inverse operation (a sum taken back to the first operand's digit, a difference added back), the line
     written again after ``no`` (``_inverse_check``). Multiplication keeps the section layout."""
     p_line_slip: float = 0.1
+    verdict_weight: int = 1
+    """With ``check_layout=inline_inverse``: how many times each verdict (``ok`` / ``no``) counts in the
+    loss. A verdict is a few characters in a hundred of a check trace, and one comparison of two digits;
+    at weight 1 it stayed at the corpus's rate of ``no`` whatever the two digits (docs/base_model.md)."""
     """With an inline ``check_layout``: the chance that each work line of a check trace slips (and the
     check under it says ``no``)."""
     train_on_prompts: bool = True
@@ -103,6 +107,8 @@ class CorpusConfig:
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_choice(self.check_layout, ("section", "inline", "inline_restated", "inline_inverse"), "check_layout")
         require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
+        require(isinstance(self.verdict_weight, int) and 1 <= self.verdict_weight <= 255, "verdict_weight",
+                f"must be a whole number from 1 to 255, got {self.verdict_weight!r}", "e.g. corpus.verdict_weight=10")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
         require(isinstance(self.direct_trained_max_digits, int) and 1 <= self.direct_trained_max_digits <= 7,
                 "direct_trained_max_digits", f"must be an integer from 1 to 7, got {self.direct_trained_max_digits!r}",
@@ -152,6 +158,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
             check_args = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
             if cfg.check_layout != "section":
                 check_args |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
+            if cfg.verdict_weight != 1:
+                check_args["verdict_weight"] = cfg.verdict_weight
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
@@ -208,25 +216,32 @@ def _second_notation(segs: list[Segment], cfg: CorpusConfig, rng: random.Random)
 
 
 def tokenize_documents(tokenizer, docs) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and loss mask (1 = trained) of the documents, concatenated, each ``<bos> ... <eos>``."""
-    texts, spans = [], []
+    """Token ids and loss weights of the documents, concatenated, each ``<bos> ... <eos>``: 0 for a token
+    out of the loss, else its Segment's ``weight`` (1 unless a piece asks for more; a token that spans
+    pieces takes the largest)."""
+    texts, spans, heavy = [], [], []
     for segs in docs:
-        text, pos, off = "", 0, []
+        text, pos, off, up = "", 0, [], []
         for s in segs:
             if not s.train:
                 off.append((pos, pos + len(s.text)))
+            elif s.weight != 1:
+                up.append((pos, pos + len(s.text), s.weight))
             text += s.text
             pos += len(s.text)
         texts.append(text)
         spans.append(off)
+        heavy.append(up)
     enc = tokenizer(texts, return_offsets_mapping=True, add_special_tokens=True)
     ids_all, mask_all = [], []
     eos = tokenizer.eos_token_id
-    for ids, offsets, off in zip(enc["input_ids"], enc["offset_mapping"], spans):
+    for ids, offsets, off, up in zip(enc["input_ids"], enc["offset_mapping"], spans, heavy):
         mask = [1] * len(ids)
         for j, (a, b) in enumerate(offsets):
             if any(a < e and s < b for s, e in off):
                 mask[j] = 0
+            elif up:
+                mask[j] = max([w for s, e, w in up if a < e and s < b], default=1)
         ids_all.extend(ids + [eos])
         mask_all.extend(mask + [1])
     return np.asarray(ids_all, dtype=np.int32), np.asarray(mask_all, dtype=np.uint8)
