@@ -199,7 +199,7 @@ def test_inverse_check_layout():
     segs = T.trace(prob(70412, "-", 38655), "check", random.Random(3), check_layout="inline_inverse", p_line_slip=0.4)
     lines = trace_text(segs).split("\n")
     assert lines[:4] == ["work+check 12-5-0=6 b1 r6", "check 70412-38655 6+5+0=11 vs 12 no",
-                         "70412-38655 12-5-0=7 b1 r7", "check 70412-38655 7+5+0=12 vs 12 ok"]
+                         "wait 70412-38655 12-5-0=7 b1 r7", "check 70412-38655 7+5+0=12 vs 12 ok"]
     assert lines[-1] == "<answer>31757</answer>"
     # the slipped result alone is untrained; the line after it (carry, running answer) follows it
     assert [s.text for s in segs if not s.train] == ["6", "6", "0"]
@@ -214,10 +214,10 @@ def test_inverse_check_layout():
         lines = text.split("\n")
         for k in range(0, len(lines) - 1, 2):
             assert lines[k + 1].startswith("check ") and lines[k + 1].endswith(" no") == ("_" in masked[k])
-            if "_" in masked[k]:                      # the same line again, right, with its operands restated
+            if "_" in masked[k]:                      # wait, and the same line again, right, operands restated
                 slipped += 1
                 assert lines[k + 2].split("=")[0].endswith(lines[k].split("=")[0].split(" ")[-1])
-                assert lines[k + 2].startswith(lines[k + 1].split(" ")[1] + " ")
+                assert lines[k + 2].startswith("wait " + lines[k + 1].split(" ")[1] + " ")
     assert slipped > 100
 
 

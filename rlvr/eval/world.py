@@ -65,7 +65,7 @@ def summarize(scored: list[Scored]) -> dict:
     }
 
 
-WORK_LINE = re.compile(r"(?:work\+check |\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
+WORK_LINE = re.compile(r"(?:work\+check |(?:wait )?\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
 CHECK_LINE = re.compile(r"check (?:\d+[-+]\d+ )?(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?(?: vs (\d+))? (ok|no)")
 
 

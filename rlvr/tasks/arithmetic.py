@@ -409,12 +409,12 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
     column skill, so the model's slip in one is unlikely to repeat in the other. The check's result is
     then set beside the digits it must give back, copied from the head of the work line above (``vs``),
     so that the verdict compares two neighbouring numbers. A work line slips (its sum off by one,
-    untrained) with probability ``p_line_slip``; the check under it says ``no`` and the line is written
-    again, right, and checked again::
+    untrained) with probability ``p_line_slip``; the check under it says ``no``, and after ``wait`` the
+    line is written again, right, and checked again::
 
         9063+3687 3+7+0=11 c1 r15
         check 9063+3687 11-7-0=4 vs 3 no
-        9063+3687 3+7+0=10 c1 r05
+        wait 9063+3687 3+7+0=10 c1 r05
         check 9063+3687 10-7-0=3 vs 3 ok
 
     Each check line restates the operands of the work line above it, so that the next work line (and a
@@ -448,7 +448,8 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
             w_v = v + step
         for written in ([w_v, v] if w_v != v else [v]):
             w_digit = str(written) if (last and op == "+") else str(written % 10)
-            line = [Segment(operands)] if segs else []        # the very first line reads the prompt
+            line = [] if not segs else [Segment(operands if written == w_v else "wait " + operands)]
+            # the very first line reads the prompt; a line written again after a failed check says wait
             line += [Segment(head), Segment(str(written), written == v)]
             if not last:
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
