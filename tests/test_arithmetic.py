@@ -201,6 +201,9 @@ def test_inverse_check_layout():
     assert lines[:4] == ["work+check 12-5-0=6 b1 r6", "check 70412-38655 6+5+0=11 vs 12 no",
                          "wait 70412-38655 12-5-0=7 b1 r7", "check 70412-38655 7+5+0=12 vs 12 ok"]
     assert lines[-1] == "<answer>31757</answer>"
+    bare = trace_text(T.trace(prob(70412, "-", 38655), "check", random.Random(3), check_layout="inline_inverse",
+                              p_line_slip=0.4, rewrite_wait=False))
+    assert bare == trace_text(segs).replace("wait ", "")
     # the slipped result alone is untrained; the line after it (carry, running answer) follows it
     assert [s.text for s in segs if not s.train] == ["6", "6", "0"]
     rng, slipped = random.Random(5), 0

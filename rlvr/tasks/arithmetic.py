@@ -160,7 +160,8 @@ class Arithmetic:
     # ---------------------------------------------------------------- traces
     def trace(self, problem: Problem, style: str, rng: random.Random,
               p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False,
-              check_layout: str = "section", p_line_slip: float = 0.1, verdict_weight: int = 1) -> list[Segment]:
+              check_layout: str = "section", p_line_slip: float = 0.1, verdict_weight: int = 1,
+              rewrite_wait: bool = True) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer.
 
         ``carry_first``: every line of a check carries the first attempt's result at its end
@@ -176,7 +177,7 @@ class Arithmetic:
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         if check_layout == "inline_inverse" and op in "+-":
-            segs, r = _inverse_check(a, op, b, rng, p_line_slip, verdict_weight)
+            segs, r = _inverse_check(a, op, b, rng, p_line_slip, verdict_weight, rewrite_wait)
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         if check_layout in ("inline", "inline_restated") and op in "+-":
             segs, r = _inline_check(a, op, b, rng, p_line_slip, restate=check_layout == "inline_restated")
@@ -402,7 +403,7 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
 
 
 def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float,
-                   verdict_weight: int = 1) -> tuple[list[Segment], str]:
+                   verdict_weight: int = 1, rewrite_wait: bool = True) -> tuple[list[Segment], str]:
     """Column work with each line checked right below it by the inverse operation: a column sum is
     taken back (``s-dy-c`` must give the first operand's digit ``dx``), a column difference added back
     (``v+dy+c`` must give ``dx``, with its borrow prefix). The check computes with the other operation's
@@ -419,7 +420,8 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
 
     Each check line restates the operands of the work line above it, so that the next work line (and a
     rewritten one) copies its operands from the line just above it, as in stepwise traces. The verdict
-    (``ok`` / ``no``) counts ``verdict_weight`` times in the pretraining loss.
+    (``ok`` / ``no``) counts ``verdict_weight`` times in the pretraining loss; ``rewrite_wait`` False
+    writes the line again without ``wait``.
     """
     width = max(len(str(a)), len(str(b)))
     xs, ys = _digits(a, width), _digits(b, width)
@@ -448,7 +450,8 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
             w_v = v + step
         for written in ([w_v, v] if w_v != v else [v]):
             w_digit = str(written) if (last and op == "+") else str(written % 10)
-            line = [] if not segs else [Segment(operands if written == w_v else "wait " + operands)]
+            again = "wait " if rewrite_wait else ""
+            line = [] if not segs else [Segment(operands if written == w_v else again + operands)]
             # the very first line reads the prompt; a line written again after a failed check says wait
             line += [Segment(head), Segment(str(written), written == v)]
             if not last:

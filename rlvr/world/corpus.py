@@ -51,6 +51,9 @@ class CorpusConfig:
     written again after ``no`` (``_inverse_check``). Multiplication keeps the section layout."""
     p_line_slip: float = 0.1
     verdict_weight: int = 1
+    rewrite_wait: bool = True
+    """With ``check_layout=inline_inverse``: a line written again after a failed check starts with ``wait``
+    (False: it starts with its operands, as in the traces of run 55 of docs/base_model.md)."""
     """With ``check_layout=inline_inverse``: how many times each verdict (``ok`` / ``no``) counts in the
     loss. A verdict is a few characters in a hundred of a check trace, and one comparison of two digits;
     at weight 1 it stayed at the corpus's rate of ``no`` whatever the two digits (docs/base_model.md)."""
@@ -107,6 +110,8 @@ class CorpusConfig:
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_choice(self.check_layout, ("section", "inline", "inline_restated", "inline_inverse"), "check_layout")
         require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
+        require(isinstance(self.rewrite_wait, bool), "rewrite_wait", f"must be true or false, got {self.rewrite_wait!r}",
+                "e.g. corpus.rewrite_wait=false")
         require(isinstance(self.verdict_weight, int) and 1 <= self.verdict_weight <= 255, "verdict_weight",
                 f"must be a whole number from 1 to 255, got {self.verdict_weight!r}", "e.g. corpus.verdict_weight=10")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
@@ -160,6 +165,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
                 check_args |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
             if cfg.verdict_weight != 1:
                 check_args["verdict_weight"] = cfg.verdict_weight
+            if not cfg.rewrite_wait:
+                check_args["rewrite_wait"] = False
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
