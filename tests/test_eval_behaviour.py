@@ -24,6 +24,12 @@ def test_world_and_natural_language_markers():
     rates = marker_rates([CHECK_FIXED, "<answer>1</answer>", "check check"], WORLD_MARKERS)
     assert rates["check"] == {"per_completion": pytest.approx(4 / 3), "share": pytest.approx(2 / 3)}
     assert rates["fix"]["share"] == pytest.approx(1 / 3)
+    # an inline check's repair (the checked line written again, with or without wait) is a fix too
+    inline = ("work+check 2+3+0=4 c0 r4\ncheck 90632+36873 4-3-0=1 vs 2 no\n90632+36873 2+3+0=5 c0 r5\n"
+              "check 90632+36873 5-3-0=2 vs 2 ok\n")
+    assert count_markers(inline, WORLD_MARKERS)["fix"] == 1
+    assert count_markers(inline.replace("no\n9", "no\nwait 9"), WORLD_MARKERS)["fix"] == 1
+    assert count_markers("try 25+5=30 no\ntry 5*3=15 no\n", WORLD_MARKERS)["fix"] == 0
     # a fix counts only when the final answer is right
     assert fix_rate([CHECK_FIXED, CHECK_FIXED, "<answer>3673</answer>", "x"], [True, False, True, False]) == 0.25
 

@@ -163,6 +163,7 @@ def test_remax_and_ppo_gae_through_the_one_hook(tmp_path):
     base = [*FAST, "task.kwargs={ops: '+', min_digits: 2, max_digits: 3}", "sampling.max_new_tokens=24",
             "eval_every=0", "sample_every=0", "checkpoint_every=0"]
     train_grpo(load_config(GRPOConfig, None, [*base, f"out={tmp_path / 'remax'}", "steps=2",
+                                              "task.kwargs={ops: '+', min_digits: 2, max_digits: 2}", "sampling.max_new_tokens=48",
                                               "advantage.estimator=remax", "loss.kl_in_reward=true"]))
     recs = _records(tmp_path / "remax")
     assert all("reward/greedy_mean" in r and "loss/kl_ref" not in r for r in recs)

@@ -2,7 +2,8 @@
 
 For the world: the style (direct / stepwise / check), ``wait`` after a failed check, and for countdown
 ``no`` followed by a further try (a search that abandons a miss). ``wait_fix_rate`` is the share of
-completions that said ``wait`` after a failed check and still ended right: how often a wait repairs a slip.
+completions with a repair after a failed check (``no``, then ``wait``, or in the inline checks of the
+shipped base the checked line written again) that still ended right: how often a repair fixes a slip.
 ``readable`` and ``consistency`` are the readability measures of ``eval/readability.py``.
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ def behaviour(task, completions: list[str], correct: list[bool]) -> dict:
         out["style/careful"] = (styles["stepwise"] + styles["check"]) / n
     for name, pat in MARKERS.items():
         out[f"marker/{name}"] = sum(bool(pat.search(c)) for c in completions) / n
-    waited = [ok for c, ok in zip(completions, correct) if " no\nwait" in c]
+    waited = [ok for c, ok in zip(completions, correct) if FIX.search(c)]
     out["marker/wait_fix_rate"] = sum(waited) / len(waited) if waited else 0.0
     if hasattr(task, "styles"):                   # the world's tasks: its notations and vocabulary
         from .readability import consistency, readable
@@ -41,7 +42,7 @@ def behaviour(task, completions: list[str], correct: list[bool]) -> dict:
 # ------------------------------------------------------------------------------ reflection analytics
 # Reflection markers: name -> regex, counted per completion. The world's moves are single words of its
 # traces; natural-language reasoning marks the same moves with words (the "aha" vocabulary of R1).
-FIX = re.compile(r" no\nwait\b")
+FIX = re.compile(r" no\n(?:wait\b|\d+[-+]\d+ )")          # a repair: wait, or the checked line written again
 WORLD_MARKERS = {**MARKERS, "no": re.compile(r" no\n"), "fix": FIX}
 NL_MARKERS = {
     "wait": re.compile(r"\bwait\b", re.I),
@@ -67,8 +68,8 @@ def marker_rates(texts: list[str], patterns: dict) -> dict:
 
 
 def fix_rate(texts: list[str], correct: list[bool], fix: re.Pattern = FIX) -> float:
-    """Share of completions in which a check caught a wrong step (``no``, then ``wait``) and the final
-    answer is right: checks that fix a wrong step, per completion."""
+    """Share of completions in which a check caught a wrong step (``no``, then ``wait`` or the line
+    written again) and the final answer is right: checks that fix a wrong step, per completion."""
     return sum(bool(fix.search(t)) and ok for t, ok in zip(texts, correct)) / max(1, len(texts))
 
 
