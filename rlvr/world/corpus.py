@@ -50,15 +50,15 @@ class CorpusConfig:
     inverse operation (a sum taken back to the first operand's digit, a difference added back), the line
     written again after ``no`` (``_inverse_check``). Multiplication keeps the section layout."""
     p_line_slip: float = 0.1
+    """With an inline ``check_layout``: the chance that each work line of a check trace slips (and the
+    check under it says ``no``)."""
     verdict_weight: int = 1
-    rewrite_wait: bool = True
-    """With ``check_layout=inline_inverse``: a line written again after a failed check starts with ``wait``
-    (False: it starts with its operands, as in the traces of run 55 of docs/base_model.md)."""
     """With ``check_layout=inline_inverse``: how many times each verdict (``ok`` / ``no``) counts in the
     loss. A verdict is a few characters in a hundred of a check trace, and one comparison of two digits;
     at weight 1 it stayed at the corpus's rate of ``no`` whatever the two digits (docs/base_model.md)."""
-    """With an inline ``check_layout``: the chance that each work line of a check trace slips (and the
-    check under it says ``no``)."""
+    rewrite_wait: bool = True
+    """With ``check_layout=inline_inverse``: a line written again after a failed check starts with ``wait``
+    (False: it starts with its operands, as in the traces of run 55 of docs/base_model.md)."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
     direct_trained_max_digits: int = 7
