@@ -52,6 +52,31 @@ def anatomy(completion: str) -> dict:
     return out
 
 
+def verdict_probe(model, tok, layout: str, n: int = 150) -> dict:
+    """Teacher-forced on n corpus check traces of 4-6 digits (``layout``, a slip chance of 0.3 per line):
+    the mean probability of ``no`` at each verdict, apart for the verdicts that are ``ok`` (the two
+    numbers agree) and ``no`` (they differ). A verdict that reads the numbers puts these far apart."""
+    import random
+
+    import torch
+
+    from rlvr.tasks.arithmetic import trace_text
+
+    task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
+    n_id = tok.convert_tokens_to_ids("n")
+    res = {"ok": [], "no": []}
+    model.eval()
+    with torch.inference_mode():
+        for k, p in enumerate(task.problems("test", n, 0)):
+            text = p.prompt + trace_text(task.trace(p, "check", random.Random(k), check_layout=layout, p_line_slip=0.3))
+            enc = tok(text, return_offsets_mapping=True)
+            start = {a: j for j, (a, _) in enumerate(enc["offset_mapping"])}
+            probs = model(input_ids=torch.tensor([enc["input_ids"]])).logits[0].float().softmax(-1)
+            for m in re.finditer(r" (ok|no)(?=\n| r)", text):
+                res[m.group(1)].append(float(probs[start[m.start() + 1] - 1, n_id]))
+    return {k: (len(v), sum(v) / max(1, len(v))) for k, v in res.items()}
+
+
 def tally_inline(scored) -> Counter:
     c = Counter()
     for s in scored:
@@ -108,10 +133,18 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=600)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--examples", type=int, default=0, help="print one trace for this many failure kinds")
+    ap.add_argument("--verdict-probe", metavar="LAYOUT",
+                    help="instead: teacher-forced P(no) at the verdicts of corpus check traces of this "
+                         "corpus.check_layout (inline, inline_restated or inline_inverse)")
     args = ap.parse_args()
     set_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model)
     tok = AutoTokenizer.from_pretrained(args.model)
+    if args.verdict_probe:
+        res = verdict_probe(model, tok, args.verdict_probe)
+        print(f"{args.model}: teacher-forced P(no) where the verdict is ok: {res['ok'][1]:.3f} ({res['ok'][0]} verdicts), "
+              f"where it is no: {res['no'][1]:.3f} ({res['no'][0]})")
+        return
     task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     scored = sample_and_score(model, tok, task, task.problems("test", args.n, 0), prefix=task.style_prefix["check"],
                               seed=2, max_new_tokens=args.max_new_tokens)
