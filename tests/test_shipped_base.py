@@ -1,5 +1,6 @@
 """The base shipped in the package loads with plain transformers and does the world's arithmetic."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +79,20 @@ def test_a_pipeline_names_the_shipped_students(tmp_path):
     with pytest.raises(ConfigError, match="names no earlier stage and no shipped model"):
         load_pipeline(f)
     assert {"base", "student_quarter", "student_half"} <= set(shipped_models())
+
+
+def test_the_shipped_base_reads_its_check_verdicts():
+    """The shipped base's inline checks compare the two digits they set side by side: teacher-forced on
+    corpus traces, it says ``no`` where they differ and ``ok`` where they agree (docs/base_model.md, run 55)."""
+    import importlib.util
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "check_anatomy.py"
+    spec = importlib.util.spec_from_file_location("check_anatomy", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    res = mod.verdict_probe(AutoModelForCausalLM.from_pretrained(str(BASE)), AutoTokenizer.from_pretrained(str(BASE)),
+                            "inline_inverse", n=12)
+    assert res["ok"][0] > 40 and res["no"][0] > 10
+    assert res["ok"][1] < 0.05 and res["no"][1] > 0.9
