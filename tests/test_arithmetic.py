@@ -157,6 +157,19 @@ def test_check_lines_can_carry_the_first_result():
                                                       if not s.train]
 
 
+def _slipped_check_traces(layout: str):
+    """(lines, lines with untrained characters as _) of check traces of 200 train sums and differences
+    with slips (a chance of 0.3 per line); each trace is asserted to end in the right answer."""
+    rng = random.Random(5)
+    for p in T.problems("train", 200, seed=3):
+        if p.meta["op"] == "*":
+            continue
+        segs = T.trace(p, "check", rng, check_layout=layout, p_line_slip=0.3)
+        text = trace_text(segs)
+        assert T.verify(p, text).correct, text
+        yield text.split("\n"), "".join(s.text if s.train else "_" * len(s.text) for s in segs).split("\n")
+
+
 def test_inline_check_layout():
     p = prob(90632, "+", 36873)
     segs = T.trace(p, "check", random.Random(1), check_layout="inline", p_line_slip=0.0)
@@ -169,15 +182,8 @@ def test_inline_check_layout():
                                       "check 10-1-8=1 b1 ok\n")
     # with slips: every trace still ends right, each slipped work line is untrained where it slipped
     # and the check right under it says no and writes the right running answer
-    rng, caught = random.Random(5), 0
-    for p in T.problems("train", 200, seed=3):
-        if p.meta["op"] == "*":
-            continue
-        segs = T.trace(p, "check", rng, check_layout="inline", p_line_slip=0.3)
-        text = trace_text(segs)
-        assert T.verify(p, text).correct, text
-        lines = text.split("\n")
-        masked = "".join(s.text if s.train else "_" * len(s.text) for s in segs).split("\n")
+    caught = 0
+    for lines, masked in _slipped_check_traces("inline"):
         for k in range(0, len(lines) - 1, 2):
             slipped = "_" in masked[k]
             assert lines[k + 1].startswith("check ") and lines[k + 1].endswith(" ok") != slipped, (lines[k], lines[k + 1])
@@ -206,15 +212,8 @@ def test_inverse_check_layout():
     assert bare == trace_text(segs).replace("wait ", "")
     # the slipped result alone is untrained; the line after it (carry, running answer) follows it
     assert [s.text for s in segs if not s.train] == ["6", "6", "0"]
-    rng, slipped = random.Random(5), 0
-    for p in T.problems("train", 200, seed=3):
-        if p.meta["op"] == "*":
-            continue
-        segs = T.trace(p, "check", rng, check_layout="inline_inverse", p_line_slip=0.3)
-        text = trace_text(segs)
-        assert T.verify(p, text).correct, text
-        masked = "".join(s.text if s.train else "_" * len(s.text) for s in segs).split("\n")
-        lines = text.split("\n")
+    slipped = 0
+    for lines, masked in _slipped_check_traces("inline_inverse"):
         for k in range(0, len(lines) - 1, 2):
             assert lines[k + 1].startswith("check ") and lines[k + 1].endswith(" no") == ("_" in masked[k])
             if "_" in masked[k]:                      # wait, and the same line again, right, operands restated

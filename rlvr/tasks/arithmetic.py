@@ -347,7 +347,7 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
         4632+7554 2+4+1=8 c0 r80
         check 4+2+1=7 c0 no r70
         463+755 3+5+0=8 c0 r870
-        check  5+3+0=8 c0 ok
+        check 5+3+0=8 c0 ok
 
     ``restate``: each check line first restates the operands its column reads (``check 4632+7554
     4+2+1=7 c0 ok``, the first one those of the prompt), so that it reads its digits from its own line as
@@ -427,6 +427,7 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
     xs, ys = _digits(a, width), _digits(b, width)
     xt, yt = (str(a), str(b).rjust(width, "0")) if op == "-" else (str(a).rjust(width, "0"), str(b).rjust(width, "0"))
     mark, back_op = ("c", "-") if op == "+" else ("b", "+")
+    again = "wait " if rewrite_wait else ""
     carry, r, segs = 0, "", []
     for i in range(width):
         dx, dy = xs[i], ys[i]
@@ -450,7 +451,6 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
             w_v = v + step
         for written in ([w_v, v] if w_v != v else [v]):
             w_digit = str(written) if (last and op == "+") else str(written % 10)
-            again = "wait " if rewrite_wait else ""
             line = [] if not segs else [Segment(operands if written == w_v else again + operands)]
             # the very first line reads the prompt; a line written again after a failed check says wait
             line += [Segment(head), Segment(str(written), written == v)]
