@@ -220,6 +220,18 @@ def test_entropy_bonus_aggregates_like_the_loss():
     assert entropy_bonus(ent, mask, LossConfig(entropy_coef=0.5, aggregation="seq-mean-token-mean")).item() == \
         pytest.approx(0.5 * 2)
     assert entropy_bonus(ent, mask, LossConfig()).item() == 0.0
+    # a negative coefficient: the term added to the loss is +0.1 x entropy, so minimising the loss
+    # lowers the entropy (entropy minimisation)
+    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=-0.1)).item() == pytest.approx(-0.1 * 7 / 5)
+
+
+def test_entropy_coef_range():
+    from rlvr.config import ConfigError
+
+    LossConfig(entropy_coef=-0.1).check()
+    for bad in (-2.0, 1.5, float("nan")):
+        with pytest.raises(ConfigError, match="entropy_coef"):
+            LossConfig(entropy_coef=bad).check()
 
 
 def test_aggregation_docstrings_state_their_length_bias():
