@@ -60,6 +60,20 @@ def measure(model, tokenizer, task, problems, sampling) -> dict:
     return res
 
 
+def time_to_target(recs: list[dict], target: float) -> dict | None:
+    """The first validation at or above ``target`` in a run's metrics records: its ``step``, the
+    ``train_seconds`` of the training steps up to it (``perf/step_s`` summed) and the ``seconds`` on the
+    clock from the first step's start, which also count the validation passes and checkpoints between.
+    None when no validation reached it."""
+    hit = next((r for r in recs if r.get("eval/accuracy", -1.0) >= target), None)
+    if hit is None:
+        return None
+    start = recs[0]["time"] - recs[0]["perf/step_s"]
+    return {"step": hit["step"],
+            "train_seconds": round(sum(r["perf/step_s"] for r in recs if r["step"] <= hit["step"]), 1),
+            "seconds": round(hit["time"] - start, 1)}
+
+
 def plot(metrics_path: Path, png: Path) -> None:
     import matplotlib
 
@@ -129,14 +143,11 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
                "seconds_per_step": round(sum(r["perf/step_s"] for r in recs) / max(1, len(recs)), 2),
                "sample_tokens_per_s": round(sum(r["perf/sample_tokens_per_s"] for r in recs) / max(1, len(recs))),
                "test_problems": len(problems), "quick": quick}
-    first90 = [r for r in recs if r.get("eval/accuracy", 0) >= 0.9]
+    first90 = time_to_target(recs, 0.9)
     if first90:
-        t_start = recs[0]["time"] - recs[0]["perf/step_s"]
-        summary["seconds_to_90pct_validation"] = round(first90[0]["time"] - t_start, 1)
-        # the same, less the validation passes in between: the training steps' own seconds
-        summary["train_seconds_to_90pct_validation"] = round(
-            sum(r["perf/step_s"] for r in recs if r["step"] <= first90[0]["step"]), 1)
-        summary["steps_to_90pct_validation"] = first90[0]["step"]
+        summary.update({"steps_to_90pct_validation": first90["step"],
+                        "train_seconds_to_90pct_validation": first90["train_seconds"],
+                        "seconds_to_90pct_validation": first90["seconds"]})
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot(out / "metrics.jsonl", out / "accuracy_length.png")
 
@@ -162,8 +173,8 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
     table.add_row("wall time", "", f"{summary['wall_seconds']:.0f} s ({summary['seconds_per_step']} s/step)")
     if first90:
         table.add_row("90% validation reached", "",
-                      f"step {first90[0]['step']}: {summary['train_seconds_to_90pct_validation']:.0f} s of training "
-                      f"({summary['seconds_to_90pct_validation']:.0f} s with the validation passes)")
+                      f"step {first90['step']}: {first90['train_seconds']:.0f} s of training "
+                      f"({first90['seconds']:.0f} s with the validation passes)")
     Console().print(table)
     print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
     try:                                   # the page is a view of the files above: never fail the run

@@ -22,3 +22,16 @@ def test_quick_demo(tmp_path):
     assert (out / "config.yaml").exists() and (out / "final" / "config.json").exists()
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2, 3] and "eval/accuracy" in recs[-1]
+
+
+def test_time_to_target_counts_training_steps_apart_from_validation():
+    from rlvr.demo import time_to_target
+
+    # three steps of 2 s each; a 5 s validation pass after step 2 (so step 3 ends at 2+2+5+2 = 11 s)
+    recs = [{"step": 1, "time": 102.0, "perf/step_s": 2.0},
+            {"step": 2, "time": 109.0, "perf/step_s": 2.0, "eval/accuracy": 0.85},
+            {"step": 3, "time": 111.0, "perf/step_s": 2.0, "eval/accuracy": 0.9}]
+    assert time_to_target(recs, 0.9) == {"step": 3, "train_seconds": 6.0, "seconds": 11.0}
+    assert time_to_target(recs, 0.8) == {"step": 2, "train_seconds": 4.0, "seconds": 9.0}
+    assert time_to_target(recs, 0.95) is None
+    assert time_to_target(recs[:1], 0.0) is None          # no validation at all
