@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .config import apply_overrides, from_dict, to_dict
 from .train.grpo import GRPOConfig, train_grpo
+from .utils import time_to_target
 
 def markers(section: str) -> tuple[str, str]:
     """The begin and end markers of a page's section."""
@@ -70,16 +71,13 @@ def summarise(metrics_path: Path, target: float, group_size: int, prompts_per_st
     """One table row from a run's metrics.jsonl."""
     recs = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     row = {"steps": len(recs), "steps_to_target": None, "seconds_to_target": None, "rollouts_to_target": None}
-    seconds = rollouts = 0.0
-    evals = []
-    for r in recs:
-        seconds += r.get("perf/step_s", 0.0)
-        rollouts += r.get("rollout/prompts_drawn", prompts_per_step) * group_size
-        if "eval/accuracy" in r:
-            evals.append(r)
-            if row["steps_to_target"] is None and r["eval/accuracy"] >= target:
-                row.update(steps_to_target=r["step"], seconds_to_target=seconds, rollouts_to_target=rollouts)
-    last = evals[-1] if evals else {}
+    hit = time_to_target(recs, target)
+    if hit:
+        row.update(steps_to_target=hit["step"], seconds_to_target=hit["train_seconds"],
+                   rollouts_to_target=sum(r.get("rollout/prompts_drawn", prompts_per_step) * group_size
+                                          for r in recs if r["step"] <= hit["step"]))
+    seconds = sum(r.get("perf/step_s", 0.0) for r in recs)
+    last = next((r for r in reversed(recs) if "eval/accuracy" in r), {})
     row.update(final_accuracy=last.get("eval/accuracy"), final_mean_tokens=last.get("eval/mean_tokens"),
                final_entropy=recs[-1].get("loss/entropy", recs[-1].get("rollout/entropy")) if recs else None,
                seconds=seconds)

@@ -16,6 +16,7 @@ from pathlib import Path
 from .eval.metrics import spearman
 from .rollout import SamplingConfig
 from .train.grpo import GRPOConfig
+from .utils import time_to_target
 
 
 @dataclass
@@ -58,20 +59,6 @@ def measure(model, tokenizer, task, problems, sampling) -> dict:
         res["by_difficulty"] = {str(d): v for d, v in by_difficulty(problems, correct, lengths).items()}
         res["spearman_difficulty_length"] = spearman([p.difficulty for p in problems], lengths)
     return res
-
-
-def time_to_target(recs: list[dict], target: float) -> dict | None:
-    """The first validation at or above ``target`` in a run's metrics records: its ``step``, the
-    ``train_seconds`` of the training steps up to it (``perf/step_s`` summed) and the ``seconds`` on the
-    clock from the first step's start, which also count the validation passes and checkpoints between.
-    None when no validation reached it."""
-    hit = next((r for r in recs if r.get("eval/accuracy", -1.0) >= target), None)
-    if hit is None:
-        return None
-    start = recs[0]["time"] - recs[0]["perf/step_s"]
-    return {"step": hit["step"],
-            "train_seconds": round(sum(r["perf/step_s"] for r in recs if r["step"] <= hit["step"]), 1),
-            "seconds": round(hit["time"] - start, 1)}
 
 
 def plot(metrics_path: Path, png: Path) -> None:
@@ -146,8 +133,8 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
     first90 = time_to_target(recs, 0.9)
     if first90:
         summary.update({"steps_to_90pct_validation": first90["step"],
-                        "train_seconds_to_90pct_validation": first90["train_seconds"],
-                        "seconds_to_90pct_validation": first90["seconds"]})
+                        "train_seconds_to_90pct_validation": round(first90["train_seconds"], 1),
+                        "seconds_to_90pct_validation": round(first90["seconds"], 1)})
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot(out / "metrics.jsonl", out / "accuracy_length.png")
 

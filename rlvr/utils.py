@@ -176,6 +176,20 @@ def rewind_metrics(path: str | Path, offset: int | None, step: int) -> None:
         truncate_metrics(path, step)
 
 
+def time_to_target(recs: list[dict], target: float) -> dict | None:
+    """The first validation at or above ``target`` in a run's metrics records: its ``step``, the
+    ``train_seconds`` of the training steps up to it (``perf/step_s`` summed) and the ``seconds`` on the
+    clock from the first step's start, which also count the validation passes and checkpoints between
+    (None for records without a ``time``). None when no validation reached it."""
+    hit = next((r for r in recs if r.get("eval/accuracy", -1.0) >= target), None)
+    if hit is None:
+        return None
+    clock = "time" in hit and "time" in recs[0]
+    return {"step": hit["step"],
+            "train_seconds": sum(r.get("perf/step_s", 0.0) for r in recs if r["step"] <= hit["step"]),
+            "seconds": hit["time"] - recs[0]["time"] + recs[0].get("perf/step_s", 0.0) if clock else None}
+
+
 class TrainingDiverged(RuntimeError):
     """Too many consecutive steps had a NaN or Inf loss or gradient; the last good checkpoint stands."""
 

@@ -25,7 +25,7 @@ def test_quick_demo(tmp_path):
 
 
 def test_time_to_target_counts_training_steps_apart_from_validation():
-    from rlvr.demo import time_to_target
+    from rlvr.utils import time_to_target
 
     # three steps of 2 s each; a 5 s validation pass after step 2 (so step 3 ends at 2+2+5+2 = 11 s)
     recs = [{"step": 1, "time": 102.0, "perf/step_s": 2.0},

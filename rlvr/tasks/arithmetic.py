@@ -452,7 +452,7 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
         for written in ([w_v, v] if w_v != v else [v]):
             w_digit = str(written) if (last and op == "+") else str(written % 10)
             line = [] if not segs else [Segment(operands if written == w_v else again + operands)]
-            # the very first line reads the prompt; a line written again after a failed check says wait
+            # the very first line reads the prompt; a line written again after a failed check may start with wait
             line += [Segment(head), Segment(str(written), written == v)]
             if not last:
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
