@@ -29,15 +29,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--by-line", action="store_true", help="split each role into the first line and the later ones")
     ap.add_argument("--first-read", action="store_true", help="the first token's error alone, 2 to 7 digits")
+    ap.add_argument("--borrow-first", action="store_true",
+                    help="traces in the layout of corpus.borrow_first (a subtraction's borrow before its line)")
     args = ap.parse_args()
     set_threads(args.threads)
     model = AutoModelForCausalLM.from_pretrained(args.model)
     tok = AutoTokenizer.from_pretrained(args.model)
     if args.first_read:
         for digits in range(2, 8):
-            print(f"{digits} digits: P(wrong first token) {first_read_error(model, tok, digits, args.n or 100):.3f}")
+            print(f"{digits} digits: P(wrong first token) {first_read_error(model, tok, digits, args.n or 100, borrow_first=args.borrow_first):.3f}")
         return
-    errors = trace_errors(model, probe_traces(tok, args.n or 60, args.digits), by_line=args.by_line)
+    errors = trace_errors(model, probe_traces(tok, args.n or 60, args.digits, borrow_first=args.borrow_first), by_line=args.by_line)
     expected = errors.pop("probe/expected_errors")
     for name, p in sorted(errors.items()):
         print(f"{name[len('probe/'):]:32s} mean P(wrong) {p:.4f}")

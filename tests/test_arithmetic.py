@@ -252,3 +252,54 @@ def test_any_text_gets_a_verdict(text):
     cd = get_task("countdown")
     q = cd.problems("test", 1, seed=0)[0]
     assert cd.verify(q, "<answer>" + text + "</answer>").correct in (True, False)
+
+
+def test_borrow_first_layout():
+    # a subtraction line reads its digits and writes the borrow they imply, then the line with its prefix
+    text = trace_text(T.trace(prob(9021, "-", 4829), "stepwise", random.Random(0), borrow_first=True))
+    assert text == ("work 1-9-0 b1 11-9-0=2 r2\n902-482 2-2-1 b1 12-2-1=9 r92\n90-48 0-8-1 b1 10-8-1=1 r192\n"
+                    "9-4 9-4-1=4 r4192\n<answer>4192</answer>")
+    # addition, and multiplication, are untouched
+    for a, op, b in ((4821, "+", 9921), (4739, "*", 8)):
+        assert trace_text(T.trace(prob(a, op, b), "stepwise", random.Random(0), borrow_first=True)) == \
+            trace_text(T.trace(prob(a, op, b), "stepwise", random.Random(0)))
+    segs = T.trace(prob(70412, "-", 38655), "check", random.Random(3), check_layout="inline_inverse",
+                   p_line_slip=0.4, borrow_first=True)
+    lines = trace_text(segs).split("\n")
+    assert lines[:4] == ["work+check 2-5-0 b1 12-5-0=6 r6", "check 70412-38655 6+5+0=11 vs 12 no",
+                         "wait 70412-38655 2-5-0 b1 12-5-0=7 r7", "check 70412-38655 7+5+0=12 vs 12 ok"]
+    assert [s.text for s in segs if not s.train] == ["6", "6", "0"]    # the same slips as the prefix layout
+    # a slipped borrow (section layout) is written, untrained, and carried on as written
+    rng, borrow_slips = random.Random(0), 0
+    for p in Arithmetic(ops="-").problems("train", 200, seed=1):
+        segs = T.trace(p, "check", rng, p_slip=1.0, borrow_first=True)
+        text = trace_text(segs)
+        assert T.verify(p, text).correct and style_of(text) == "check"
+        for k, s in enumerate(segs):
+            if not s.train and segs[k - 1].text.endswith(" b"):
+                borrow_slips += 1
+                before = trace_text(segs[:k]).rsplit("\n", 1)[-1]             # "... 2-2-1 b"
+                dx, dy, c = (int(v) for v in re.search(r"(\d)-(\d)-(\d) b$", before).groups())
+                assert int(s.text) == 1 - (dx < dy + c)                       # the wrong borrow
+                next_line = trace_text(segs[k + 1:]).split("\n")[1]               # carried on, as written
+                assert re.match(r"[\d-]+ \d-\d-" + s.text + "[ =]", next_line), next_line
+    assert borrow_slips > 10
+
+
+def test_borrow_first_lines_are_read_by_the_eval_patterns():
+    from rlvr.eval.faithfulness import COLUMN
+    from rlvr.eval.world import inline_pairs
+
+    task, rng, n = Arithmetic(ops="-"), random.Random(0), 0
+    for p in task.problems("train", 60, seed=0, difficulty=5):
+        text = trace_text(task.trace(p, "check", rng, check_layout="inline_inverse", p_line_slip=0.3,
+                                     borrow_first=True))
+        pairs = inline_pairs(text)
+        assert len(pairs) == text.count("\ncheck ")           # every (work line, check line) pair is read
+        assert all(q["ok"] == q["work_right"] for q in pairs)  # the corpus's verdicts are honest
+        n += sum(not q["work_right"] for q in pairs)
+        work = trace_text(task.trace(p, "stepwise", rng, borrow_first=True))
+        assert len(COLUMN.findall(work)) == 5
+    assert n > 20
+    wrong_borrow = "work+check 2-5-0 b0 12-5-0=7 r7\ncheck 70412-38655 7+5+0=12 vs 12 ok\n"
+    assert inline_pairs(wrong_borrow)[0]["work_right"] is False        # the borrow written first is checked too

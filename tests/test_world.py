@@ -216,3 +216,24 @@ def test_summarize_gives_accuracy_by_style():
     res = summarize(scored)
     assert res["accuracy_by_style"] == {"direct": 1 / 3, "stepwise": 1.0}
     assert res["style_share"] == {"direct": 0.75, "stepwise": 0.25} and res["accuracy"] == 0.5
+
+
+def test_borrow_first_corpus_and_probe_roles():
+    from rlvr.world.probe import role
+
+    cfg = CorpusConfig(task_weights={"arithmetic": 1.0}, arithmetic_ops="-", check_layout="inline_inverse",
+                       borrow_first=True)
+    texts = ["".join(s.text for s in doc) for doc in documents(cfg, 200)]
+    careful = [t for t in texts if "work" in t]
+    assert careful and all(re.search(r"\d-\d-\d b\d \d", t) for t in careful if " b" in t)
+    assert not any(re.search(r"=\d b\d", t) for t in texts)            # no borrow after the line's result
+    with pytest.raises(ConfigError, match="borrow_first"):
+        CorpusConfig(check_layout="inline", borrow_first=True).check()
+    # roles of a line that decides its borrow first, and of one with the borrow prefix (unchanged)
+    line = "7028-4329 8-9-0 b1 18-9-0=9 r92"
+    roles = [role(line, i) for i in range(len(line))]
+    assert roles[10:17] == ["column digits"] * 7 and roles[17:19] == ["carry"] * 2
+    assert roles[19:26] == ["column digits"] * 7 and roles[26] == "sum" and roles[-2:] == ["running answer r"] * 2
+    line = "7028-4329 18-9-0=9 b1 r92"
+    roles = [role(line, i) for i in range(len(line))]
+    assert roles[10:17] == ["column digits"] * 7 and roles[17:20] == ["sum"] * 3 and roles[20:23] == ["carry"] * 3

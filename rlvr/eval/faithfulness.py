@@ -25,7 +25,7 @@ from .scoring import sample_many
 # one column of addition or subtraction work: operands left (not on a section's first line, which reads
 # its digits from the prompt), then the column's digits, carry or borrow in, and its result; a carry (c)
 # or borrow (b) out unless it is the last column; the running result.
-COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?(?:\d+[+-]\d+ )?1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
+COLUMN = re.compile(r"(?m)^(?:work(?:\+check)? )?(?:\d+[+-]\d+ )?(?:\d-\d-\d b\d )?1?\d[+-]\d[+-]\d=(\d+)(?: [cb]\d)? r\d+$")
 OUTCOMES = ("followed", "stayed", "other")
 
 

@@ -65,7 +65,9 @@ def summarize(scored: list[Scored]) -> dict:
     }
 
 
-WORK_LINE = re.compile(r"(?:work\+check |(?:wait )?\d+[-+]\d+ )(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?")
+# a subtraction line may write its borrow out first, read from the column's digits (``8-9-0 b1 18-9-0=9``)
+WORK_LINE = re.compile(r"(?:work\+check |(?:wait )?\d+[-+]\d+ )(?:\d-\d-\d b(\d) )?(1?)(\d)([-+])(\d)[-+](\d)=(\d+)"
+                       r"(?: [cb](\d))?")
 CHECK_LINE = re.compile(r"check (?:\d+[-+]\d+ )?(1?)(\d)([-+])(\d)[-+](\d)=(\d+)(?: [cb](\d))?(?: vs (\d+))? (ok|no)")
 
 
@@ -85,7 +87,8 @@ def inline_pairs(completion: str) -> list[dict]:
         w, c = WORK_LINE.match(work), CHECK_LINE.match(check)
         if not (w and c):
             continue
-        pre, dx, op, dy, carry, got, cout = w.groups()
+        early, pre, dx, op, dy, carry, got, cout = w.groups()
+        cout = early if cout is None else cout
         x = int(pre + dx) if pre else int(dx)
         right = x + int(dy) + int(carry) if op == "+" else x - int(dy) - int(carry)
         cpre, c1, cop, c2, c3, cgot, ccout, want, verdict = c.groups()

@@ -161,8 +161,12 @@ class Arithmetic:
     def trace(self, problem: Problem, style: str, rng: random.Random,
               p_slip: float = 0.4, p_check_slip: float = 0.15, carry_first: bool = False,
               check_layout: str = "section", p_line_slip: float = 0.1, verdict_weight: int = 1,
-              rewrite_wait: bool = True) -> list[Segment]:
+              rewrite_wait: bool = True, borrow_first: bool = False) -> list[Segment]:
         """A worked solution of ``problem`` in ``style``; every trace ends in the right answer.
+
+        ``borrow_first``: a subtraction line (but the last) decides its borrow out from the column's digits
+        before it writes the borrow prefix (``8-9-0 b1 18-9-0=9 r92`` instead of ``18-9-0=9 b1 r92``,
+        where the prefix ``1`` comes before the digits it depends on).
 
         ``carry_first``: every line of a check carries the first attempt's result at its end
         (``... r70 =121870``), so the comparison line copies both of its numbers from the line above
@@ -172,22 +176,22 @@ class Arithmetic:
         if style == "direct":
             return [Segment(answer)]
         if style == "stepwise":
-            segs, r = _work(a, op, b, None)
+            segs, r = _work(a, op, b, None, borrow_first)
             return [Segment(STYLE_PREFIX["stepwise"]), *segs, Segment(f"<answer>{r}</answer>")]
         if style != "check":
             raise ValueError(f"unknown style {style!r}")
         if check_layout == "inline_inverse" and op in "+-":
-            segs, r = _inverse_check(a, op, b, rng, p_line_slip, verdict_weight, rewrite_wait)
+            segs, r = _inverse_check(a, op, b, rng, p_line_slip, verdict_weight, rewrite_wait, borrow_first)
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         if check_layout in ("inline", "inline_restated") and op in "+-":
             segs, r = _inline_check(a, op, b, rng, p_line_slip, restate=check_layout == "inline_restated")
             return [Segment(STYLE_PREFIX["check"]), *segs, Segment(f"<answer>{r}</answer>")]
         slip = _random_slip(a, op, b, rng) if rng.random() < p_slip else None
-        first, first_r = _work(a, op, b, slip)
+        first, first_r = _work(a, op, b, slip, borrow_first)
         check_slip = None
         if slip is None and rng.random() < p_check_slip:
             check_slip = _random_slip(a, op, b, rng)
-        check_lines, got, want = _check(a, op, b, first_r, check_slip)
+        check_lines, got, want = _check(a, op, b, first_r, check_slip, borrow_first)
         if carry_first:
             check_lines = [Segment(f"{s.text[:-1]} ={first_r}\n", s.train) if s.text.endswith("\n") else s
                            for s in check_lines]
@@ -196,7 +200,7 @@ class Arithmetic:
             out.append(Segment(f"{got} vs {want} ok\n"))
             final = first_r
         else:
-            redo, final = _work(a, op, b, None)
+            redo, final = _work(a, op, b, None, borrow_first)
             out += [Segment(f"{got} vs {want} no\n"), Segment("wait "), *redo]
         out.append(Segment(f"<answer>{final}</answer>"))
         return out
@@ -252,7 +256,8 @@ def _columns_add(x: int, y: int, slip, swap: bool = False, restate_first: bool =
     return segs, r
 
 
-def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list[Segment], str]:
+def _columns_sub(x: int, y: int, slip, restate_first: bool = True,
+                 borrow_first: bool = False) -> tuple[list[Segment], str]:
     width = len(str(x))
     xs, ys = _digits(x, width), _digits(y, width)
     xt, yt = str(x), str(y).rjust(width, "0")
@@ -271,15 +276,20 @@ def _columns_sub(x: int, y: int, slip, restate_first: bool = True) -> tuple[list
         bad_sum = slip is not None and slip[0] == i and slip[1] == "sum"
         if bad_sum:
             d = (d + slip[2]) % 10
+        bad_borrow = not last and slip is not None and slip[0] == i and slip[1] == "carry"
+        written_b = 1 - bout if bad_borrow else bout      # a slipped borrow is carried on, as written
         pre = "1" if bout else ""
+        if borrow_first and not last:                    # the digits, the borrow they imply, then the line
+            read = [Segment(f"{dx}-"), Segment(str(dy), not bad_copy), Segment(f"-{borrow} b"),
+                    Segment(str(written_b), not bad_borrow), Segment(" ")]
+            segs += read
         if bad_copy:
             segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
         else:
             segs.append(Segment(f"{pre}{dx}-{dy}-{borrow}="))
         segs.append(Segment(str(d), not bad_sum))
-        bad_borrow = not last and slip is not None and slip[0] == i and slip[1] == "carry"
-        borrow = 1 - bout if bad_borrow else bout          # a slipped borrow is carried on, as written
-        end, r = _line_end(str(d), r, None if last else borrow, bad_borrow, "b")
+        borrow = written_b
+        end, r = _line_end(str(d), r, None if (last or borrow_first) else borrow, bad_borrow, "b")
         segs += end
     return segs, r
 
@@ -305,12 +315,12 @@ def _columns_mul1(x: int, m: int, slip, restate_first: bool = True) -> tuple[lis
     return segs, r
 
 
-def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
+def _work(a: int, op: str, b: int, slip, borrow_first: bool = False) -> tuple[list[Segment], str]:
     """Column work for ``a op b``; returns the segments and the final running result (unstripped)."""
     if op == "+":
         return _columns_add(a, b, slip, restate_first=False)
     if op == "-":
-        return _columns_sub(a, b, slip, restate_first=False)
+        return _columns_sub(a, b, slip, restate_first=False, borrow_first=borrow_first)
     if b < 10:
         return _columns_mul1(a, b, slip, restate_first=False)
     # two-digit multiplier: two partial products, then their sum (slips land in the first partial)
@@ -324,7 +334,7 @@ def _work(a: int, op: str, b: int, slip) -> tuple[list[Segment], str]:
     return [*s1, *s2, *s3], r3
 
 
-def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], str, str]:
+def _check(a: int, op: str, b: int, first_r: str, slip, borrow_first: bool = False) -> tuple[list[Segment], str, str]:
     """Check lines and the two values compared: (lines, value the check got, value it must match).
 
     The check is a second, independent computation of the same problem; addition re-adds every column
@@ -332,7 +342,7 @@ def _check(a: int, op: str, b: int, first_r: str, slip) -> tuple[list[Segment], 
     if op == "+":
         segs, got = _columns_add(a, b, slip, swap=True, restate_first=False)
     else:
-        segs, got = _work(a, op, b, slip)
+        segs, got = _work(a, op, b, slip, borrow_first)
     return [Segment("check "), *segs], got, first_r
 
 
@@ -403,7 +413,8 @@ def _inline_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: floa
 
 
 def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: float,
-                   verdict_weight: int = 1, rewrite_wait: bool = True) -> tuple[list[Segment], str]:
+                   verdict_weight: int = 1, rewrite_wait: bool = True,
+                   borrow_first: bool = False) -> tuple[list[Segment], str]:
     """Column work with each line checked right below it by the inverse operation: a column sum is
     taken back (``s-dy-c`` must give the first operand's digit ``dx``), a column difference added back
     (``v+dy+c`` must give ``dx``, with its borrow prefix). The check computes with the other operation's
@@ -442,6 +453,9 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
             v, x = d + 10 * cout, dx + 10 * cout
             digit = str(v)
         head = f"{x}{op}{dy}{op}{carry}="
+        early = op == "-" and borrow_first and not last   # the borrow decided from the digits, then the line
+        if early:
+            head = f"{dx}-{dy}-{carry} b{cout} {head}"
         w_v = v
         if rng.random() < p_line_slip:
             # off by one, in the direction that keeps the inverse's result a non-negative number
@@ -454,7 +468,7 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
             line = [] if not segs else [Segment(operands if written == w_v else again + operands)]
             # the very first line reads the prompt; a line written again after a failed check may start with wait
             line += [Segment(head), Segment(str(written), written == v)]
-            if not last:
+            if not last and not early:
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
             line.append(Segment(f" r{w_digit + r}\n"))
             back = written - dy - carry if op == "+" else written + dy + carry

@@ -393,7 +393,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
                      wandb_project=cfg.wandb_project, config=to_dict(cfg))
     n_params = sum(p.numel() for p in model.parameters())
-    probe = probe_traces(tokenizer, cfg.probe_traces) if cfg.probe_every else []
+    probe = probe_traces(tokenizer, cfg.probe_traces, borrow_first=cfg.corpus.borrow_first) if cfg.probe_every else []
 
     def save_checkpoint():
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):

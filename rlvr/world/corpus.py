@@ -59,6 +59,10 @@ class CorpusConfig:
     rewrite_wait: bool = True
     """With ``check_layout=inline_inverse``: a line written again after a failed check starts with ``wait``
     (False: it starts with its operands, as in the traces of run 55 of docs/base_model.md)."""
+    borrow_first: bool = False
+    """A subtraction line (but the last) reads its column's digits and writes the borrow they imply before
+    the line itself (``8-9-0 b1 18-9-0=9 r92``), so the borrow prefix ``1`` follows from the borrow just
+    written rather than coming before the digits it depends on (``18-9-0=9 b1 r92``)."""
     train_on_prompts: bool = True
     """Whether prompt tokens count in the loss (as in plain pretraining)."""
     direct_trained_max_digits: int = 7
@@ -110,6 +114,11 @@ class CorpusConfig:
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
         require_choice(self.check_layout, ("section", "inline", "inline_restated", "inline_inverse"), "check_layout")
         require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
+        require(isinstance(self.borrow_first, bool), "borrow_first", f"must be true or false, got {self.borrow_first!r}",
+                "e.g. corpus.borrow_first=true")
+        require(not self.borrow_first or self.check_layout in ("section", "inline_inverse"), "borrow_first",
+                f"is written by the check layouts 'section' and 'inline_inverse', not {self.check_layout!r}",
+                "use corpus.check_layout=inline_inverse, or borrow_first=false")
         require(isinstance(self.rewrite_wait, bool), "rewrite_wait", f"must be true or false, got {self.rewrite_wait!r}",
                 "e.g. corpus.rewrite_wait=false")
         require(isinstance(self.verdict_weight, int) and 1 <= self.verdict_weight <= 255, "verdict_weight",
@@ -167,6 +176,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
                 check_args["verdict_weight"] = cfg.verdict_weight
             if not cfg.rewrite_wait:
                 check_args["rewrite_wait"] = False
+            if cfg.borrow_first:                               # no keyword when off: the shipped corpus is unchanged
+                check_args["borrow_first"] = True
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}

@@ -32,11 +32,11 @@ def role(line: str, pos: int) -> str:
     seg = line[head.end():pos]
     if " r" in seg:
         return "running answer r"
-    if " c" in seg or " b" in seg:
-        return "carry"
-    if "=" in seg:
-        return "sum"
-    return "column digits"
+    eq = seg.find("=")
+    if eq >= 0:                                 # after the column's '=': its result, then a carry or borrow out
+        return "carry" if " c" in seg[eq:] or " b" in seg[eq:] else "sum"
+    # before it: the column's digits, but for a borrow decided first (``8-9-0 b1 18-9-0=``), its digit
+    return "carry" if seg.endswith((" b", " c")) or seg[-3:-1] in (" b", " c") else "column digits"
 
 
 @dataclass
@@ -49,14 +49,16 @@ class ProbeTrace:
     """Line of the trace each token is on (0: the first line after the prompt)."""
 
 
-def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0) -> list[ProbeTrace]:
-    """n held-out (test split) stepwise traces of ``digits``-digit additions and subtractions."""
+def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0,
+                 borrow_first: bool = False) -> list[ProbeTrace]:
+    """n held-out (test split) stepwise traces of ``digits``-digit additions and subtractions, in the
+    corpus's layout (``borrow_first``: see ``CorpusConfig``)."""
     from ..tasks.arithmetic import Arithmetic, trace_text
 
     task = Arithmetic(ops="+-")
     out = []
     for p in task.problems("test", n, seed, difficulty=digits):
-        text = p.prompt + trace_text(task.trace(p, "stepwise", random.Random(0)))
+        text = p.prompt + trace_text(task.trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))
         enc = tokenizer(text, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         start = len(tokenizer(p.prompt)["input_ids"])
@@ -104,7 +106,8 @@ def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False) -> dict
     return out
 
 
-def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0) -> float:
+def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0,
+                     borrow_first: bool = False) -> float:
     """Mean P(wrong) of the first token of forced stepwise work (after ``work ``: the last digit of the
     first operand, read from the prompt; for a subtraction whose column borrows, the borrow prefix
     ``1``) on n held-out (test split) additions and subtractions of ``digits`` digits, teacher-forced."""
@@ -118,7 +121,7 @@ def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0)
     wrong = 0.0
     with torch.inference_mode():
         for p in task.problems("test", n, seed, difficulty=digits):
-            work = trace_text(task.trace(p, "stepwise", random.Random(0)))       # "work 5+3+0=8 ..."
+            work = trace_text(task.trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))  # "work 5+3+0=8 ..."
             head = tokenizer(p.prompt + "work ")["input_ids"]
             target = tokenizer(p.prompt + work[:len("work ") + 1])["input_ids"][len(head)]
             probs = model(input_ids=torch.tensor([head])).logits[0, -1].float().softmax(-1)
