@@ -26,7 +26,7 @@ class DemoConfig:
     test_problems: int = 500
     """Held-out test problems evaluated before and after."""
     grpo: GRPOConfig = field(default_factory=lambda: GRPOConfig(
-        out="", steps=120, prompts_per_step=16, group_size=8, lr=1e-4, eval_every=5, eval_problems=100,
+        out="", steps=160, prompts_per_step=16, group_size=8, lr=2e-4, eval_every=5, eval_problems=100,
         sampling=SamplingConfig(temperature=1.0, max_new_tokens=600)))
     """The GRPO stage (its ``out`` is set to the demo's run directory)."""
 
