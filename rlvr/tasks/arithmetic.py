@@ -280,9 +280,8 @@ def _columns_sub(x: int, y: int, slip, restate_first: bool = True,
         written_b = 1 - bout if bad_borrow else bout      # a slipped borrow is carried on, as written
         pre = "1" if bout else ""
         if borrow_first and not last:                    # the digits, the borrow they imply, then the line
-            read = [Segment(f"{dx}-"), Segment(str(dy), not bad_copy), Segment(f"-{borrow} b"),
-                    Segment(str(written_b), not bad_borrow), Segment(" ")]
-            segs += read
+            segs += [Segment(f"{dx}-"), Segment(str(dy), not bad_copy), Segment(f"-{borrow} b"),
+                     Segment(str(written_b), not bad_borrow), Segment(" ")]
         if bad_copy:
             segs += [Segment(f"{pre}{dx}-"), Segment(str(dy), False), Segment(f"-{borrow}=")]
         else:
