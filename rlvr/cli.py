@@ -44,6 +44,8 @@ def cmd_eval_base(args) -> int:
     from .utils import set_threads
     from .world import shipped_base_path
 
+    if args.into_manifest and args.split != "test":
+        raise ValueError("--into-manifest records the test split's figures; drop --split")
     set_threads(args.threads)
     path = args.model or str(shipped_base_path())
     model = AutoModelForCausalLM.from_pretrained(path)
@@ -52,7 +54,8 @@ def cmd_eval_base(args) -> int:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else None
     corpus = (manifest or {}).get("config", {}).get("corpus", {})
     res = world_figures(model, tok, n=args.n, seed=args.seed, progress=lambda s: print(s, file=sys.stderr),
-                        countdown_kwargs=corpus.get("countdown_kwargs") or {}, max_new_tokens=args.max_new_tokens)
+                        countdown_kwargs=corpus.get("countdown_kwargs") or {}, max_new_tokens=args.max_new_tokens,
+                        split=args.split)
     res["model"] = path
     print_table(res)
     if args.out:
@@ -308,6 +311,8 @@ def main(argv=None) -> int:
                        "arithmetic, forced stepwise and check accuracy, check repairs, countdown.")
     p.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
     p.add_argument("--n", type=int, default=500, help="test problems per figure")
+    p.add_argument("--split", default="test", choices=["test", "validation"],
+                   help="problem split: validation to choose between models without reading the test")
     p.add_argument("--seed", type=int, default=0, help="problem and sampling seed")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--max-new-tokens", type=int, default=500,

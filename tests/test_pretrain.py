@@ -1,4 +1,5 @@
 import json
+import random
 import re
 
 import pytest
@@ -45,6 +46,50 @@ def test_resume_continues_the_run(tmp_path):
     steps = [json.loads(l)["step"] for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 19      # no duplicated step, ends at the end
     assert len(first) < len(steps)
+
+
+def test_update_ema_matches_the_recurrence():
+    import torch
+
+    from rlvr.train.pretrain import update_ema
+
+    ema, seq = {}, [torch.tensor([1.0, -2.0]), torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0])]
+    for p in seq:
+        update_ema(ema, [0.5, 0.9], [p])
+    assert torch.allclose(ema[0.5][0], torch.tensor([0.5 * (0.5 * 1 + 0.5 * 3) + 0.5 * 0,
+                                                     0.5 * (0.5 * -2 + 0.5 * 0) + 0.5 * 4]))
+    assert torch.allclose(ema[0.9][0], 0.9 * (0.9 * seq[0] + 0.1 * seq[1]) + 0.1 * seq[2])
+    assert seq[0].tolist() == [1.0, -2.0]                     # the weights themselves are untouched
+
+
+def test_ema_models_are_saved_and_resumed(tmp_path):
+    """An average from the last step is the last weights; one over the second half is another model;
+    a run stopped and resumed saves the same averages as one run straight through."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    def weights(d):
+        return torch.cat([p.flatten() for p in AutoModelForCausalLM.from_pretrained(d).parameters()])
+
+    out = tmp_path / "run"
+    main(["pretrain", *TINY, f"out={out}", "ema=[0.9]", "ema_start=0.5"])
+    last, avg = weights(out / "model"), weights(out / "model_ema0.9")
+    assert not torch.equal(last, avg)
+    assert json.loads((out / "model_ema0.9" / "manifest.json").read_text())["ema"] == {"decay": 0.9, "from_step": 9}
+    end = tmp_path / "end"
+    main(["pretrain", *TINY, f"out={end}", "ema=[0.9]", "ema_start=1"])
+    assert torch.equal(weights(end / "model_ema0.9"), weights(end / "model"))
+    cut = tmp_path / "cut"
+    pretrain(load_config(PretrainConfig, None, [*TINY, f"out={cut}", "ema=[0.9]", "ema_start=0.5", "max_seconds=0.5"]))
+    pretrain(load_config(PretrainConfig, None, [*TINY, f"out={cut}", "ema=[0.9]", "ema_start=0.5"]), resume=True)
+    assert torch.allclose(weights(cut / "model_ema0.9"), avg, atol=1e-6)
+
+
+def test_ema_decay_out_of_range_is_a_config_error(tmp_path):
+    from rlvr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="ema"):
+        validate(load_config(PretrainConfig, None, [*TINY, f"out={tmp_path}", "ema=[1.0]"]))
 
 
 def test_document_longer_than_block_is_an_error(tmp_path):
@@ -300,6 +345,38 @@ def test_compiled_pretraining_follows_the_eager_run(tmp_path):
         losses.append(_losses(out))
     assert len(losses[0]) == len(losses[1]) > 2
     assert max(abs(a - b) for a, b in zip(*losses)) < 0.02, losses
+
+
+def test_weight_column_results_weighs_each_line_result_and_nothing_else():
+    from rlvr.tasks import get_task
+    from rlvr.world.corpus import weight_column_results
+
+    task = get_task("arithmetic", ops="+-")
+    segs = weight_column_results(task.trace(task.make(9083, "+", 4050), "stepwise", random.Random(0)), 3)
+    assert [s.text for s in segs if s.weight == 3] == ["3", "13", "1", "13"]        # 3+0, 8+5, 0+0+1, 9+4
+    assert all(s.weight == 1 for s in segs if s.weight != 3)
+    sub = task.make(70512, "-", 8639)
+    segs = task.trace(sub, "check", random.Random(3), check_layout="inline_inverse", p_line_slip=1.0,
+                      verdict_weight=10, borrow_first=True)
+    heavy = weight_column_results(segs, 3)
+    assert [s.weight for s in heavy if s.weight not in (1, 3)] == [10] * sum(s.weight == 10 for s in segs)
+    slipped = [i for i, s in enumerate(segs) if not s.train and segs[i - 1].text.endswith("=")]
+    assert len(slipped) == 5 and all(heavy[i].weight == 1 for i in slipped)        # every line slips; slips stay out
+    assert [s.text for s in heavy if s.weight == 3] == ["3", "7", "8", "1", "6"]   # the right difference of each column
+
+
+def test_sum_weight_reaches_the_token_mask(world_tokenizer):
+    import numpy as np
+
+    from rlvr.train.pretrain import build_corpus
+
+    cfg = load_config(PretrainConfig, None, [*TINY, "tokens=20000", "corpus.sum_weight=3"])
+    ids, mask, _ = build_corpus(cfg, world_tokenizer)
+    assert set(np.unique(mask).tolist()) == {0, 1, 3}
+    heavy = world_tokenizer.decode(ids[mask == 3].tolist())
+    assert heavy.isdigit()
+    before = [world_tokenizer.decode([int(ids[i - 1])]) for i in np.flatnonzero(mask == 3)]
+    assert all(c == "=" or c.isdigit() for c in before)       # a result's first digit follows its "="
 
 
 def test_weighted_verdicts_count_that_many_times_in_the_loss(world_tokenizer):

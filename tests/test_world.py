@@ -141,6 +141,10 @@ def test_eval_base_measures_countdown_on_the_ranges_the_model_was_trained_on(tmp
     (tmp_path / "m" / "manifest.json").unlink()        # no manifest: the task's default ranges
     assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--out", str(out)]) == 0
     assert json.loads(out.read_text())["countdown3"]["task_kwargs"] == {}
+    assert "split" not in json.loads(out.read_text())
+    assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--split", "validation", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["split"] == "validation"
+    assert main(["eval-base", str(tmp_path / "m"), "--n", "4", "--split", "validation", "--into-manifest"]) == 2
 
 
 def test_check_anatomy_reads_each_part_of_a_check_trace():

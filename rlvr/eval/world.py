@@ -136,15 +136,19 @@ def check_repairs(scored: list[Scored]) -> dict:
 
 
 def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int = 128,
-                  progress=print, countdown_kwargs: dict | None = None, max_new_tokens: int = 500) -> dict:
+                  progress=print, countdown_kwargs: dict | None = None, max_new_tokens: int = 500,
+                  split: str = "test") -> dict:
     """Every figure of the shipped-base acceptance table, as a dict. ``countdown_kwargs``: the Countdown
     task's number and target ranges the model was pretrained on (its manifest's
     ``config.corpus.countdown_kwargs``; empty: the task's defaults). ``max_new_tokens``: each sample's
-    token budget (recorded as ``max_new_tokens``)."""
+    token budget (recorded as ``max_new_tokens``). ``split``: ``test`` for the reported figures,
+    ``validation`` to choose between models."""
     t0 = time.time()
     demo = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
-    probs = demo.problems("test", n, seed)
+    probs = demo.problems(split, n, seed)
     res: dict = {"n_problems": n, "seed": seed, "max_new_tokens": max_new_tokens}
+    if split != "test":
+        res["split"] = split
     budget = {"max_new_tokens": max_new_tokens}
     free = sample_and_score(model, tokenizer, demo, probs, seed=seed, batch_size=batch_size, **budget)
     res["free"] = summarize(free)
@@ -156,7 +160,7 @@ def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int
                            batch_size=batch_size, **budget)
     res["forced_check"] = summarize(chk) | check_repairs(chk)
     progress(f"forced check: {res['forced_check']['by_difficulty']}, fix rate {res['forced_check']['fix_rate']}")
-    hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems("test", n // 2, seed)
+    hard = get_task("arithmetic", ops="+-", min_digits=7, max_digits=7).problems(split, n // 2, seed)
     h_step = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["stepwise"], seed=seed + 3, batch_size=batch_size, **budget)
     h_chk = sample_and_score(model, tokenizer, demo, hard, prefix=demo.style_prefix["check"], seed=seed + 4,
                              batch_size=batch_size, **budget)
@@ -164,7 +168,7 @@ def world_figures(model, tokenizer, n: int = 500, seed: int = 0, batch_size: int
                     **check_repairs(h_chk)}
     progress(f"7 digits: stepwise {res['hard7']['stepwise']:.3f} check {res['hard7']['check']:.3f}")
     cd = get_task("countdown", **{**(countdown_kwargs or {}), "min_numbers": 3, "max_numbers": 3})
-    cd_probs = cd.problems("test", n, seed)
+    cd_probs = cd.problems(split, n, seed)
     cd_s = sample_and_score(model, tokenizer, cd, cd_probs, seed=seed + 5, batch_size=batch_size, **budget)
     res["countdown3"] = summarize(cd_s) | {"task_kwargs": dict(countdown_kwargs or {})}
     progress(f"countdown 3: {res['countdown3']['accuracy']:.3f} styles {res['countdown3']['style_share']}")
@@ -193,7 +197,7 @@ def print_table(res: dict) -> None:
         ("countdown, 3 numbers" + "".join(f", {k} {v}" for k, v in sorted(cd.get("task_kwargs", {}).items())),
          f"{cd['accuracy']:.1%}", "10% - 60%"),
     ]
-    table = Table(title=f"world figures ({res['n_problems']} test problems, temperature 1)")
+    table = Table(title=f"world figures ({res['n_problems']} {res.get('split', 'test')} problems, temperature 1)")
     for c in ("figure", "measured", "goal"):
         table.add_column(c)
     for r in rows:

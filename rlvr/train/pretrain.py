@@ -93,6 +93,12 @@ class PretrainConfig:
     on held-out 5-digit stepwise traces, ``probe/*`` metrics); 0: never."""
     probe_traces: int = 16
     """Held-out traces the probe scores."""
+    ema: list[float] = field(default_factory=list)
+    """Decays of exponential moving averages of the weights (e.g. ``[0.998]``), each kept from
+    ``ema_start`` on and saved beside the final weights as ``model_ema<decay>/`` (same tokenizer and
+    manifest), so one run yields the last weights and their averages to compare; empty: none."""
+    ema_start: float = 0.5
+    """Share of the steps after which the averages start (from a copy of the weights at that step)."""
     max_seconds: float = 0.0
     """Stop early after this many seconds of training (0: no limit); the model is saved either way."""
     wandb_project: str = ""
@@ -125,6 +131,10 @@ class PretrainConfig:
         require_number(self.probe_every, "probe_every", 0, fix="0 turns the probe off")
         require_number(self.probe_traces, "probe_traces", 1, fix="e.g. probe_traces=16")
         require_number(self.max_seconds, "max_seconds", 0, fix="0 means no limit")
+        for d in self.ema:
+            require(isinstance(d, (int, float)) and 0 < d < 1, "ema", f"{d!r} is not a decay in (0, 1)",
+                    "e.g. ema=[0.998] (a window of about 1/(1-decay) steps)")
+        require_number(self.ema_start, "ema_start", 0, 1, fix="a share of the steps, e.g. 0.5")
         require(not self.short_blocks or self.whole_documents, "short_blocks", "needs whole_documents=true",
                 "set whole_documents=true, or short_blocks=[] to cut every block from the stream")
         for n in self.short_blocks:
@@ -376,6 +386,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     order = block_order(n_blocks, k_ordered, cfg, lengths)
     plan = plan_steps(order, lengths, cfg, total_steps)
     step, train_seconds, bad_streak, metrics_bytes = 0, 0.0, 0, 0
+    ema: dict[float, list] = {}                      # decay -> averaged copy of each parameter
+    ema_from = int(cfg.ema_start * total_steps)
     ckpts = out / "checkpoints"
     last = checkpoint.latest(ckpts) if resume else None
     checkpoint.prune(ckpts, keep=KEEP_CHECKPOINTS, newest=int(last.name.split("-")[1]) if last else -1)
@@ -389,6 +401,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         set_rng_state(state["rng"])
         step, train_seconds = state["step"], state["train_seconds"]
         bad_streak, metrics_bytes = state.get("bad_streak", 0), state.get("metrics_bytes")
+        ema = state.get("ema", {})
     rewind_metrics(out / "metrics.jsonl", metrics_bytes, step)
     log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
                      wandb_project=cfg.wandb_project, config=to_dict(cfg))
@@ -400,7 +413,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
             raise TrainingDiverged(f"the weights hold NaN or Inf at step {step}; last good checkpoint: "
                                    f"{checkpoint.latest(ckpts)}")
         state = {"optimizer": opt.state_dict(), "rng": rng_state(), "step": step, "train_seconds": train_seconds,
-                 "bad_streak": bad_streak, "metrics_bytes": log.sync()}
+                 "bad_streak": bad_streak, "metrics_bytes": log.sync(), "ema": ema}
         checkpoint.save(ckpts, step, model, tokenizer, state)
         checkpoint.prune(ckpts, keep=KEEP_CHECKPOINTS)
 
@@ -429,6 +442,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
                 bad = None if torch.isfinite(gnorm) else "non-finite gradient"
             if bad is None:
                 opt.step()
+                if cfg.ema and step + 1 >= ema_from:
+                    update_ema(ema, cfg.ema, list(model.parameters()))
             opt.zero_grad(set_to_none=True)
             bad_streak = bad_streak + 1 if bad else 0
             step += 1
@@ -477,4 +492,29 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t_start, 1),
         "environment": environment(),
     }
-    return save_model_dir(out / "model", model, tokenizer, files={"manifest.json": json.dumps(manifest, indent=2)})
+    files = {"manifest.json": json.dumps(manifest, indent=2)}
+    final = save_model_dir(out / "model", model, tokenizer, files=files)
+    params = list(model.parameters())
+    last = [p.detach().clone() for p in params]
+    for d, avg in ema.items():                       # each average saved as a model of its own
+        with torch.no_grad():
+            torch._foreach_copy_(params, avg)
+        save_model_dir(out / f"model_ema{d}", model, tokenizer,
+                       files={"manifest.json": json.dumps(manifest | {"ema": {"decay": d, "from_step": ema_from}},
+                                                          indent=2)})
+    with torch.no_grad():
+        torch._foreach_copy_(params, last)
+    return final
+
+
+def update_ema(ema: dict, decays: list[float], params: list) -> None:
+    """One step of each exponential moving average of ``params`` (``avg <- d avg + (1-d) p``); an
+    average not yet begun starts as a copy of the weights."""
+    import torch
+
+    with torch.no_grad():
+        for d in decays:
+            if d not in ema:
+                ema[d] = [p.detach().clone() for p in params]
+            else:
+                torch._foreach_lerp_(ema[d], [p.detach() for p in params], 1 - d)

@@ -56,6 +56,11 @@ class CorpusConfig:
     """With ``check_layout=inline_inverse``: how many times each verdict (``ok`` / ``no``) counts in the
     loss. A verdict is a few characters in a hundred of a check trace, and one comparison of two digits;
     at weight 1 it stayed at the corpus's rate of ``no`` whatever the two digits (docs/base_model.md)."""
+    sum_weight: int = 1
+    """How many times the result of each column line of arithmetic work (the digits after ``=``:
+    ``7+8+1=16``, ``18-9-0=9``) counts in the loss. One-digit sums and differences carry most of the
+    expected errors of sampled column work (``scripts/trace_errors.py``); 1: counted once like every
+    other token."""
     rewrite_wait: bool = True
     """With ``check_layout=inline_inverse``: a line written again after a failed check starts with ``wait``
     (False: it starts with its operands, as in the traces of run 55 of docs/base_model.md)."""
@@ -121,6 +126,8 @@ class CorpusConfig:
                 "use corpus.check_layout=inline_inverse, or borrow_first=false")
         require(isinstance(self.rewrite_wait, bool), "rewrite_wait", f"must be true or false, got {self.rewrite_wait!r}",
                 "e.g. corpus.rewrite_wait=false")
+        require(isinstance(self.sum_weight, int) and 1 <= self.sum_weight <= 255, "sum_weight",
+                f"must be a whole number from 1 to 255, got {self.sum_weight!r}", "e.g. corpus.sum_weight=3")
         require(isinstance(self.verdict_weight, int) and 1 <= self.verdict_weight <= 255, "verdict_weight",
                 f"must be a whole number from 1 to 255, got {self.verdict_weight!r}", "e.g. corpus.verdict_weight=10")
         require_number(self.p_check_slip, "p_check_slip", 0, 1, fix="a share, e.g. 0.15")
@@ -179,6 +186,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
             if cfg.borrow_first:                               # no keyword when off: the shipped corpus is unchanged
                 check_args["borrow_first"] = True
             segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
+            if cfg.sum_weight != 1:
+                segs = weight_column_results(segs, cfg.sum_weight)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
             if cfg.countdown_pool:                             # no keyword when off: the shipped corpus is unchanged
@@ -191,6 +200,18 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         if cfg.second_notation > 0 and style != "direct":   # no draw at 0: the shipped corpus is unchanged
             segs = _second_notation(segs, cfg, rng)
         yield [Segment(problem.prompt, train=cfg.train_on_prompts), *segs]
+
+
+def weight_column_results(segs: list[Segment], weight: int) -> list[Segment]:
+    """``segs`` with each trained column result (a segment of digits alone right after one ending in
+    ``=``: how the column work of ``rlvr/tasks/arithmetic.py`` writes a line's sum, difference or
+    product) counted ``weight`` times in the loss."""
+    out = list(segs)
+    for i in range(1, len(out)):
+        s = out[i]
+        if s.train and s.text.isdigit() and out[i - 1].text.endswith("="):
+            out[i] = Segment(s.text, s.train, weight=weight)
+    return out
 
 
 def _untrained_style_word(segs: list[Segment], prefix: str) -> list[Segment]:
