@@ -362,7 +362,9 @@ def test_weight_column_results_weighs_each_line_result_and_nothing_else():
     assert [s.weight for s in heavy if s.weight not in (1, 3)] == [10] * sum(s.weight == 10 for s in segs)
     slipped = [i for i, s in enumerate(segs) if not s.train and segs[i - 1].text.endswith("=")]
     assert len(slipped) == 5 and all(heavy[i].weight == 1 for i in slipped)        # every line slips; slips stay out
-    assert [s.text for s in heavy if s.weight == 3] == ["3", "7", "8", "1", "6"]   # the right difference of each column
+    # each column's right difference, and the check's sum under every line, the slipped ones included
+    assert [s.text for s in heavy if s.weight == 3] == ["11", "3", "12", "12", "7", "11", "14", "8", "15", "11",
+                                                        "1", "10", "6", "6", "7"]
 
 
 def test_sum_weight_reaches_the_token_mask(world_tokenizer):

@@ -471,8 +471,9 @@ def _inverse_check(a: int, op: str, b: int, rng: random.Random, p_line_slip: flo
                 line.append(Segment(f" {mark}{written // 10 if op == '+' else cout}"))
             line.append(Segment(f" r{w_digit + r}\n"))
             back = written - dy - carry if op == "+" else written + dy + carry
-            line += [Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}={back} vs {x} "),
-                     Segment("ok" if back == x else "no", weight=verdict_weight), Segment("\n")]
+            line += [Segment(f"check {operands}{written}{back_op}{dy}{back_op}{carry}="), Segment(str(back)),
+                     Segment(f" vs {x} "), Segment("ok" if back == x else "no", weight=verdict_weight),
+                     Segment("\n")]
             segs += line
         r = digit + r
         carry = cout

@@ -58,7 +58,8 @@ class CorpusConfig:
     at weight 1 it stayed at the corpus's rate of ``no`` whatever the two digits (docs/base_model.md)."""
     sum_weight: int = 1
     """How many times the result of each column line of arithmetic work (the digits after ``=``:
-    ``7+8+1=16``, ``18-9-0=9``) counts in the loss. One-digit sums and differences carry most of the
+    ``7+8+1=16``, ``18-9-0=9``), and of each inline check line (``check 463+755 8-5-0=3 vs 3``), counts
+    in the loss. One-digit sums and differences carry most of the
     expected errors of sampled column work (``scripts/trace_errors.py``); 1: counted once like every
     other token."""
     rewrite_wait: bool = True
