@@ -310,7 +310,7 @@ def main(argv=None) -> int:
                        "the shipped base must meet: free-style accuracy and style shares on 4-6 digit "
                        "arithmetic, forced stepwise and check accuracy, check repairs, countdown.")
     p.add_argument("model", nargs="?", help="model folder (default: the shipped base)")
-    p.add_argument("--n", type=int, default=500, help="test problems per figure")
+    p.add_argument("--n", type=int, default=500, help="problems per figure")
     p.add_argument("--split", default="test", choices=["test", "validation"],
                    help="problem split: validation to choose between models without reading the test")
     p.add_argument("--seed", type=int, default=0, help="problem and sampling seed")
