@@ -1,5 +1,6 @@
-"""A demo model's figures split by style and resampled: for each sampling seed, accuracy at temperature 1
-and Spearman(digits, completion tokens) over the demo's 500 test problems, in all and within each style.
+"""A demo model's figures split by style and resampled: for each sampling seed, accuracy at temperature 1,
+the careful-style share and Spearman(digits, completion tokens) over the demo's 500 test problems, in all
+and within each style. On the shipped base, the careful share the demo reads before RL.
 
     python scripts/demo_by_style.py runs/demo/final [--seeds 12345,1,2] [--n 500]
 
@@ -34,7 +35,8 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         texts, correct, lengths = sample_once(model, tok, task, problems,
                                               SamplingConfig(temperature=1.0, max_new_tokens=600, seed=seed))
-        parts = [f"seed {seed}: accuracy {sum(correct) / len(correct):.1%}, "
+        careful = sum(task.style_of(t) in ("stepwise", "check") for t in texts) / len(texts)
+        parts = [f"seed {seed}: accuracy {sum(correct) / len(correct):.1%}, careful share {careful:.1%}, "
                  f"Spearman {spearman([p.difficulty for p in problems], lengths):.2f}"]
         for style in ("stepwise", "check"):
             idx = [i for i, t in enumerate(texts) if task.style_of(t) == style]

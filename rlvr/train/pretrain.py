@@ -492,18 +492,13 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
         "train_seconds": round(train_seconds, 1), "wall_seconds": round(time.time() - t_start, 1),
         "environment": environment(),
     }
-    files = {"manifest.json": json.dumps(manifest, indent=2)}
-    final = save_model_dir(out / "model", model, tokenizer, files=files)
-    params = list(model.parameters())
-    last = [p.detach().clone() for p in params]
-    for d, avg in ema.items():                       # each average saved as a model of its own
+    final = save_model_dir(out / "model", model, tokenizer, files={"manifest.json": json.dumps(manifest, indent=2)})
+    for d, avg in ema.items():              # each average saved as a model of its own (the model is done with)
         with torch.no_grad():
-            torch._foreach_copy_(params, avg)
+            torch._foreach_copy_(list(model.parameters()), avg)
         save_model_dir(out / f"model_ema{d}", model, tokenizer,
                        files={"manifest.json": json.dumps(manifest | {"ema": {"decay": d, "from_step": ema_from}},
                                                           indent=2)})
-    with torch.no_grad():
-        torch._foreach_copy_(params, last)
     return final
 
 
@@ -517,4 +512,4 @@ def update_ema(ema: dict, decays: list[float], params: list) -> None:
             if d not in ema:
                 ema[d] = [p.detach().clone() for p in params]
             else:
-                torch._foreach_lerp_(ema[d], [p.detach() for p in params], 1 - d)
+                torch._foreach_lerp_(ema[d], params, 1 - d)

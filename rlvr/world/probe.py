@@ -74,11 +74,13 @@ def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0,
     return out
 
 
-def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False) -> dict[str, float]:
+def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False,
+                 per_trace: bool = False) -> dict[str, float]:
     """Mean P(wrong token) by role (``probe/<role>``) and the expected errors per trace once the style
     word is written (``probe/expected_errors``: the forced-stepwise case). ``by_line`` splits each role
-    into the first line and the later ones (``probe/<role> (first line)``). The model is put in eval
-    mode and restored."""
+    into the first line and the later ones (``probe/<role> (first line)``). ``per_trace``: each role's
+    summed P(wrong) per trace (its share of the expected errors) instead of its mean per token. The
+    model is put in eval mode and restored."""
     import torch
 
     was_training = model.training
@@ -101,7 +103,7 @@ def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False) -> dict
                 acc[1] += m
                 total += m if not r.startswith("style") else 0.0
     model.train(was_training)
-    out = {f"probe/{r}": s / n for r, (n, s) in sums.items()}
+    out = {f"probe/{r}": s / (max(1, len(traces)) if per_trace else n) for r, (n, s) in sums.items()}
     out["probe/expected_errors"] = total / max(1, len(traces))
     return out
 
