@@ -239,7 +239,7 @@ def cmd_view(args) -> int:
 
 
 # --quick: the whole pipeline in well under two minutes, to check it works (not to reach the figures)
-QUICK_DEMO = ["out=runs/demo-quick", "test_problems=40", "grpo.steps=3", "grpo.prompts_per_step=4",
+QUICK_DEMO = ["out=runs/demo-quick", "test_problems=40", "test_samples=2", "grpo.steps=3", "grpo.prompts_per_step=4",
               "grpo.group_size=4", "grpo.eval_every=3", "grpo.eval_problems=16", "grpo.sample_every=1",
               "grpo.checkpoint_every=2", "grpo.sampling.max_new_tokens=200"]
 

@@ -17,7 +17,14 @@ def test_quick_demo(tmp_path):
         for key in ("accuracy", "accuracy_greedy", "mean_completion_tokens", "style_share", "by_difficulty"):
             assert key in summary[side], (side, key)
         assert 0 <= summary[side]["accuracy"] <= 1
-    assert summary["steps"] == 3 and summary["wall_seconds"] > 0
+        # --quick samples 2 completions of each of 40 problems: every figure is over all 80, each draw alone
+        assert summary[side]["samples_per_problem"] == 2 and len(summary[side]["draws"]) == 2
+        assert sum(d["n"] for d in summary[side]["by_difficulty"].values()) == 80
+        draws = summary[side]["draws"]
+        assert sum(d["accuracy"] for d in draws) / 2 == pytest.approx(summary[side]["accuracy"])
+        careful = summary[side]["style_share"].get("careful", 0)
+        assert sum(d["careful_share"] for d in draws) / 2 == pytest.approx(careful)
+    assert summary["steps"] == 3 and summary["wall_seconds"] > 0 and summary["test_samples"] == 2
     assert (out / "accuracy_length.png").stat().st_size > 10_000
     assert (out / "config.yaml").exists() and (out / "final" / "config.json").exists()
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
