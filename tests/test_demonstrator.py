@@ -52,3 +52,43 @@ def test_written_set_and_bad_config(tmp_path):
         validate(DemonstratorConfig(error_rate=1.5))
     with pytest.raises(ConfigError, match="^style_weights.fancy: unknown value"):
         validate(DemonstratorConfig(style_weights={"fancy": 1.0}))
+
+
+def test_demonstrations_are_written_in_the_shipped_notation():
+    """The default notation is the shipped base's corpus notation (configs/base.yaml), less loss weights."""
+    from pathlib import Path
+
+    import yaml
+
+    from rlvr.tasks.arithmetic import trace_text
+    from rlvr.world.corpus import CorpusConfig, arithmetic_trace_kwargs
+    from rlvr.world.demonstrator import SHIPPED_NOTATION
+
+    base = yaml.safe_load((Path(__file__).parents[1] / "configs" / "base.yaml").read_text())
+    shipped = arithmetic_trace_kwargs(CorpusConfig(**base["corpus"]))
+    assert {k: v for k, v in shipped.items() if k != "verdict_weight"} == SHIPPED_NOTATION
+    cfg = DemonstratorConfig(examples=60, error_rate=0.0, task_kwargs={"ops": "-", "min_digits": 4, "max_digits": 4},
+                             style_weights={"stepwise": 0.5, "check": 0.5})
+    rows = demonstrations(cfg)
+    task = get_task("arithmetic", **cfg.task_kwargs)
+    problems = {p.id: p for p in task.problems("train", 60, seed=0)}
+    borrows = 0
+    for r in rows:
+        p = problems[r["problem_id"]]
+        assert task.verify(p, r["completion"]).correct
+        # a subtraction line that borrows says so before it writes the line: "0-1-0 b1 10-1-0=9"
+        borrows += " b1 1" in r["completion"]
+        assert " b1 r" not in r["completion"]               # the old order: "18-9-0=9 b1 r92"
+        if r["style"] == "check":
+            assert " vs " in r["completion"]                  # the inverse inline check: "... =3 vs 3 ok"
+    assert borrows > 20
+    # trace={} writes the task's plain defaults: the borrow after the line
+    plain = demonstrations(DemonstratorConfig(examples=60, error_rate=0.0, trace={},
+                                              task_kwargs=cfg.task_kwargs, style_weights={"stepwise": 1.0}))
+    assert any(" b1 r" in r["completion"] for r in plain)
+    p = problems[plain[0]["problem_id"]]
+    assert plain[0]["completion"] == trace_text(task.trace(p, "stepwise", random.Random(0)))
+    with pytest.raises(ConfigError, match="^trace.borrow_frist: unknown value"):
+        validate(DemonstratorConfig(trace={"borrow_frist": True}))
+    with pytest.raises(ConfigError, match="^trace.check_layout: unknown value"):
+        validate(DemonstratorConfig(trace={"check_layout": "fancy"}))

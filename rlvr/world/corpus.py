@@ -155,6 +155,22 @@ def _choice(rng: random.Random, weights: dict):
     return rng.choices(keys, weights=[weights[k] for k in keys])[0]
 
 
+def arithmetic_trace_kwargs(cfg: CorpusConfig) -> dict:
+    """The keyword arguments of the arithmetic task's ``trace`` that write ``cfg``'s notation (its check
+    layout, borrow order, ...); a keyword is left out where the corpus keeps the trace's default, so that a
+    corpus of the old settings stays byte-identical. The demonstrator writes the same notation."""
+    kw = {"carry_first": True} if cfg.check_carry else {}
+    if cfg.check_layout != "section":
+        kw |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
+    if cfg.verdict_weight != 1:
+        kw["verdict_weight"] = cfg.verdict_weight
+    if not cfg.rewrite_wait:
+        kw["rewrite_wait"] = False
+    if cfg.borrow_first:
+        kw["borrow_first"] = True
+    return kw
+
+
 def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None = None):
     """Yield n documents as lists of Segments (prompt first), deterministic in (cfg.seed, offset,
     max_digits). ``max_digits`` caps the arithmetic problems' digits (a pretraining curriculum)."""
@@ -177,16 +193,8 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         careful = {k: w for k, w in styles.items() if k != "direct"}
         style = _choice(rng, careful if practice and careful else styles)
         if name == "arithmetic":
-            check_args = {"carry_first": True} if cfg.check_carry else {}   # no keyword when off: as shipped
-            if cfg.check_layout != "section":
-                check_args |= {"check_layout": cfg.check_layout, "p_line_slip": cfg.p_line_slip}
-            if cfg.verdict_weight != 1:
-                check_args["verdict_weight"] = cfg.verdict_weight
-            if not cfg.rewrite_wait:
-                check_args["rewrite_wait"] = False
-            if cfg.borrow_first:                               # no keyword when off: the shipped corpus is unchanged
-                check_args["borrow_first"] = True
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip, **check_args)
+            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip,
+                              **arithmetic_trace_kwargs(cfg))
             if cfg.sum_weight != 1:
                 segs = weight_column_results(segs, cfg.sum_weight)
         else:

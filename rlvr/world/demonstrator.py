@@ -2,8 +2,8 @@
 
 People who write demonstrations give bare answers or short work, and some of their answers are wrong.
 ``demonstrations`` draws train problems of the arithmetic task, writes each in a style drawn from
-``style_weights`` with the task's own ``trace(problem, style, rng)`` (so the work is in the world's
-format), and with probability ``error_rate`` replaces the final answer with a wrong one: one digit of
+``style_weights`` with the task's own ``trace(problem, style, rng, **trace)`` (so the work is in the
+notation of the shipped base: ``trace`` holds its corpus's notation, ``configs/base.yaml``), and with probability ``error_rate`` replaces the final answer with a wrong one: one digit of
 it changed, everything else of the trace kept. The set plays the part of human-written SFT data:
 ``rlvr sft`` on it should stop near the demonstrations' own accuracy, which GRPO against the verifier
 can pass.
@@ -44,7 +44,14 @@ class DemonstratorConfig:
     25% the set is right 75% of the time, which leaves room for RL (whose ceiling is 100%) to end 20
     points above SFT's plateau near it; at 15% it could not."""
     p_slip: float = 0.4
-    """Share of check-style demonstrations whose first attempt slips (caught by the check)."""
+    """Share of check-style demonstrations whose first attempt slips (caught by the check; the check layout
+    ``section`` only)."""
+    trace: dict = field(default_factory=lambda: dict(SHIPPED_NOTATION))
+    """Keyword arguments of the arithmetic task's ``trace``: the notation the demonstrations are written
+    in. The default is the shipped base's (``corpus.arithmetic_trace_kwargs`` of ``configs/base.yaml``,
+    less its loss weights): a subtraction line decides its borrow before it writes the line, a check
+    tests each column line on the line below it by the inverse operation. ``trace={}`` writes the
+    task's plain defaults (the borrow after the line, a check section after the work)."""
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
@@ -66,7 +73,29 @@ class DemonstratorConfig:
         require(sum(self.style_weights.values()) > 0, "style_weights", "the weights sum to 0", "give one a positive weight")
         require_number(self.error_rate, "error_rate", 0, 1, fix="a share, e.g. 0.25")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.4")
+        require(isinstance(self.trace, dict), "trace", f"must be a mapping, got {self.trace!r}",
+                "e.g. 'trace={borrow_first: true}'")
+        for k, v in self.trace.items():
+            require_choice(k, TRACE_KEYS, f"trace.{k}")
+            if k in ("carry_first", "rewrite_wait", "borrow_first"):
+                require(isinstance(v, bool), f"trace.{k}", f"must be true or false, got {v!r}", f"e.g. trace.{k}=true")
+            elif k == "check_layout":
+                require_choice(v, ("section", "inline", "inline_restated", "inline_inverse"), "trace.check_layout")
+            else:
+                require_number(v, f"trace.{k}", 0, 1, fix="a chance, e.g. 0.3")
+        try:                               # the trace checks its own values: write one of each style
+            task = get_task("arithmetic", **self.task_kwargs)
+            p = task.problems(self.split, 1, seed=0)[0]
+            for style in self.style_weights:
+                task.trace(p, style, random.Random(0), p_slip=self.p_slip, **self.trace)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ConfigError("trace", f"{type(e).__name__}: {e}", "fix the notation's values") from None
 
+
+SHIPPED_NOTATION = {"check_layout": "inline_inverse", "p_line_slip": 0.3, "rewrite_wait": False, "borrow_first": True}
+"""The shipped base's arithmetic notation (``configs/base.yaml``; a test keeps the two equal)."""
+TRACE_KEYS = ("carry_first", "check_layout", "p_line_slip", "rewrite_wait", "borrow_first", "p_check_slip")
+"""The notation keywords of the arithmetic task's ``trace`` a demonstration may set."""
 
 _ANSWER = re.compile(r"<answer>([^<]*)</answer>")
 
@@ -100,7 +129,7 @@ def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
     rows = []
     for p in problems:
         style = rng.choices(styles, weights=[cfg.style_weights[s] for s in styles])[0]
-        text = trace_text(task.trace(p, style, rng, p_slip=cfg.p_slip))
+        text = trace_text(task.trace(p, style, rng, p_slip=cfg.p_slip, **cfg.trace))
         wrong = rng.random() < cfg.error_rate
         if wrong:
             text = with_answer(text, wrong_answer(p.answer, rng))
