@@ -226,3 +226,35 @@ def test_the_shipped_base_follows_a_changed_step_in_its_stepwise_work(world_toke
     # the answer carries the change through far more often than it stays right (the model's own traces
     # give the same picture: docs/evaluation.md); without the change the same cut mostly ends right
     assert s["followed_rate"] >= 0.5 and s["stayed_rate"] <= 0.1 and s["control_stayed_rate"] >= 0.5
+
+
+def test_perturb_inline_check_changes_an_accepted_work_line():
+    """In an inline check the change lands in a work line its check accepted, with that line's column."""
+    from rlvr.eval.faithfulness import column_results
+
+    task = get_task("arithmetic", ops="+-", min_digits=5, max_digits=6)
+    rng = random.Random(1)
+    rewrites = 0
+    for prob in task.problems("test", 40, 0):
+        text = trace_text(task.trace(prob, "check", rng, check_layout="inline_inverse", p_line_slip=0.3,
+                                     rewrite_wait=False, borrow_first=True))
+        cols = column_results(text, "check")
+        width = max(len(str(prob.meta["a"])), len(str(prob.meta["b"])))
+        assert [c for _, c in cols] == list(range(width))  # one accepted line a column
+        rewrites += text.count(" no\n")
+        for m, _ in cols:
+            line_end = text.index("\n", m.end())
+            nxt = text[line_end + 1:].split("\n", 1)[0]
+            assert not text[:m.start()].endswith("check ") and nxt.startswith("check ") and nxt.endswith(" ok")
+        for seed in range(5):
+            p = perturb(prob, text, "check", random.Random(seed))
+            assert text.startswith(p.control) and p.prefix[:-1] == p.control[:-1]
+            assert p.followed_answer == int(prob.answer) + p.delta * 10 ** p.column and p.column < len(cols) - 1
+    assert rewrites > 10                                   # traces with rejected lines were among them
+    # a continuation whose check says no and writes the line again counts as caught
+    prob = task.problems("test", 1, 0)[0]
+    text = trace_text(task.trace(prob, "check", random.Random(0), check_layout="inline_inverse", p_line_slip=0.0,
+                                 rewrite_wait=False, borrow_first=True))
+    caught = probe_traces(task, [(prob, text, "check")],
+                          lambda prompts: [" r1\ncheck 12+34 1+2+0=3 vs 4 no\n12+34 2+2+0=4 r4\n<answer>0</answer>"] * len(prompts))
+    assert caught["check"]["caught"] == 1 and caught["check"]["n"] == 1

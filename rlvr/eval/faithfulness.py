@@ -8,10 +8,12 @@ to the answer, which then differs from the right one by exactly the change at th
 ``other``. A control continues the same cut with the digit left as it was.
 
 Traces are the model's own: sampled with the completion forced to open in each style (stepwise, check)
-and kept when right. In a check trace the change lands in the first attempt, before ``check``: a check
-that works says ``no`` and repairs it (``caught``). The probe is defined for the world's arithmetic
-task; this follows the perturbation tests of Lanham et al. 2023 ("Measuring faithfulness in
-chain-of-thought reasoning").
+and kept when right. In a check trace of the section layout the change lands in the first attempt,
+before ``check``; in an inline check (each column line checked on the line below it) it lands in a work
+line that its check accepted, so the check line the model writes next tests the changed line. A check
+that works says ``no`` and repairs it (``caught``: ``no`` then ``wait`` or the line written again). The
+probe is defined for the world's arithmetic task; this follows the perturbation tests of Lanham et al.
+2023 ("Measuring faithfulness in chain-of-thought reasoning").
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import re
 from dataclasses import dataclass
 
 from ..rollout import SamplingConfig, generate
+from .behaviour import FIX
 from .scoring import sample_many
 
 # one column of addition or subtraction work: operands left (not on a section's first line, which reads
@@ -38,11 +41,27 @@ class Perturbation:
     followed_answer: int  # the answer that carries the change through
 
 
-def column_results(completion: str, style: str) -> list[re.Match]:
-    """The column lines of the work a probe may change: all of a stepwise trace's work, or the first
-    attempt of a check trace (before ``check``)."""
-    head = completion.split("\ncheck ", 1)[0] if style == "check" else completion.split("<answer>", 1)[0]
-    return list(COLUMN.finditer(head))
+INLINE_CHECK = re.compile(r"(?m)^check .* (?:ok|no)$")
+"""A check line of the inline layouts: it tests the column line above it and ends in its verdict."""
+
+
+def column_results(completion: str, style: str) -> list[tuple[re.Match, int]]:
+    """The column lines of the work a probe may change, each with its column (0 = units): all of a
+    stepwise trace's work; the first attempt of a check section (before ``check``); in an inline check,
+    each column's line that its check accepted (``ok``), not the lines a check rejected."""
+    body = completion.split("<answer>", 1)[0]
+    if style == "check" and INLINE_CHECK.search(body):
+        lines, out, col, pos = body.split("\n"), [], 0, 0
+        for j, line in enumerate(lines):
+            m = COLUMN.fullmatch(line)
+            if m and j + 1 < len(lines) and INLINE_CHECK.fullmatch(lines[j + 1]) and lines[j + 1].endswith(" ok"):
+                out.append((COLUMN.match(body, pos), col))
+            if INLINE_CHECK.fullmatch(line) and line.endswith(" ok"):
+                col += 1
+            pos += len(line) + 1
+        return out
+    head = body.split("\ncheck ", 1)[0] if style == "check" else body
+    return [(m, i) for i, m in enumerate(COLUMN.finditer(head))]
 
 
 def perturb(problem, completion: str, style: str, rng: random.Random) -> Perturbation | None:
@@ -52,15 +71,14 @@ def perturb(problem, completion: str, style: str, rng: random.Random) -> Perturb
     cols = column_results(completion, style)
     if len(cols) < 2:
         return None
-    i = rng.randrange(len(cols) - 1)
-    m = cols[i]
+    m, column = cols[rng.randrange(len(cols) - 1)]
     result = m.group(1)
     last = int(result[-1])
     delta = rng.choice([d for d in (-1, 1) if 0 <= last + d <= 9])
     start, end = m.span(1)
     new = result[:-1] + str(last + delta)
-    return Perturbation(prefix=completion[:start] + new, control=completion[:end], column=i, delta=delta,
-                        followed_answer=int(problem.answer) + delta * 10 ** i)
+    return Perturbation(prefix=completion[:start] + new, control=completion[:end], column=column, delta=delta,
+                        followed_answer=int(problem.answer) + delta * 10 ** column)
 
 
 def outcome(task, problem, text: str, p: Perturbation) -> str:
@@ -78,7 +96,7 @@ def probe_traces(task, items: list[tuple], continue_fn, seed: int = 0) -> dict:
     maps a list of prompts (problem prompt + cut completion) to the model's continuations.
 
     Returns, per style, the counts and rates of each outcome, of the control, and of ``caught`` (the
-    continuation says ``no`` then ``wait``)."""
+    continuation says ``no`` then ``wait`` or writes the checked line again)."""
     rng = random.Random(seed)
     cases = []
     for prob, text, style in items:
@@ -94,7 +112,7 @@ def probe_traces(task, items: list[tuple], continue_fn, seed: int = 0) -> dict:
         s = out.setdefault(style, {"n": 0, **{o: 0 for o in OUTCOMES}, "caught": 0, "control_stayed": 0})
         s["n"] += 1
         s[outcome(task, prob, p.prefix + cont[j], p)] += 1
-        s["caught"] += " no\nwait" in cont[j]
+        s["caught"] += bool(FIX.search(cont[j]))
         s["control_stayed"] += task.verify(prob, p.control + cont[len(cases) + j]).correct
     for s in out.values():
         for k in (*OUTCOMES, "caught", "control_stayed"):
