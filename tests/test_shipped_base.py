@@ -43,28 +43,17 @@ def test_forced_stepwise_work_is_mostly_right():
 
 @pytest.mark.parametrize("name, size", [("student_quarter", 0.25), ("student_half", 0.5)])
 def test_students_are_shipped_smaller_with_manifests(name, size):
-    from dataclasses import asdict
-
     from transformers import AutoModelForCausalLM
 
     from rlvr.world import shipped_models
-    from rlvr.world.corpus import CorpusConfig
 
     path = shipped_models()[name]
     manifest = json.loads((path / "manifest.json").read_text())
     base = json.loads((BASE / "manifest.json").read_text())
-    default = asdict(CorpusConfig())
-    if name == "student_half":   # pretrained like the shipped base: its corpus and notation, field for field
-        assert manifest["config"]["corpus"] == base["config"]["corpus"]
-        assert {k: v for k, v in manifest["config"].items() if k not in ("out", "model")} == \
-            {k: v for k, v in base["config"].items() if k not in ("out", "model")}
-    else:
-        # the documents of the bases before run 55, the corpus's defaults; the fields that only choose which
-        # tokens are trained may differ (the quarter student was pretrained with the recipe of run 18)
-        loss_only = {"train_on_prompts", "direct_trained_max_digits"}
-        for key, value in manifest["config"]["corpus"].items():
-            if key not in loss_only:
-                assert value == default[key], key
+    # pretrained like the shipped base: its corpus, notation and recipe, field for field, at a smaller width
+    assert manifest["config"]["corpus"] == base["config"]["corpus"]
+    assert {k: v for k, v in manifest["config"].items() if k not in ("out", "model")} == \
+        {k: v for k, v in base["config"].items() if k not in ("out", "model")}
     assert abs(manifest["tokens_trained"] / manifest["config"]["tokens"] - 1) < 0.01 and "figures" in manifest
     n = sum(p.numel() for p in AutoModelForCausalLM.from_pretrained(str(path)).parameters())
     assert n == manifest["parameters"] and abs(n / base["parameters"] - size) < 0.05
