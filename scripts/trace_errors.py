@@ -82,5 +82,6 @@ def worst_facts(model, tok, traces) -> list[tuple[str, float, int]]:
                     seen.setdefault(fact, []).append(1.0 - float(logp[j - 1, t.ids[j]].exp()))
     return sorted(((f, sum(v) / len(v), len(v)) for f, v in seen.items()), key=lambda x: -x[1])
 
+
 if __name__ == "__main__":
     main()

@@ -51,13 +51,14 @@ def column_results(completion: str, style: str) -> list[tuple[re.Match, int]]:
     each column's line that its check accepted (``ok``), not the lines a check rejected."""
     body = completion.split("<answer>", 1)[0]
     if style == "check" and INLINE_CHECK.search(body):
-        lines, out, col, pos = body.split("\n"), [], 0, 0
+        lines = body.split("\n")
+        accepted = [INLINE_CHECK.fullmatch(line) is not None and line.endswith(" ok") for line in lines] + [False]
+        out, col, pos = [], 0, 0
         for j, line in enumerate(lines):
-            m = COLUMN.fullmatch(line)
-            if m and j + 1 < len(lines) and INLINE_CHECK.fullmatch(lines[j + 1]) and lines[j + 1].endswith(" ok"):
-                out.append((COLUMN.match(body, pos), col))
-            if INLINE_CHECK.fullmatch(line) and line.endswith(" ok"):
-                col += 1
+            m = COLUMN.match(body, pos)      # the pattern spans one line: a match is the whole line
+            if m and accepted[j + 1]:
+                out.append((m, col))
+            col += accepted[j]
             pos += len(line) + 1
         return out
     head = body.split("\ncheck ", 1)[0] if style == "check" else body

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from .base import Problem, Verdict, check_split, extract_answer, split_of
 
 STYLES = ("direct", "stepwise", "check")
+CHECK_LAYOUTS = ("section", "inline", "inline_restated", "inline_inverse")
+"""Layouts of a check trace (``trace``'s ``check_layout``)."""
 STYLE_PREFIX = {"direct": "<answer>", "stepwise": "work ", "check": "work+check "}
 OPS = ("+", "-", "*")
 ADD_SUB_DIGITS = (2, 7)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..tasks import get_task
-from ..tasks.arithmetic import Segment
+from ..tasks.arithmetic import CHECK_LAYOUTS, Segment
 from .notation import switch_lines, to_words
 
 
@@ -118,7 +118,7 @@ class CorpusConfig:
         require(bool(self.arithmetic_ops) and set(self.arithmetic_ops) <= set("+-*"), "arithmetic_ops",
                 f"must be a non-empty subset of '+-*', got {self.arithmetic_ops!r}", "e.g. corpus.arithmetic_ops='+-'")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.5")
-        require_choice(self.check_layout, ("section", "inline", "inline_restated", "inline_inverse"), "check_layout")
+        require_choice(self.check_layout, CHECK_LAYOUTS, "check_layout")
         require_number(self.p_line_slip, "p_line_slip", 0, 1, fix="a chance per line, e.g. 0.1")
         require(isinstance(self.borrow_first, bool), "borrow_first", f"must be true or false, got {self.borrow_first!r}",
                 "e.g. corpus.borrow_first=true")

@@ -56,7 +56,7 @@ class DemonstratorConfig:
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
         from ..tasks import get_task
-        from ..tasks.arithmetic import STYLES
+        from ..tasks.arithmetic import CHECK_LAYOUTS, STYLES
         from ..tasks.base import SPLITS
 
         require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/demonstrations")
@@ -80,7 +80,7 @@ class DemonstratorConfig:
             if k in ("carry_first", "rewrite_wait", "borrow_first"):
                 require(isinstance(v, bool), f"trace.{k}", f"must be true or false, got {v!r}", f"e.g. trace.{k}=true")
             elif k == "check_layout":
-                require_choice(v, ("section", "inline", "inline_restated", "inline_inverse"), "trace.check_layout")
+                require_choice(v, CHECK_LAYOUTS, "trace.check_layout")
             else:
                 require_number(v, f"trace.{k}", 0, 1, fix="a chance, e.g. 0.3")
         try:                               # the trace checks its own values: write one of each style
