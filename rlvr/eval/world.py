@@ -1,4 +1,4 @@
-"""The figures that make the world's base model fit for the R1 story (see README, "The shipped base").
+"""The figures that make the world's base model fit for the R1 story (see docs/world.md, "Its figures").
 
 On held-out test problems, temperature 1, one sample each:
   free        the demo distribution (arithmetic + and -, 4-6 digits): accuracy, share of each style;
