@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from rlvr.config import load_config
-from rlvr.train.pretrain import (PretrainConfig, block_lengths, block_order, build_corpus, make_blocks,
+from rlvr.world.pretrain import (PretrainConfig, block_lengths, block_order, build_corpus, make_blocks,
                                  make_optimizer, plan_steps, step_loss)
 from rlvr.utils import set_threads
 from rlvr.world.model import build_model

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .config import apply_overrides, from_dict, to_dict
 from .train.grpo import GRPOConfig, train_grpo
-from .utils import time_to_target
+from .utils import command_line, time_to_target
 
 def markers(section: str) -> tuple[str, str]:
     """The begin and end markers of a page's section."""
@@ -136,9 +136,11 @@ def write_section(doc: Path, body: str, section: str = "compare") -> None:
     doc.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
 
 
-def run_compare(cfg: CompareConfig, command: str = "", overwrite: bool = False) -> dict:
-    """Train every selected variant that has no final model yet (an unfinished one resumes), then
-    tabulate them all; ``overwrite`` trains the selected variants again from scratch."""
+def run_compare(cfg: CompareConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Train every selected variant that has no final model yet (an unfinished one resumes, whatever
+    ``resume`` says), then tabulate them all; ``overwrite`` trains the selected variants again from
+    scratch. Returns the path of summary.json."""
+    command = command_line()
     names = cfg.only or list(cfg.variants)
     unknown = [n for n in names if n not in cfg.variants]
     if unknown:
@@ -163,4 +165,4 @@ def run_compare(cfg: CompareConfig, command: str = "", overwrite: bool = False) 
     write_section(Path(cfg.doc), body, cfg.section)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     (Path(cfg.out) / "summary.json").write_text(json.dumps(rows, indent=2))
-    return rows
+    return Path(cfg.out) / "summary.json"

@@ -35,11 +35,12 @@ import yaml
 
 from .config import ConfigError, apply_overrides, from_dict, require, require_choice, require_number, suggest, \
     to_dict, validate
-from .rejection import SampleConfig, rejection_sample
+from .models import resolve_model, shipped_base_path, shipped_models
+from .rejection import SampleConfig
 from .rollout import SamplingConfig
-from .train.grpo import GRPOConfig, TaskConfig, train_grpo
-from .train.sft import SFTConfig, train_sft
-from .world.demonstrator import DemonstratorConfig, write_demonstrations
+from .stages import STAGES
+from .tasks import TaskConfig
+from .train.sft import SFTConfig
 
 
 # ------------------------------------------------------------------------------ distill
@@ -64,7 +65,7 @@ class DistillConfig:
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
 
 
-def _fill_distill(cfg: DistillConfig) -> None:
+def fill_distill(cfg: DistillConfig) -> None:
     out = Path(cfg.out)
     cfg.sample.out, cfg.sample.model, cfg.sample.threads = str(out / "data"), cfg.teacher, cfg.threads
     cfg.sft.out, cfg.sft.model, cfg.sft.threads = str(out / "sft"), cfg.student, cfg.threads
@@ -76,7 +77,7 @@ def run_distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = Fals
     final model folder."""
     from .utils import atomic_write_text, prepare_run_dir
 
-    _fill_distill(cfg)
+    fill_distill(cfg)
     validate(cfg)
     out = prepare_run_dir(cfg.out, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,13 +126,13 @@ def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -
 
     from .eval.behaviour import behaviour
     from .eval.scoring import sample_once
-    from .rejection import resolve, task_problems
+    from .rejection import task_problems
     from .utils import atomic_write_text, prepare_run_dir, set_threads
 
     validate(cfg)
     task, problems = task_problems(cfg)
     for label, model in cfg.models.items():
-        require(not model or (Path(resolve(str(model))[0]) / "config.json").is_file(), f"models.{label}",
+        require(not model or (Path(resolve_model(str(model)).path) / "config.json").is_file(), f"models.{label}",
                 f"{model} is not a Hugging Face model folder or a run directory with a model", "fix the path")
     out = prepare_run_dir(cfg.out, resume, overwrite)
     set_threads(cfg.threads)
@@ -139,7 +140,8 @@ def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -
     atomic_write_text(out / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
     results = {}
     for label, model in cfg.models.items():
-        path, step = resolve(str(model))
+        resolved = resolve_model(str(model))
+        path, step = resolved.path, resolved.step
         lm, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
         texts, correct, lengths = sample_once(lm, tok, task, problems, cfg.sampling)
         res = {"model": path, "step": step, "accuracy": sum(correct) / len(problems),
@@ -155,35 +157,14 @@ def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -
     return out / "summary.json"
 
 
-# ------------------------------------------------------------------------------ the stages
-@dataclass
-class Stage:
-    """A kind of stage: its config class, how it runs, what it leaves behind and when it is finished."""
-
-    cls: type
-    run: Callable                      # (cfg, resume=..., overwrite=...) -> output path
-    output: Callable[[Path], Path]     # stage folder -> its output (model folder, dataset, figures)
-    prepare: Callable = lambda cfg: None   # sets the fields the stage derives from others, before checks
-
-
-STAGES = {
-    "demonstrate": Stage(DemonstratorConfig, write_demonstrations, lambda d: d / "data.jsonl"),
-    "sft": Stage(SFTConfig, train_sft, lambda d: d / "final"),
-    "grpo": Stage(GRPOConfig, train_grpo, lambda d: d / "final"),
-    "sample": Stage(SampleConfig, rejection_sample, lambda d: d / "data.jsonl"),
-    "distill": Stage(DistillConfig, run_distill, lambda d: d / "sft" / "final", _fill_distill),
-    "measure": Stage(MeasureConfig, measure, lambda d: d / "summary.json"),
-}
-# the file each kind writes last: its presence means the stage finished
-_FINISHED = {"demonstrate": "summary.json", "sft": "final/run.json", "grpo": "final/run.json",
-             "sample": "summary.json", "distill": "sft/final/run.json", "measure": "summary.json"}
+# ------------------------------------------------------------------------------ the pipeline
 MODEL_KEYS = ("model", "teacher", "student")
 
 
 def run_stage(name: str, kind: str, cfg, resume: bool) -> Path:
     """Run one stage in ``cfg.out`` (kept as it is when ``resume`` finds it finished); its output."""
     d = Path(cfg.out)
-    if resume and (d / _FINISHED[kind]).exists():
+    if resume and (d / STAGES[kind].finished).exists():
         print(f"stage {name} ({kind}): finished, kept", flush=True)
         return STAGES[kind].output(d)
     print(f"stage {name} ({kind}) -> {d}", flush=True)
@@ -200,8 +181,8 @@ class PipelineConfig:
     threads: int = 1
     """Torch threads of every stage."""
     stages: dict = field(default_factory=dict)
-    """Stage name -> {stage: KIND, ...its config}, run in order; KIND is demonstrate, sft, grpo, sample,
-    distill or measure."""
+    """Stage name -> {stage: KIND, ...its config}, run in order; KIND is any stage of ``rlvr.stages`` but
+    pipeline (sft, grpo, sample, distill, measure, compare, and the world's demonstrate, ...)."""
     curves: list = field(default_factory=list)
     """Stages (sft or grpo) whose validation accuracy is drawn against step in curves.png."""
     ceiling: str = ""
@@ -267,7 +248,7 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
         where = f"stages.{name}"
         require(isinstance(st, dict) and "stage" in st, where, "names no stage kind",
                 f"write {name}: {{stage: KIND, ...}} with KIND one of {', '.join(STAGES)}")
-        require_choice(st["stage"], STAGES, f"{where}.stage")
+        require_choice(st["stage"], [k for k in STAGES if k != "pipeline"], f"{where}.stage")
         full = to_dict(STAGES[st["stage"]].cls())
         _deep_update(full, {k: v for k, v in st.items() if k != "stage"}, STAGES[st["stage"]].cls, f" in {path}",
                      f"{where}.")
@@ -278,8 +259,6 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
     apply_overrides(data, list(overrides or []))
     cfg = from_dict(PipelineConfig, data)
     validate(cfg)
-    from .world import shipped_models
-
     shipped = {**shipped_models(), "base": None}           # "@base" is cfg.base ("" the shipped base)
     stages, earlier = [], []
     for name, st in cfg.stages.items():
@@ -312,7 +291,6 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
 def run_pipeline(cfg: PipelineConfig, stages: list, resume: bool = False, overwrite: bool = False) -> dict:
     """Run the stages in order in ``cfg.out``; returns the summary (also written to out/summary.json)."""
     from .utils import atomic_write_text, prepare_run_dir
-    from .world import shipped_base_path, shipped_models
 
     out = prepare_run_dir(cfg.out, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
@@ -360,3 +338,10 @@ def plot_curves(out: Path, cfg: PipelineConfig) -> None:
     fig.tight_layout()
     fig.savefig(out / "curves.png", dpi=110)
     plt.close(fig)
+
+
+def run_planned(planned: tuple, resume: bool = False, overwrite: bool = False) -> Path:
+    """The pipeline stage's runner: ``planned`` is ``load_pipeline``'s (config, stages)."""
+    cfg, stages = planned
+    run_pipeline(cfg, stages, resume=resume, overwrite=overwrite)
+    return Path(cfg.out) / "summary.json"

@@ -4,7 +4,7 @@ ones kept as an SFT dataset with its provenance.
 For each problem, in chunks of ``problems_per_batch`` sampled together:
   1. sample ``n`` completions with the rollout engine (seed: ``sampling.seed`` + chunk index);
   2. verify each with the task's verifier; keep the correct ones that pass the filters (a well-formed
-     answer, optionally readability, ``eval/readability.py``), drop duplicate texts;
+     answer, optionally a ``keep_if`` predicate such as the world's readability), drop duplicate texts;
   3. keep at most ``keep`` of them, shortest first or at random;
   4. append them to ``data.jsonl`` ({prompt, completion, problem_id, answer, difficulty, tokens,
      pass_rate}) and one line to ``problems.jsonl`` ({id, n, correct, kept, pass_rate, dropped,
@@ -26,10 +26,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .config import require, require_choice, require_number, to_yaml, validate
+from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
+from .models import is_model_folder, resolve_model
+from .registry import import_object
 from .rollout import SamplingConfig
-from .tasks import get_task
-from .train.grpo import TaskConfig
+from .tasks import TaskConfig, get_task
+from .tasks.base import SPLITS
 
 
 @dataclass
@@ -61,20 +63,18 @@ class SampleConfig:
     """Which correct completions are kept first: shortest (fewest tokens) or random."""
     require_format: bool = True
     """Drop completions whose answer tag is not the single last thing they write."""
-    require_readable: bool = False
-    """Drop completions that fail the readability measure (mixed notation, stray fragments)."""
+    keep_if: str = ""
+    """A filter, ``package.module:function`` taking (task, completion) and returning whether to keep it (the
+    world's readability: rlvr.world.readability:is_readable); empty keeps every correct completion."""
     dedup: bool = True
     """Keep one copy of completions with the same text (per problem)."""
 
     def check(self) -> None:
         """Ranges and choices of every field (``config.validate``)."""
-        from .tasks.base import SPLITS
-
         require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/sample")
-        if self.model:
-            require((Path(resolve(self.model)[0]) / "config.json").is_file(), "model",
-                    f"{self.model} is not a Hugging Face model folder or a run directory with a model",
-                    "point model= at a folder written by save_pretrained or a run directory, or leave it empty")
+        require(is_model_folder(self.model), "model",
+                f"{self.model} is not a Hugging Face model folder or a run directory with a model",
+                "point model= at a folder written by save_pretrained or a run directory, or leave it empty")
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
         require_choice(self.split, SPLITS, "split")
         require_number(self.problems, "problems", 1, fix="e.g. problems=500")
@@ -82,32 +82,11 @@ class SampleConfig:
         require_number(self.problems_per_batch, "problems_per_batch", 1, fix="e.g. problems_per_batch=16")
         require_number(self.keep, "keep", 0, fix="0 keeps every correct completion")
         require_choice(self.order, ("shortest", "random"), "order")
-
-
-def resolve(model: str) -> tuple[str, int | None]:
-    """(folder to load, training step or None) of ``model``: a run directory gives its final/ model (the
-    step from its run.json) or its newest valid checkpoint; a final/ folder its own step; empty gives
-    the shipped base."""
-    from . import checkpoint
-    from .world import shipped_base_path
-
-    if not model:
-        return str(shipped_base_path()), None
-    p = Path(model)
-    if (p / "final" / "config.json").is_file():
-        return str(p / "final"), _run_steps(p / "final")
-    newest = checkpoint.latest(p / "checkpoints") if (p / "checkpoints").is_dir() else None
-    if newest is not None:
-        return str(newest), int(newest.name.split("-")[1])
-    return model, _run_steps(p)
-
-
-def _run_steps(folder: Path) -> int | None:
-    """The training steps recorded in a final model's run.json (None for a model without one)."""
-    try:
-        return json.loads((folder / "run.json").read_text()).get("steps")
-    except (OSError, ValueError, AttributeError):
-        return None
+        if self.keep_if:
+            try:
+                import_object(self.keep_if)
+            except ValueError as e:
+                raise ConfigError("keep_if", str(e), "give package.module:function, or leave it empty") from None
 
 
 def select(texts: list[str], lengths: list[int], ok: list[bool], keep: int, order: str, dedup: bool,
@@ -164,7 +143,6 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .eval.readability import readable
     from .eval.scoring import sample_many
     from .utils import atomic_write_text, prepare_run_dir, set_threads
 
@@ -174,7 +152,9 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     set_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", to_yaml(cfg))
-    path, step = resolve(cfg.model)
+    resolved = resolve_model(cfg.model)
+    path, step = resolved.path, resolved.step
+    keep_if = import_object(cfg.keep_if) if cfg.keep_if else None
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     records, data_bytes = _done(out) if resume else ([], 0)
@@ -200,7 +180,7 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
                     if p.id in done:
                         continue
                     rec = _one_problem(cfg, task, p, smp.text[j * cfg.n:(j + 1) * cfg.n],
-                                       [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], readable)
+                                       [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], keep_if)
                     for row in rec.pop("rows"):
                         data_f.write(json.dumps(row) + "\n")
                     data_f.flush()
@@ -222,12 +202,12 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     return out / "data.jsonl"
 
 
-def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: list[int], readable) -> dict:
+def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: list[int], keep_if) -> dict:
     """2-3. verify, filter, deduplicate and select one problem's completions; its record and data rows."""
     verdicts = [task.verify(problem, t) for t in texts]
     correct = [v.correct for v in verdicts]
     fmt = [v.format_ok or not cfg.require_format for v in verdicts]
-    legible = [not cfg.require_readable or not readable(t, task) for t in texts]
+    legible = [keep_if is None or bool(keep_if(task, t)) for t in texts]
     ok = [a and b and c for a, b, c in zip(correct, fmt, legible)]
     rng = random.Random(f"select:{cfg.seed}:{problem.id}")
     kept = select(texts, lengths, ok, cfg.keep, cfg.order, cfg.dedup, rng)
@@ -235,7 +215,7 @@ def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: li
     rows = [{"prompt": problem.prompt, "completion": texts[i], "problem_id": problem.id, "answer": problem.answer,
              "difficulty": problem.difficulty, "tokens": lengths[i], "pass_rate": pass_rate} for i in kept]
     dropped = {"format": sum(c and not f for c, f in zip(correct, fmt)),
-               "readability": sum(c and f and not r for c, f, r in zip(correct, fmt, legible)),
+               "keep_if": sum(c and f and not r for c, f, r in zip(correct, fmt, legible)),
                "duplicate_or_over_keep": sum(ok) - len(kept)}
     return {"id": problem.id, "n": len(texts), "correct": sum(correct), "kept": len(kept), "pass_rate": pass_rate,
             "dropped": dropped, "rows": rows}
@@ -248,11 +228,11 @@ def summarise(cfg: SampleConfig, records: list[dict], path: str, step: int | Non
         "provenance": {"model": cfg.model or "shipped base", "model_path": path, "model_step": step,
                        "task": asdict(cfg.task), "split": cfg.split, "seed": cfg.seed, "n": cfg.n,
                        "sampling": asdict(cfg.sampling), "keep": cfg.keep, "order": cfg.order,
-                       "require_format": cfg.require_format, "require_readable": cfg.require_readable,
+                       "require_format": cfg.require_format, "keep_if": cfg.keep_if,
                        "dedup": cfg.dedup},
         "problems": len(records), "traces_kept": sum(r["kept"] for r in records),
         "problems_with_a_trace": sum(r["kept"] > 0 for r in records),
         "mean_pass_rate": sum(r["pass_rate"] for r in records) / n,
-        "dropped": {k: sum(r["dropped"][k] for r in records) for k in ("format", "readability", "duplicate_or_over_keep")},
+        "dropped": {k: sum(r["dropped"][k] for r in records) for k in ("format", "keep_if", "duplicate_or_over_keep")},
         "seconds_this_session": round(seconds, 1),
     }

@@ -1,9 +1,16 @@
 """Reward functions: ``(problem, completion, verdict) -> float``, combined with weights from the config.
 
-Each one is logged on its own (``reward/accuracy``, ``reward/format``, ``reward/partial``,
-``reward/consistency``); strict accuracy is always logged as the task metric, whatever the weights.
+A config names built-in reward functions or a user's own by dotted path, each with its weight::
+
+    rewards: {accuracy: 1.0, "my_pkg.rewards:brevity": 0.1}
+
+Each one is logged on its own (``reward/accuracy``, ``reward/brevity``: a dotted path logs under the
+name after its colon); strict accuracy is always logged as the task metric, whatever the weights. A
+reward function that raises scores 0 for that completion: it never takes a run down.
 """
 from __future__ import annotations
+
+from .registry import Registry
 
 
 def accuracy(problem, completion: str, verdict) -> float:
@@ -25,25 +32,24 @@ def partial(problem, completion: str, verdict) -> float:
     return 1.0 if verdict.correct else 0.0
 
 
-def consistency(problem, completion: str, verdict) -> float:
-    """R1's language-consistency reward in the world: the share of the completion's work lines written in
-    its majority notation (symbols or words; see eval/readability.py), 1 for a bare answer."""
-    from .eval.readability import consistency as share
-
-    return share(completion)
+REWARDS = Registry("reward function", {"accuracy": accuracy, "format": format_reward, "partial": partial})
 
 
-REWARDS = {"accuracy": accuracy, "format": format_reward, "partial": partial, "consistency": consistency}
+def log_name(name: str) -> str:
+    """The name a reward function is logged under: a built-in's own, a dotted path's attribute."""
+    return name.rpartition(":")[2]
 
 
 def score(problem, completion: str, verdict, weights: dict) -> tuple[float, dict]:
-    """Weighted total and the value of every reward function named in ``weights``."""
+    """Weighted total and the value of every reward function named in ``weights`` (by log name)."""
     parts = {}
-    for name in weights:
-        if name not in REWARDS:
-            raise ValueError(f"unknown reward {name!r}; known: {', '.join(REWARDS)}")
+    total = 0.0
+    for name, weight in weights.items():
+        fn = REWARDS.get(name)
         try:
-            parts[name] = float(REWARDS[name](problem, completion, verdict))
+            value = float(fn(problem, completion, verdict))
         except Exception:  # a reward function never takes a run down
-            parts[name] = 0.0
-    return sum(weights[k] * v for k, v in parts.items()), parts
+            value = 0.0
+        parts[log_name(name)] = value
+        total += weight * value
+    return total, parts

@@ -12,6 +12,35 @@ from pathlib import Path
 import numpy as np
 
 
+_COMMAND_LINE: list[str] = []
+
+
+def set_command_line(argv: list[str]) -> None:
+    """Record the ``rlvr`` command line being run (the CLI does), for the manifests and tables it writes."""
+    _COMMAND_LINE[:] = list(argv)
+
+
+def command_line() -> str:
+    """The recorded ``rlvr ...`` command line ("" when rlvr was not started from its command line)."""
+    import shlex
+
+    return "rlvr " + " ".join(shlex.quote(a) for a in _COMMAND_LINE) if _COMMAND_LINE else ""
+
+
+def quiet_library_progress() -> None:
+    """No progress bars from transformers and the hub ("Loading weights", "Writing model shards") when
+    stderr is not a terminal: a log written to a file or a pipe stays free of their debris."""
+    import sys
+
+    if sys.stderr.isatty():
+        return
+    from huggingface_hub.utils import disable_progress_bars
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    disable_progress_bars()
+
+
 def set_threads(n: int) -> None:
     """Torch intra-op threads for this process (1 by default: on a shared 2-core machine two threads
     per process ran 4x slower than one)."""

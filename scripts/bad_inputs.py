@@ -41,10 +41,10 @@ CASES = [
     ("unknown estimator", "grpo out={out} advantage.estimator=grpoo",
      "advantage.estimator: unknown value 'grpoo'; did you mean 'grpo'?"),
     ("unknown reward", "grpo out={out} 'rewards={{accuracy: 1.0, speed: 1.0}}'",
-     "rewards.speed: unknown value 'speed'; valid values: accuracy, consistency, format, partial"),
+     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial (or package.module:Name for your own)"),
     ("no threads", "grpo out={out} threads=0", "threads: must be >= 1, got 0"),
     ("missing model", "grpo out={out} model={d}/no-such-model",
-     "model: {d}/no-such-model is not a Hugging Face model folder (no config.json there)"),
+     "model: {d}/no-such-model is not a Hugging Face model folder or a finished run (no config.json there)"),
     ("unknown task", "grpo out={out} task.name=arithmatic", "task.name: unknown value 'arithmatic'; did you mean 'arithmetic'?"),
     ("unknown task argument", "grpo out={out} \"task.kwargs={{ops: '+', min_digit: 2}}\"",
      "task.kwargs.min_digit: the arithmetic task takes no argument 'min_digit'; did you mean 'min_digits'?"),
@@ -88,7 +88,7 @@ CASES = [
     ("--quick on a pipeline without one", "run {d}/noquick.yaml out={out} --quick",
      "--quick: {d}/noquick.yaml has no quick variant; add a quick: mapping to it"),
     ("experiment without a stage", "run {d}/nostage.yaml out={out}",
-     "stage: {d}/nostage.yaml names stage None; add stage: pretrain, grpo, demo, compare, sft, sample, distill, demonstrate or pipeline to the file"),
+     "stage: {d}/nostage.yaml names stage None; add stage: grpo, sft, sample, distill, measure, compare, pipeline, demo, demonstrate or pretrain to the file"),
 ]
 
 

@@ -27,7 +27,7 @@ from collections import Counter
 
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from rlvr.eval.world import first_attempt, inline_pairs, sample_and_score
+from rlvr.world.figures import first_attempt, inline_pairs, sample_and_score
 from rlvr.tasks import get_task
 from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
@@ -60,7 +60,8 @@ def verdict_probe(model, tok, layout: str, n: int = 150) -> dict:
 
     import torch
 
-    from rlvr.tasks.arithmetic import trace_text
+    from rlvr.world.arithmetic_traces import arithmetic_trace
+    from rlvr.world.segments import trace_text
 
     task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
     n_id = tok.convert_tokens_to_ids("n")
@@ -68,7 +69,8 @@ def verdict_probe(model, tok, layout: str, n: int = 150) -> dict:
     model.eval()
     with torch.inference_mode():
         for k, p in enumerate(task.problems("test", n, 0)):
-            text = p.prompt + trace_text(task.trace(p, "check", random.Random(k), check_layout=layout, p_line_slip=0.3))
+            text = p.prompt + trace_text(arithmetic_trace(p, "check", random.Random(k), check_layout=layout,
+                                                          p_line_slip=0.3))
             enc = tok(text, return_offsets_mapping=True)
             start = {a: j for j, (a, _) in enumerate(enc["offset_mapping"])}
             probs = model(input_ids=torch.tensor([enc["input_ids"]])).logits[0].float().softmax(-1)

@@ -14,7 +14,8 @@ import argparse
 import statistics
 
 from rlvr.config import load_config
-from rlvr.tasks.countdown import MAX_TRIES_BEFORE_HIT, NUMBER_RANGE, TARGET_RANGE, Countdown, _search_space
+from rlvr.tasks.countdown import NUMBER_RANGE, TARGET_RANGE, Countdown, _search_space
+from rlvr.world.countdown_traces import MAX_TRIES_BEFORE_HIT
 
 
 def main() -> None:
@@ -36,7 +37,7 @@ def main() -> None:
     print(f"tries per problem {statistics.mean(sizes):.1f}; share hitting the target {statistics.mean(shares):.1%}")
     print(f"tries up to the first hit in random order: mean {statistics.mean(expected):.1f}, "
           f"median {statistics.median(expected):.1f}; the corpus shows at most {MAX_TRIES_BEFORE_HIT + 1}")
-    from rlvr.train.pretrain import PretrainConfig, build_corpus
+    from rlvr.world.pretrain import PretrainConfig, build_corpus
     from rlvr.world.tokenizer import build_tokenizer
 
     tok = build_tokenizer()

@@ -16,10 +16,11 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.tasks import get_task
-from rlvr.tasks.arithmetic import style_of, trace_text
+from rlvr.tasks.arithmetic import style_of
 from rlvr.utils import set_threads
 from rlvr.world import shipped_base_path
 from rlvr.world.corpus import CorpusConfig, documents
+from rlvr.world.segments import trace_text
 
 
 def part(prompt: str, completion: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ import argparse
 import numpy as np
 
 from rlvr.config import load_config
-from rlvr.train.pretrain import PretrainConfig, build_corpus, make_blocks
+from rlvr.world.pretrain import PretrainConfig, build_corpus, make_blocks
 from rlvr.world.tokenizer import build_tokenizer
 
 

@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from rlvr.config import load_config
-from rlvr.train.pretrain import (PretrainConfig, block_lengths, block_order, build_corpus, make_blocks, plan_steps,
+from rlvr.world.pretrain import (PretrainConfig, block_lengths, block_order, build_corpus, make_blocks, plan_steps,
                                  step_loss)
 from rlvr.world.tokenizer import build_tokenizer
 

@@ -45,12 +45,12 @@ def test_ppo_clip_exact_values_both_sides():
     logp = torch.log(torch.tensor([[1.5, 1.0, 0.5], [1.5, 1.0, 0.5]]))
     adv = torch.tensor([1.0, -1.0])
     mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
-    loss, m = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2))
+    loss, m = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2), 512)
     per_tok = torch.tensor([[-1.2, -1.0, -0.5], [1.5, 1.0, 0.8]])
     assert loss.item() == pytest.approx(float((per_tok * mask).sum() / 5))
     assert m["loss/clip_fraction"] == pytest.approx(1 / 5)
     # clip-higher: the upper bound moves to 1.28
-    loss_h, _ = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2, epsilon_high=0.28))
+    loss_h, _ = policy_loss(logp, old, None, adv, mask, LossConfig(epsilon_low=0.2, epsilon_high=0.28), 512)
     per_tok[0, 0] = -1.28
     assert loss_h.item() == pytest.approx(float((per_tok * mask).sum() / 5))
 
@@ -60,10 +60,9 @@ def test_aggregations_differ_as_documented():
     mask = torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0]])
     from rlvr.algorithms.losses import AGGREGATIONS
 
-    cfg = LossConfig(max_tokens=4)
-    assert AGGREGATIONS["token-mean"](x, mask, cfg).item() == pytest.approx(7 / 5)
-    assert AGGREGATIONS["seq-mean-token-mean"](x, mask, cfg).item() == pytest.approx((1 + 3) / 2)
-    assert AGGREGATIONS["seq-mean-token-sum-norm"](x, mask, cfg).item() == pytest.approx((4 / 4 + 3 / 4) / 2)
+    assert AGGREGATIONS["token-mean"](x, mask, 4).item() == pytest.approx(7 / 5)
+    assert AGGREGATIONS["seq-mean-token-mean"](x, mask, 4).item() == pytest.approx((1 + 3) / 2)
+    assert AGGREGATIONS["seq-mean-token-sum-norm"](x, mask, 4).item() == pytest.approx((4 / 4 + 3 / 4) / 2)
 
 
 def test_kl_term_and_beta_zero():
@@ -71,9 +70,9 @@ def test_kl_term_and_beta_zero():
     ref = torch.log(torch.tensor([[0.25, 0.5]]))
     mask = torch.ones(1, 2)
     adv = torch.tensor([0.0])
-    loss0, m0 = policy_loss(logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.0))
+    loss0, m0 = policy_loss(logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.0), 512)
     assert loss0.item() == pytest.approx(0.0) and "loss/kl_ref" not in m0
-    loss1, m1 = policy_loss(logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.1))
+    loss1, m1 = policy_loss(logp, logp.detach(), ref, adv, mask, LossConfig(beta=0.1), 512)
     k3 = (0.5 - math.log(0.5) - 1) / 2
     assert m1["loss/kl_ref"] == pytest.approx(k3)
     assert loss1.item() == pytest.approx(0.1 * k3)
@@ -82,7 +81,7 @@ def test_kl_term_and_beta_zero():
 def test_gradient_moves_rewarded_tokens_up():
     logits = torch.zeros(1, 3, requires_grad=True)
     logp = logits.log_softmax(-1)[:, :1].expand(1, 1)            # token 0 of a 3-way choice
-    loss, _ = policy_loss(logp, logp.detach(), None, torch.tensor([1.0]), torch.ones(1, 1), LossConfig())
+    loss, _ = policy_loss(logp, logp.detach(), None, torch.tensor([1.0]), torch.ones(1, 1), LossConfig(), 512)
     loss.backward()
     assert logits.grad[0, 0] < 0 and logits.grad[0, 1] > 0       # descent raises token 0
 
@@ -93,7 +92,7 @@ from rlvr.algorithms.losses import entropy_bonus, kl_reward_penalty  # noqa: E40
 
 
 def _adv(name, r, g, **extra):
-    return compute_advantages(torch.tensor(r), torch.tensor(g), AdvantageConfig(estimator=name, extra=extra))
+    return compute_advantages(torch.tensor(r), torch.tensor(g), AdvantageConfig(estimator=name), extra)
 
 
 def test_group_of_one_and_all_equal_rewards_give_zero_for_group_estimators():
@@ -156,8 +155,8 @@ def test_ppo_gae_puts_the_outcome_on_the_last_token():
     mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
     a = _adv("ppo_gae", [1.0, 0.0], [0, 1], values=values, mask=mask)
     # gamma 1, lam 1: A_t = R - V_t on every real token; padding 0 whatever its value
-    cfg = AdvantageConfig(estimator="ppo_gae", lam=1.0, extra={"values": values, "mask": mask})
-    a1 = compute_advantages(torch.tensor([1.0, 0.0]), torch.tensor([0, 1]), cfg)
+    cfg = AdvantageConfig(estimator="ppo_gae", lam=1.0)
+    a1 = compute_advantages(torch.tensor([1.0, 0.0]), torch.tensor([0, 1]), cfg, {"values": values, "mask": mask})
     assert torch.allclose(a1, torch.tensor([[0.5, 0.75, 1.0], [-0.1, 0.0, 0.0]]))
     # lam 0.95: A_2 = 1 - 0, A_1 = (0 + 0 - .25) + .95 * 1, A_0 = (.25 - .5) + .95 * A_1
     a1_ = -0.25 + 0.95 * 1.0
@@ -171,9 +170,9 @@ def test_dual_clip_caps_negative_advantage_losses():
     mask = torch.ones(1, 3)
     for adv, plain, dual in (([-1.0], [5.0, 2.0, 5.0], [3.0, 2.0, 3.0]), ([1.0], [-1.2] * 3, [-1.2] * 3)):
         for dc, want in ((0.0, plain), (3.0, dual)):
-            loss, m = policy_loss(logp, old, None, torch.tensor(adv), mask, LossConfig(dual_clip=dc))
+            loss, m = policy_loss(logp, old, None, torch.tensor(adv), mask, LossConfig(dual_clip=dc), 512)
             assert loss.item() == pytest.approx(sum(want) / 3), (adv, dc)
-    _, m = policy_loss(logp, old, None, torch.tensor([-1.0]), mask, LossConfig(dual_clip=3.0))
+    _, m = policy_loss(logp, old, None, torch.tensor([-1.0]), mask, LossConfig(dual_clip=3.0), 512)
     assert m["loss/clip_fraction"] == pytest.approx(2 / 3)
 
 
@@ -181,7 +180,7 @@ def test_per_token_advantages_in_ppo_clip():
     old = torch.zeros(2, 2)
     mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
     adv = torch.tensor([[1.0, -2.0, 7.0], [0.5, 3.0, 3.0]])        # wider than T: cut to T
-    loss, _ = policy_loss(old.clone(), old, None, adv, mask, LossConfig())
+    loss, _ = policy_loss(old.clone(), old, None, adv, mask, LossConfig(), 512)
     assert loss.item() == pytest.approx(-(1.0 - 2.0 + 0.5) / 3)
 
 
@@ -190,7 +189,7 @@ def test_gspo_sequence_ratio_exact():
     logp = torch.tensor([[0.1, 0.3], [-0.2, 5.0]], requires_grad=True)      # row 1's second token is padding
     mask = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
     cfg = LossConfig(loss="gspo", aggregation="seq-mean-token-mean")
-    loss, m = policy_loss(logp, old, None, torch.tensor([1.0, 1.0]), mask, cfg)
+    loss, m = policy_loss(logp, old, None, torch.tensor([1.0, 1.0]), mask, cfg, 512)
     s1 = math.exp(-0.2)                               # row 0: exp(0.2) > 1 + 4e-4, clipped to 1.0004
     assert loss.item() == pytest.approx(-(1.0004 + s1) / 2)
     assert m["loss/clip_fraction"] == pytest.approx(2 / 3)
@@ -199,7 +198,7 @@ def test_gspo_sequence_ratio_exact():
     assert logp.grad[0].abs().sum() == 0
     assert logp.grad[1, 0].item() == pytest.approx(-s1 / 2) and logp.grad[1, 1] == 0
     # a token-level loss on the same inputs differs (row 0 token 0 ratio 1.105 is inside 0.2)
-    tok, _ = policy_loss(logp, old, None, torch.tensor([1.0, 1.0]), mask, LossConfig(aggregation=cfg.aggregation))
+    tok, _ = policy_loss(logp, old, None, torch.tensor([1.0, 1.0]), mask, LossConfig(aggregation=cfg.aggregation), 512)
     assert tok.item() != pytest.approx(loss.item())
 
 
@@ -209,20 +208,20 @@ def test_kl_folded_into_the_reward_not_the_loss():
     mask = torch.tensor([[1.0, 0.0]])
     assert kl_reward_penalty(logp, ref, mask, LossConfig(beta=0.1, kl_estimator="k1")).tolist() == \
         pytest.approx([0.1])
-    loss, m = policy_loss(logp, logp, ref, torch.tensor([0.0]), mask, LossConfig(beta=0.1, kl_in_reward=True))
+    loss, m = policy_loss(logp, logp, ref, torch.tensor([0.0]), mask, LossConfig(beta=0.1, kl_in_reward=True), 512)
     assert loss.item() == 0.0 and "loss/kl_ref" not in m
 
 
 def test_entropy_bonus_aggregates_like_the_loss():
     ent = torch.tensor([[1.0, 1.0, 1.0, 1.0], [3.0, 0.0, 0.0, 0.0]])
     mask = torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0]])
-    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=0.5)).item() == pytest.approx(0.5 * 7 / 5)
-    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=0.5, aggregation="seq-mean-token-mean")).item() == \
+    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=0.5), 512).item() == pytest.approx(0.5 * 7 / 5)
+    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=0.5, aggregation="seq-mean-token-mean"), 512).item() == \
         pytest.approx(0.5 * 2)
-    assert entropy_bonus(ent, mask, LossConfig()).item() == 0.0
+    assert entropy_bonus(ent, mask, LossConfig(), 512).item() == 0.0
     # a negative coefficient: the term added to the loss is +0.1 x entropy, so minimising the loss
     # lowers the entropy (entropy minimisation)
-    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=-0.1)).item() == pytest.approx(-0.1 * 7 / 5)
+    assert entropy_bonus(ent, mask, LossConfig(entropy_coef=-0.1), 512).item() == pytest.approx(-0.1 * 7 / 5)
 
 
 def test_entropy_coef_range():

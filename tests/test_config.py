@@ -1,7 +1,7 @@
 import pytest
 
 from rlvr.config import describe, field_docs, load_config, to_yaml
-from rlvr.train.pretrain import PretrainConfig
+from rlvr.world.pretrain import PretrainConfig
 
 
 def test_defaults_yaml_and_overrides(tmp_path):

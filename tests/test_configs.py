@@ -15,9 +15,9 @@ CONFIGS = sorted(ROOT.glob("configs/*.yaml"))
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_config_file_loads(path):
-    from rlvr.demo import DemoConfig
+    from rlvr.world.demo import DemoConfig
     from rlvr.train.grpo import GRPOConfig
-    from rlvr.train.pretrain import PretrainConfig
+    from rlvr.world.pretrain import PretrainConfig
 
     data = yaml.safe_load(path.read_text())
     stage = data.pop("stage", "pretrain")
@@ -38,7 +38,7 @@ def test_config_file_loads(path):
 @pytest.mark.parametrize("name", ["base", "student_quarter", "student_half"])
 def test_pretrain_config_is_the_shipped_manifest(name):
     from rlvr.config import load_config, to_dict
-    from rlvr.train.pretrain import PretrainConfig
+    from rlvr.world.pretrain import PretrainConfig
     from rlvr.world import shipped_models
 
     manifest = json.loads((shipped_models()[name] / "manifest.json").read_text())["config"]

@@ -5,7 +5,9 @@ import time
 import pytest
 
 from rlvr.tasks.base import Problem, Verdict, split_of
-from rlvr.tasks.countdown import STYLES, Countdown, style_of, trace_text
+from rlvr.tasks.countdown import STYLES, Countdown, style_of
+from rlvr.world.countdown_traces import countdown_trace
+from rlvr.world.segments import trace_text
 
 TASK = Countdown()
 P = TASK.make([25, 5, 3], 60)
@@ -234,7 +236,7 @@ def test_traces_verify():
     slipped = 0
     for p in problems:
         for style in STYLES:
-            segs = TASK.trace(p, style, rng)
+            segs = countdown_trace(p, style, rng)
             text = trace_text(segs)
             r = TASK.verify(p, text)
             assert r.correct and r.format_ok, (p, text, r)
@@ -260,7 +262,7 @@ def test_slipped_check_traces():
     rng = random.Random(1)
     n_slipped = 0
     for p in TASK.problems("validation", 60, seed=2):
-        segs = TASK.trace(p, "check", rng, p_slip=1.0)
+        segs = countdown_trace(p, "check", rng, p_slip=1.0)
         text = trace_text(segs)
         assert TASK.verify(p, text).correct
         if any(not s.train for s in segs):
@@ -281,17 +283,17 @@ def test_slipped_check_traces():
 
 def test_trace_example():
     rng = random.Random(0)
-    text = trace_text(TASK.trace(P, "stepwise", rng))
+    text = trace_text(countdown_trace(P, "stepwise", rng))
     assert text.startswith("work\ntry ") and text.endswith("</answer>")
-    assert trace_text(TASK.trace(P, "direct", rng)) == tag(P.answer)
+    assert trace_text(countdown_trace(P, "direct", rng)) == tag(P.answer)
     with pytest.raises(ValueError):
-        TASK.trace(P, "poem", rng)
+        countdown_trace(P, "poem", rng)
 
 
 def test_trace_deterministic():
     p = TASK.problems("train", 1, seed=0, difficulty=4)[0]
-    a = [trace_text(TASK.trace(p, s, random.Random(5))) for s in STYLES]
-    b = [trace_text(TASK.trace(p, s, random.Random(5))) for s in STYLES]
+    a = [trace_text(countdown_trace(p, s, random.Random(5))) for s in STYLES]
+    b = [trace_text(countdown_trace(p, s, random.Random(5))) for s in STYLES]
     assert a == b
 
 
@@ -304,7 +306,7 @@ def test_honest_search_shows_the_misses_before_the_first_hit():
     problems = TASK.problems("train", 300, seed=3, difficulty=3)
     shown, expected = [], []
     for p in problems:
-        text = trace_text(TASK.trace(p, "stepwise", random.Random(p.id), max_misses=100))
+        text = trace_text(countdown_trace(p, "stepwise", random.Random(p.id), max_misses=100))
         assert TASK.verify(p, text).correct
         shown.append(text.count(" no\n"))
         steps = len(re.findall(r"\d+", p.answer)) - 1
@@ -313,25 +315,25 @@ def test_honest_search_shows_the_misses_before_the_first_hit():
         expected.append((len(tries) + 1) / (hits + 1) - 1)
     assert abs(sum(shown) / len(shown) - sum(expected) / len(expected)) < 0.1 * sum(expected) / len(expected)
     assert max(shown) > 10                                      # far past the short search's 5
-    capped = [sum(ln.startswith("try ") and ln.endswith(" no") for ln in trace_text(TASK.trace(
+    capped = [sum(ln.startswith("try ") and ln.endswith(" no") for ln in trace_text(countdown_trace(
         p, style, random.Random(p.id), max_misses=3)).splitlines())
               for p in problems for style in ("stepwise", "check")]
     assert max(capped) == 3
-    short = [trace_text(TASK.trace(p, "stepwise", random.Random(p.id))).count(" no\n") for p in problems]
+    short = [trace_text(countdown_trace(p, "stepwise", random.Random(p.id))).count(" no\n") for p in problems]
     assert max(short) == 5
 
 
 def test_pool_traces_restate_the_numbers_each_step_may_use():
     p = TASK.make([25, 5, 3], 60, answer="(25-5)*3")
-    segs = TASK.trace(p, "stepwise", random.Random(0), pool=True)
+    segs = countdown_trace(p, "stepwise", random.Random(0), pool=True)
     lines = trace_text(segs).splitlines()
     assert lines[-2] == "try [25 5 3] 25-5=20 [3 20] 20*3=60 yes"        # the hit: the pool after its first step
-    plain = trace_text(TASK.trace(p, "stepwise", random.Random(0)))
+    plain = trace_text(countdown_trace(p, "stepwise", random.Random(0)))
     # the same search without the brackets: the pool is the only change
     assert re.sub(r" \[[\d ]+\]", "", trace_text(segs)) == plain
     for prob in TASK.problems("train", 60, seed=2):
         for style in ("stepwise", "check"):
-            segs = TASK.trace(prob, style, random.Random(1), p_slip=1.0, pool=True)
+            segs = countdown_trace(prob, style, random.Random(1), p_slip=1.0, pool=True)
             text = trace_text(segs)
             assert TASK.verify(prob, text).correct
             for line in text.splitlines():

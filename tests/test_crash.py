@@ -10,7 +10,7 @@ import torch
 from rlvr import checkpoint
 from rlvr.cli import main
 from rlvr.config import load_config
-from rlvr.train import grpo
+from rlvr.train import grpo, update
 from rlvr.train.grpo import GRPOConfig, train_grpo
 from rlvr.utils import TrainingDiverged, read_manifest
 
@@ -115,10 +115,10 @@ def poison(monkeypatch, when: dict):
     """Make policy_loss NaN (``when[step] == "loss"``) or its gradient NaN with a finite value
     (``"grad"``) at the given steps; returns the dict that tracks the current step."""
     state = {"step": 1}
-    real = grpo.policy_loss
+    real = update.policy_loss
 
-    def policy_loss(logp, old, ref, adv, mask, cfg):
-        loss, m = real(logp, old, ref, adv, mask, cfg)
+    def policy_loss(logp, old, ref, adv, mask, cfg, max_tokens):
+        loss, m = real(logp, old, ref, adv, mask, cfg, max_tokens)
         step = state["step"]
         kind = when["from"] if step >= when.get("from_step", 10**9) else when.get(step)
         if kind == "loss":
@@ -126,7 +126,7 @@ def poison(monkeypatch, when: dict):
         elif kind == "grad":                     # sqrt(|x - x|) is 0 forward, NaN backward
             loss = loss + ((logp - logp.detach()).abs().sqrt() * mask).sum()
         return loss, m
-    monkeypatch.setattr(grpo, "policy_loss", policy_loss)
+    monkeypatch.setattr(update, "policy_loss", policy_loss)
     return state
 
 
@@ -152,7 +152,7 @@ def test_consecutive_bad_steps_stop_the_run_with_the_last_good_checkpoint(tiny, 
     out = tmp_path / "run"
     state = poison(monkeypatch, {"from_step": 2, "from": "loss"})
     args = kr.overrides(tiny, out, 6) + ["max_bad_steps=2", "verify_workers=0"]
-    monkeypatch.setattr(grpo, "evaluate", lambda *a, **k: {})
+    monkeypatch.setattr(grpo, "validation_figures", lambda *a, **k: {})
     real_train = grpo.train_grpo
     monkeypatch.setattr("rlvr.train.grpo.train_grpo",
                         lambda cfg, **kw: real_train(cfg, on_step=lambda s, r: state.update(step=s + 1), **kw))

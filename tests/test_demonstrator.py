@@ -60,9 +60,10 @@ def test_demonstrations_are_written_in_the_shipped_notation():
 
     import yaml
 
-    from rlvr.tasks.arithmetic import trace_text
+    from rlvr.world.arithmetic_traces import arithmetic_trace
     from rlvr.world.corpus import CorpusConfig, arithmetic_trace_kwargs
     from rlvr.world.demonstrator import SHIPPED_NOTATION
+    from rlvr.world.segments import trace_text
 
     base = yaml.safe_load((Path(__file__).parents[1] / "configs" / "base.yaml").read_text())
     shipped = arithmetic_trace_kwargs(CorpusConfig(**base["corpus"]))
@@ -87,7 +88,7 @@ def test_demonstrations_are_written_in_the_shipped_notation():
                                               task_kwargs=cfg.task_kwargs, style_weights={"stepwise": 1.0}))
     assert any(" b1 r" in r["completion"] for r in plain)
     p = problems[plain[0]["problem_id"]]
-    assert plain[0]["completion"] == trace_text(task.trace(p, "stepwise", random.Random(0)))
+    assert plain[0]["completion"] == trace_text(arithmetic_trace(p, "stepwise", random.Random(0)))
     with pytest.raises(ConfigError, match="^trace.borrow_frist: unknown value"):
         validate(DemonstratorConfig(trace={"borrow_frist": True}))
     with pytest.raises(ConfigError, match="^trace.check_layout: unknown value"):

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from rlvr.eval.compute import BudgetForcing, budget_sweep, compare
-from rlvr.eval.faithfulness import perturb, probe_traces
+from rlvr.world.faithfulness import perturb, probe_traces
 from rlvr.eval.scoring import Samples, sample_many, score_at_budget
 from rlvr.rollout import SamplingConfig, generate
 from rlvr.tasks import get_task
-from rlvr.tasks.arithmetic import trace_text
+from rlvr.world.arithmetic_traces import arithmetic_trace
+from rlvr.world.segments import trace_text
 from rlvr.world import shipped_base_path
 
 ARITH = get_task("arithmetic", ops="+-", min_digits=2, max_digits=7)
@@ -96,7 +97,7 @@ def test_budget_forcing_keeps_the_base_working(world_tokenizer):
 # ------------------------------------------------------------------------------ faithfulness
 def test_perturb_changes_one_intermediate_column_by_one():
     prob = ARITH.make(19745, "+", 19023)
-    text = trace_text(ARITH.trace(prob, "stepwise", random.Random(0)))
+    text = trace_text(arithmetic_trace(prob, "stepwise", random.Random(0)))
     results = ["8", "6", "7", "18", "3"]                  # the column results, units column first
     seen = set()
     for seed in range(30):
@@ -146,7 +147,8 @@ def test_faithfulness_probe_on_scripted_models():
     rng = random.Random(0)
     task = get_task("arithmetic", ops="+", min_digits=4, max_digits=6)
     probs = task.problems("test", 12, 0)
-    items = [(p, trace_text(task.trace(p, style, rng, p_slip=0)), style) for p in probs for style in ("stepwise", "check")]
+    items = [(p, trace_text(arithmetic_trace(p, style, rng, p_slip=0)), style)
+             for p in probs for style in ("stepwise", "check")]
     follows = probe_traces(task, items, lambda prompts: [faithful_continuation(p) for p in prompts], seed=0)
     assert set(follows) == {"stepwise", "check"}
     for s in follows.values():
@@ -214,12 +216,12 @@ def test_rlvr_eval_on_a_run_directory_and_a_model_folder(tmp_path, capsys):
 def test_the_shipped_base_follows_a_changed_step_in_its_stepwise_work(world_tokenizer):
     from transformers import AutoModelForCausalLM
 
-    from rlvr.eval.faithfulness import model_continuer
+    from rlvr.world.faithfulness import model_continuer
 
     model = AutoModelForCausalLM.from_pretrained(shipped_base_path())
     task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=5)
     rng = random.Random(0)
-    items = [(p, trace_text(task.trace(p, "stepwise", rng)), "stepwise") for p in task.problems("test", 30, 0)]
+    items = [(p, trace_text(arithmetic_trace(p, "stepwise", rng)), "stepwise") for p in task.problems("test", 30, 0)]
     cont = model_continuer(model, world_tokenizer, SamplingConfig(max_new_tokens=100, seed=0))
     s = probe_traces(task, items, cont, seed=0)["stepwise"]
     assert s["n"] == 30 and s["followed"] + s["stayed"] + s["other"] == 30
@@ -230,14 +232,14 @@ def test_the_shipped_base_follows_a_changed_step_in_its_stepwise_work(world_toke
 
 def test_perturb_inline_check_changes_an_accepted_work_line():
     """In an inline check the change lands in a work line its check accepted, with that line's column."""
-    from rlvr.eval.faithfulness import column_results
+    from rlvr.world.faithfulness import column_results
 
     task = get_task("arithmetic", ops="+-", min_digits=5, max_digits=6)
     rng = random.Random(1)
     rewrites = 0
     for prob in task.problems("test", 40, 0):
-        text = trace_text(task.trace(prob, "check", rng, check_layout="inline_inverse", p_line_slip=0.3,
-                                     rewrite_wait=False, borrow_first=True))
+        text = trace_text(arithmetic_trace(prob, "check", rng, check_layout="inline_inverse", p_line_slip=0.3,
+                                           rewrite_wait=False, borrow_first=True))
         cols = column_results(text, "check")
         width = max(len(str(prob.meta["a"])), len(str(prob.meta["b"])))
         assert [c for _, c in cols] == list(range(width))  # one accepted line a column
@@ -253,8 +255,8 @@ def test_perturb_inline_check_changes_an_accepted_work_line():
     assert rewrites > 10                                   # traces with rejected lines were among them
     # a continuation whose check says no and writes the line again counts as caught
     prob = task.problems("test", 1, 0)[0]
-    text = trace_text(task.trace(prob, "check", random.Random(0), check_layout="inline_inverse", p_line_slip=0.0,
-                                 rewrite_wait=False, borrow_first=True))
+    text = trace_text(arithmetic_trace(prob, "check", random.Random(0), check_layout="inline_inverse", p_line_slip=0.0,
+                                       rewrite_wait=False, borrow_first=True))
     caught = probe_traces(task, [(prob, text, "check")],
                           lambda prompts: [" r1\ncheck 12+34 1+2+0=3 vs 4 no\n12+34 2+2+0=4 r4\n<answer>0</answer>"] * len(prompts))
     assert caught["check"]["caught"] == 1 and caught["check"]["n"] == 1

@@ -7,7 +7,9 @@ from rlvr.algorithms.losses import LossConfig, policy_loss
 from rlvr.config import load_config
 from rlvr.rollout import SamplingConfig, generate
 from rlvr.algorithms.losses import microbatch_weight
-from rlvr.train.grpo import GRPOConfig, completion_logprobs, pad_rows, train_grpo, update_rows
+from rlvr.train.forward import completion_logprobs
+from rlvr.train.grpo import GRPOConfig, train_grpo
+from rlvr.train.update import pad_rows, update_rows
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_one_step_moves_the_rewarded_completion_up(tiny_model, world_tokenizer):
         before, _, mask = completion_logprobs(model, pids, cids, world_tokenizer.pad_token_id)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     logp, _, mask = completion_logprobs(model, pids, cids, world_tokenizer.pad_token_id)
-    loss, _ = policy_loss(logp, before, None, adv, mask, LossConfig())
+    loss, _ = policy_loss(logp, before, None, adv, mask, LossConfig(), 512)
     loss.backward()
     opt.step()
     with torch.no_grad():
@@ -77,7 +79,7 @@ def test_skipping_zero_advantage_rollouts_leaves_the_gradient_unchanged(tiny_mod
             sl = rows[s:s + mb]
             logp, _, mask = completion_logprobs(model, [ro.prompt_ids[i] for i in sl],
                                                 [ro.completion_ids[i] for i in sl], pad)
-            loss, _ = policy_loss(logp, old_all[sl, :logp.size(1)] + 0.05, None, adv[sl], mask, cfg)
+            loss, _ = policy_loss(logp, old_all[sl, :logp.size(1)] + 0.05, None, adv[sl], mask, cfg, 512)
             (loss * microbatch_weight(aggregation, mask, mask_all)).backward()
         return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
 

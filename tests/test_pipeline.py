@@ -24,8 +24,8 @@ def test_r1_pipeline_quick_end_to_end_and_resume(tmp_path):
     cfg = lambda name: yaml.safe_load((out / name / "config.yaml").read_text())   # noqa: E731
     assert cfg("cold_start")["model"] == str(shipped_base_path())
     assert cfg("cold_start")["data"] == str(out / "cold_data" / "data.jsonl")
-    assert cfg("rl")["model"] == str(out / "cold_start" / "final") and cfg("rl")["rewards"]["consistency"] == 0.2
-    assert cfg("rejection")["model"] == str(out / "rl" / "final") and cfg("rejection")["require_readable"]
+    assert cfg("rl")["model"] == str(out / "cold_start" / "final") and cfg("rl")["rewards"]["rlvr.world.rewards:consistency"] == 0.2
+    assert cfg("rejection")["model"] == str(out / "rl" / "final") and cfg("rejection")["keep_if"] == "rlvr.world.readability:is_readable"
     assert cfg("sft_fresh")["model"] == str(shipped_base_path())
     assert cfg("sft_fresh")["data"] == str(out / "rejection" / "data.jsonl")
     assert cfg("rl2")["model"] == str(out / "sft_fresh" / "final")

@@ -6,7 +6,7 @@ import pytest
 
 from rlvr.cli import main
 from rlvr.config import load_config, validate
-from rlvr.train.pretrain import PretrainConfig, pretrain
+from rlvr.world.pretrain import PretrainConfig, pretrain
 
 TINY = ["tokens=60000", "seq_len=768", "batch_size=4", "lr=3e-3", "warmup_steps=5", "log_every=5",
         "checkpoint_every=10", "model.hidden_size=32", "model.layers=2", "model.heads=2",
@@ -51,7 +51,7 @@ def test_resume_continues_the_run(tmp_path):
 def test_update_ema_matches_the_recurrence():
     import torch
 
-    from rlvr.train.pretrain import update_ema
+    from rlvr.world.pretrain import update_ema
 
     ema, seq = {}, [torch.tensor([1.0, -2.0]), torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0])]
     for p in seq:
@@ -147,7 +147,7 @@ def test_probe_is_logged_during_pretraining(tmp_path):
 def test_curriculum_grows_the_digits_then_shuffles(world_tokenizer):
     import numpy as np
 
-    from rlvr.train.pretrain import block_order, build_corpus, curriculum_cap, make_blocks
+    from rlvr.world.pretrain_data import block_order, build_corpus, curriculum_cap, make_blocks
 
     cfg = load_config(PretrainConfig, None, [*TINY, "curriculum=0.5", "tokens=200000"])
     assert [curriculum_cap(p, cfg) for p in (0, 19_999, 20_000, 99_999, 100_000)] == [3, 3, 4, 7, None]
@@ -175,7 +175,7 @@ def test_blocks_of_several_lengths_are_interleaved_evenly():
     shuffle of the same blocks strays by many."""
     import numpy as np
 
-    from rlvr.train.pretrain import block_order
+    from rlvr.world.pretrain import block_order
 
     cfg = load_config(PretrainConfig, None, TINY)
     rng = np.random.default_rng(3)
@@ -200,7 +200,7 @@ def test_whole_document_packing_keeps_every_document_whole(world_tokenizer):
     nothing, and pad their tails out of the loss."""
     import numpy as np
 
-    from rlvr.train.pretrain import build_corpus, make_blocks, pack_documents
+    from rlvr.world.pretrain_data import build_corpus, make_blocks, pack_documents
 
     tok = world_tokenizer
     bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
@@ -231,7 +231,7 @@ def test_doc_attention_gives_each_document_its_own_forward(world_tokenizer):
     alone, as at inference; without it, the second document sees the first and its logits differ."""
     import torch
 
-    from rlvr.train.pretrain import doc_inputs
+    from rlvr.world.pretrain import doc_inputs
     from rlvr.world.model import ModelConfig, build_model
 
     torch.manual_seed(0)
@@ -260,7 +260,7 @@ def test_short_blocks_pack_each_document_by_length_and_fill_steps(world_tokenize
     block's length back, and cuts steps where their inputs reach batch_size * seq_len tokens."""
     import numpy as np
 
-    from rlvr.train.pretrain import block_lengths, pack_lengths, plan_steps
+    from rlvr.world.pretrain_data import block_lengths, pack_lengths, plan_steps
 
     tok = world_tokenizer
     bos, eos, pad = tok.bos_token_id, tok.eos_token_id, tok.pad_token_id
@@ -296,7 +296,7 @@ def test_step_loss_over_short_blocks_equals_full_length_blocks(world_tokenizer):
     import torch
     import torch.nn.functional as F
 
-    from rlvr.train.pretrain import (block_lengths, block_order, build_corpus, doc_inputs, make_blocks,
+    from rlvr.world.pretrain import (block_lengths, block_order, build_corpus, doc_inputs, make_blocks,
                                      plan_steps, step_loss)
     from rlvr.world.model import build_model
 
@@ -349,15 +349,16 @@ def test_compiled_pretraining_follows_the_eager_run(tmp_path):
 
 def test_weight_column_results_weighs_each_line_result_and_nothing_else():
     from rlvr.tasks import get_task
+    from rlvr.world.arithmetic_traces import arithmetic_trace
     from rlvr.world.corpus import weight_column_results
 
     task = get_task("arithmetic", ops="+-")
-    segs = weight_column_results(task.trace(task.make(9083, "+", 4050), "stepwise", random.Random(0)), 3)
+    segs = weight_column_results(arithmetic_trace(task.make(9083, "+", 4050), "stepwise", random.Random(0)), 3)
     assert [s.text for s in segs if s.weight == 3] == ["3", "13", "1", "13"]        # 3+0, 8+5, 0+0+1, 9+4
     assert all(s.weight == 1 for s in segs if s.weight != 3)
     sub = task.make(70512, "-", 8639)
-    segs = task.trace(sub, "check", random.Random(3), check_layout="inline_inverse", p_line_slip=1.0,
-                      verdict_weight=10, borrow_first=True)
+    segs = arithmetic_trace(sub, "check", random.Random(3), check_layout="inline_inverse", p_line_slip=1.0,
+                            verdict_weight=10, borrow_first=True)
     heavy = weight_column_results(segs, 3)
     assert [s.weight for s in heavy if s.weight not in (1, 3)] == [10] * sum(s.weight == 10 for s in segs)
     slipped = [i for i, s in enumerate(segs) if not s.train and segs[i - 1].text.endswith("=")]
@@ -370,7 +371,7 @@ def test_weight_column_results_weighs_each_line_result_and_nothing_else():
 def test_sum_weight_reaches_the_token_mask(world_tokenizer):
     import numpy as np
 
-    from rlvr.train.pretrain import build_corpus
+    from rlvr.world.pretrain import build_corpus
 
     cfg = load_config(PretrainConfig, None, [*TINY, "tokens=20000", "corpus.sum_weight=3"])
     ids, mask, _ = build_corpus(cfg, world_tokenizer)
@@ -388,7 +389,7 @@ def test_weighted_verdicts_count_that_many_times_in_the_loss(world_tokenizer):
     import torch
     import torch.nn.functional as F
 
-    from rlvr.train.pretrain import build_corpus, doc_inputs, make_blocks, step_loss
+    from rlvr.world.pretrain import build_corpus, doc_inputs, make_blocks, step_loss
     from rlvr.world.model import build_model
 
     tok = world_tokenizer

@@ -3,10 +3,12 @@ import random
 
 import pytest
 
-from rlvr.eval.readability import consistency, readability, readable
+from rlvr.world.readability import consistency, readability, readable
 from rlvr.rewards import REWARDS, score
 from rlvr.tasks import get_task
-from rlvr.tasks.arithmetic import Segment, trace_text
+from rlvr.world.arithmetic_traces import arithmetic_trace
+from rlvr.world.countdown_traces import countdown_trace
+from rlvr.world.segments import Segment, trace_text
 from rlvr.world import corpus
 from rlvr.world.corpus import CorpusConfig, documents
 from rlvr.world.notation import line_notation, notations, switch_lines, to_words
@@ -52,11 +54,11 @@ def test_readable_reasons_exact():
 
 
 def test_every_world_trace_is_readable_in_either_notation():
-    for name, kw in (("arithmetic", {"ops": "+-*"}), ("countdown", {})):
+    for name, kw, write in (("arithmetic", {"ops": "+-*"}, arithmetic_trace), ("countdown", {}, countdown_trace)):
         task, rng = get_task(name, **kw), random.Random(0)
         for p in task.problems("train", 60, seed=1):
             for style in task.styles:
-                text = trace_text(task.trace(p, style, rng, p_slip=0.5))
+                text = trace_text(write(p, style, rng, p_slip=0.5))
                 words = to_words(text)[0]
                 assert readable(text, task) == [] and readable(words, task) == [], (style, text)
                 assert task.verify(p, words).correct                # the answer is read as before
@@ -75,7 +77,7 @@ def test_corpus_second_notation(monkeypatch):
     task, rng = get_task("arithmetic", ops="+-"), random.Random(4)
     cfg = CorpusConfig(second_notation=1.0, notation_switch=0.0)
     for p in task.problems("train", 40, seed=2):
-        segs = task.trace(p, "check", rng, p_slip=1.0)
+        segs = arithmetic_trace(p, "check", rng, p_slip=1.0)
         new = corpus._second_notation(segs, cfg, random.Random(1))
         text = trace_text(new)
         assert text == to_words(trace_text(segs))[0] and task.verify(p, text).correct
@@ -96,6 +98,6 @@ def test_consistency_reward():
     task = get_task("arithmetic")
     p = task.make(19745, "+", 19023)
     mixed = to_words(SYM, from_line=1)[0]
-    assert "consistency" in REWARDS
-    total, parts = score(p, mixed, task.verify(p, mixed), {"accuracy": 1.0, "consistency": 0.5})
+    REWARDS.check("rlvr.world.rewards:consistency", "rewards")
+    total, parts = score(p, mixed, task.verify(p, mixed), {"accuracy": 1.0, "rlvr.world.rewards:consistency": 0.5})
     assert parts == {"accuracy": 1.0, "consistency": 0.5} and total == 1.25

@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from rlvr.config import load_config
-from rlvr.rejection import SampleConfig, rejection_sample, resolve, select
+from rlvr.models import resolve_model
+from rlvr.rejection import SampleConfig, rejection_sample, select
 from rlvr.tasks import get_task
 from rlvr.world import shipped_base_path
 
@@ -31,6 +32,7 @@ def test_resolve_reads_a_run_directory(tmp_path):
     (tmp_path / "final").mkdir()
     (tmp_path / "final" / "config.json").write_text("{}")
     (tmp_path / "final" / "run.json").write_text('{"steps": 7}')
+    resolve = lambda m: (resolve_model(m).path, resolve_model(m).step)  # noqa: E731
     assert resolve(str(tmp_path)) == (str(tmp_path / "final"), 7)
     assert resolve(str(tmp_path / "final")) == (str(tmp_path / "final"), 7)
     assert resolve("") == (str(shipped_base_path()), None)

@@ -6,6 +6,7 @@ every non-file request blocked, and check the page's behaviour. Chromium is inst
 when it is missing; screenshots go to the run directory."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,8 +40,11 @@ def fake_run(tmp: Path) -> Path:
     """A run directory written by hand: metrics, two steps of samples, a summary, evals, config."""
     run = tmp / "fake"
     (run / "samples").mkdir(parents=True)
-    recs = [{"step": s, "reward/mean": 0.1 * s, "task/accuracy": 0.1 * s, "rollout/mean_tokens": 50 + s,
-             "loss/entropy": 0.5, "perf/step_s": 1.0} for s in (1, 2, 3)]
+    recs = [{"step": s, "reward/mean": 0.1 * s, "reward/correct": 0.5, "task/accuracy": 0.1 * s,
+             "rollout/mean_tokens": 50 + s, "loss/entropy": 0.5, "loss/kl_ref": 0.01, "perf/step_s": 1.0,
+             **{f"behaviour/style/{k}": 0.1 * s for k in ("direct", "stepwise", "check", "careful")},
+             **{f"behaviour/marker/{k}": 0.05 * s for k in ("wait", "check", "abandon", "wait_fix_rate")}}
+            for s in (1, 2, 3)]
     recs[-1]["eval/accuracy"] = 0.4
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     for s in (1, 3):
@@ -54,6 +58,12 @@ def fake_run(tmp: Path) -> Path:
     return run
 
 
+def report_data(page: Path) -> dict:
+    """The data a built page embeds for its script: figures (plotly JSON), groups, traces, models."""
+    return json.loads(page.read_text().split('<script type="application/json" id="report-data">')[1]
+                      .split("</script>")[0])
+
+
 def test_builder_without_browser(tmp_path):
     from rlvr.report import build_report, pareto_points
     from rlvr.report.data import load_run
@@ -65,7 +75,7 @@ def test_builder_without_browser(tmp_path):
     low = page.lower()
     assert "<script src" not in low and "<link" not in low                    # self-contained
     assert low.count("<script") == 3              # plotly once, the data, our script
-    data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
+    data = report_data(out)
     assert set(data["figures"]) == {"curves", "group", "budget", "pareto"}     # no final model: no scrubber
     assert sorted(data["groups"]) == ["1", "3"] and len(data["groups"]["3"]) == 2
     assert [c["advantage"] for c in data["groups"]["1"][0]["completions"]] == [-0.5, 1.0, -0.5]
@@ -81,13 +91,35 @@ def test_builder_without_browser(tmp_path):
     pts = pareto_points(load_run(run).evals, None)
     assert pts and all(not (q["mean_tokens"] <= p["mean_tokens"] and q["accuracy"] > p["accuracy"])
                        for p in pts for q in pts)
-    # two runs overlay their curves under run-prefixed names
-    other = tmp_path / "other"
-    shutil.copytree(run, other)
-    out2 = build_report([run, other], out=tmp_path / "both.html", traces=0)
-    names = {t["name"] for t in json.loads(out2.read_text().split('id="report-data">')[1]
-                                           .split("</script>")[0])["figures"]["curves"]["data"]}
-    assert "fake: task/accuracy" in names and "other: task/accuracy" in names
+
+
+def test_each_curve_panel_has_its_own_legend_and_colours(tmp_path):
+    """Each curve panel has a legend of its own (legend, legend2, ...) under its plot area, listing just
+    its curves (those its CURVE_PANELS patterns match); no two curves of a panel share a colour. One
+    run, and two overlaid: the behaviour panel then holds 16 curves, twice the palette."""
+    from rlvr.report import CURVE_PANELS, build_report
+
+    run = fake_run(tmp_path)
+    shutil.copytree(run, tmp_path / "other")
+    for runs in ([run], [run, tmp_path / "other"]):
+        fig = report_data(build_report(runs, out=tmp_path / f"{len(runs)}.html", traces=0))["figures"]["curves"]
+        layout, panels = fig["layout"], {}
+        for t in fig["data"]:
+            panels.setdefault((t["xaxis"], t["yaxis"]), []).append(t)
+        legends = sorted(lg for traces in panels.values() for lg in {t["legend"] for t in traces})  # one a panel
+        assert len(legends) == len(panels) == 7 and legends == sorted(k for k in layout if k.startswith("legend"))
+        for (xa, ya), traces in panels.items():
+            xdom, ydom = layout["xaxis" + xa[1:]]["domain"], layout["yaxis" + ya[1:]]["domain"]
+            title = next(a["text"] for a in layout["annotations"]
+                         if a["x"] == pytest.approx(sum(xdom) / 2) and a["y"] == pytest.approx(ydom[1]))
+            assert all(any(re.search(p, t["name"].split(": ")[-1]) for p in dict(CURVE_PANELS)[title]) for t in traces)
+            assert len({t["line"]["color"] for t in traces}) == len(traces), title          # colours distinct
+            leg = layout[traces[0]["legend"]]
+            assert leg["x"] == pytest.approx(xdom[0]) and leg["yanchor"] == "top" and leg["y"] < ydom[0]
+            assert all(leg["y"] > layout[k]["domain"][1] for k in layout      # above the next row's panels
+                       if k.startswith("yaxis") and layout[k]["domain"][1] < ydom[0])
+        assert max(map(len, panels.values())) == 8 * len(runs) and len(fig["data"]) == 16 * len(runs)
+    assert {"fake: task/accuracy", "other: task/accuracy"} <= {t["name"] for t in fig["data"]}   # runs prefixed
 
 
 def test_cli_report_and_view(tmp_path, capsys):
@@ -250,8 +282,7 @@ def test_pipeline_run_gets_the_sft_against_rl_panel(tmp_path):
 
     run = fake_pipeline_run(tmp_path)
     page = build_report([run], traces=0).read_text()
-    data = json.loads(page.split('<script type="application/json" id="report-data">')[1].split("</script>")[0])
-    fig = data["figures"]["pipeline"]
+    fig = report_data(run / "report.html")["figures"]["pipeline"]
     assert [t["name"] for t in fig["data"]] == ["sft (sft)", "grpo (grpo)"]
     assert fig["data"][1]["y"] == [0.1, 0.4, 0.6] and fig["data"][1]["x"] == [10, 20, 30]
     assert [sh["y0"] for sh in fig["layout"]["shapes"]] == [0.85]                  # the demonstrations' line
@@ -326,6 +357,30 @@ def test_model_toggles_change_pareto(page):
     page.locator("#fig-pareto").screenshot(path=str(page.run / "report-pareto.png"))
     toggles.nth(1).check()
     assert page.evaluate(vis_flags) == [True, True, True] and page.evaluate(visible) == n0
+    assert page.errors == []
+
+
+def test_each_curve_panel_shows_its_own_legend(page):
+    """The curves' legends as drawn: each lists exactly its panel's curves and lies under that panel's
+    plot area from its left edge, overlapping no plot area and no other legend."""
+    got = page.evaluate("""() => {
+      const gd = document.getElementById('fig-curves'), plots = {}, legends = {};
+      const box = el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+      gd.querySelectorAll('.draglayer .nsewdrag').forEach(r => { plots[r.parentNode.classList[0]] = box(r); });
+      gd.querySelectorAll('.infolayer > g[class^=legend]').forEach(g => { legends[g.getAttribute('class')] =
+        [box(g.querySelector('rect.bg')), Array.from(g.querySelectorAll('g.traces text'), t => t.textContent)]; });
+      return {plots, legends, traces: gd.data.map(t => [t.xaxis + t.yaxis, t.legend || 'legend', t.name])};
+    }""")
+    plots, legends, panel_of = got["plots"], got["legends"], {}
+    for subplot, legend, _ in got["traces"]:
+        assert panel_of.setdefault(legend, subplot) == subplot                 # a legend serves one panel
+    assert set(legends) == set(panel_of) and len(set(panel_of.values())) == len(plots) >= 6
+    overlap = lambda a, b: a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]  # noqa: E731
+    for legend, (box, names) in legends.items():
+        left, _, _, bottom = plots[panel_of[legend]]                            # under its plot, from its left
+        assert abs(box[0] - left) < 2 and box[1] > bottom and names == [n for _, g, n in got["traces"] if g == legend]
+        assert not any(overlap(box, b) for b in [*plots.values(), *(v[0] for k, v in legends.items() if k != legend)])
+    page.locator("#fig-curves").screenshot(path=str(page.run / "report-curves.png"))
     assert page.errors == []
 
 

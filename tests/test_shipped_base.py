@@ -30,7 +30,7 @@ def test_forced_stepwise_work_is_mostly_right():
     none)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rlvr.eval.world import sample_and_score
+    from rlvr.world.figures import sample_and_score
     from rlvr.tasks import get_task
 
     model = AutoModelForCausalLM.from_pretrained(str(BASE))

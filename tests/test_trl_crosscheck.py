@@ -83,11 +83,11 @@ def test_loss_and_gradient_match_trl(trl_type, level, ours, aggregation, beta):
     logp, old, ref, ent, mask, adv = _inputs()
     eps_low, eps_high = (0.2, 0.28) if ours == "ppo_clip" else (0.03, 0.04)
     want, want_grad = _trl_loss(trl_type, level, beta, logp, old, ref, ent, mask, adv, eps_low, eps_high)
-    cfg = LossConfig(loss=ours, aggregation=aggregation, max_tokens=MAX_LEN, beta=beta, kl_estimator="k3",
+    cfg = LossConfig(loss=ours, aggregation=aggregation, beta=beta, kl_estimator="k3",
                      epsilon_low=eps_low, epsilon_high=eps_high, gspo_epsilon_low=eps_low,
                      gspo_epsilon_high=eps_high)
     leaf = logp.clone().requires_grad_(True)
-    got, m = policy_loss(leaf, old, ref if beta else None, adv, mask, cfg)
+    got, m = policy_loss(leaf, old, ref if beta else None, adv, mask, cfg, MAX_LEN)
     got.backward()
     assert abs(got.item() - want.item()) < 1e-6
     assert torch.allclose(leaf.grad * mask, want_grad * mask, atol=1e-9)

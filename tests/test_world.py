@@ -4,9 +4,10 @@ import re
 import pytest
 
 from rlvr.tasks import get_task
-from rlvr.tasks.arithmetic import trace_text
 from rlvr.config import ConfigError
+from rlvr.world.arithmetic_traces import arithmetic_trace
 from rlvr.world.corpus import CorpusConfig, documents, tokenize_documents
+from rlvr.world.segments import trace_text
 
 
 def test_tokenizer_round_trips_every_corpus_character(world_tokenizer):
@@ -71,8 +72,8 @@ def test_slips_are_masked_out_of_the_loss(world_tokenizer):
 
     t = Arithmetic()
     p = t.make(269336, "+", 927548)
-    segs = t.trace(p, "check", random.Random(3), p_slip=1.0)
-    from rlvr.tasks.arithmetic import Segment
+    segs = arithmetic_trace(p, "check", random.Random(3), p_slip=1.0)
+    from rlvr.world.segments import Segment
 
     bad = [s.text for s in segs if not s.train]
     ids, mask = tokenize_documents(world_tokenizer, [[Segment(p.prompt), *segs]])
@@ -151,7 +152,7 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
     import importlib.util
     from pathlib import Path
 
-    from rlvr.eval.world import Scored
+    from rlvr.world.figures import Scored
 
     path = Path(__file__).resolve().parents[1] / "scripts" / "check_anatomy.py"
     spec = importlib.util.spec_from_file_location("check_anatomy", path)
@@ -166,7 +167,7 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
            "121870 vs 120870 ok\n<answer>120870</answer>")
     assert mod.anatomy(bad) == {"first": 121870, "check": 121870, "got": 121870, "want": 120870,
                                         "verdict": "ok"}
-    good = trace_text(arith.trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0))
+    good = trace_text(arithmetic_trace(p, "check", random.Random(0), p_slip=0.0, p_check_slip=0.0))
     c, examples = mod.tally([Scored(p, bad, False, "check"), Scored(p, good, True, "check"),
                              Scored(p, "<answer>1</answer>", False, "direct")])
     assert (c["traces"], c["right"], c["no check"], c["compared"]) == (3, 1, 1, 2)
@@ -174,17 +175,17 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
     assert list(examples) == ["Y miscopied"]
     # inline checks: on corpus traces every check is right, and says no exactly under a slipped line
     pairs = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
-             for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k), check_layout="inline",
-                                                               p_line_slip=0.3)))]
+             for q in mod.inline_pairs(trace_text(arithmetic_trace(p, "check", random.Random(k), check_layout="inline",
+                                                                   p_line_slip=0.3)))]
     assert len(pairs) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in pairs)
     assert 0.15 < sum(not q["ok"] for q in pairs) / len(pairs) < 0.45
     restated = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
-                for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k),
-                                                                  check_layout="inline_restated", p_line_slip=0.3)))]
+                for q in mod.inline_pairs(trace_text(arithmetic_trace(p, "check", random.Random(k),
+                                                                      check_layout="inline_restated", p_line_slip=0.3)))]
     assert restated == pairs                          # the same draws; the check lines only restate operands
     inverse = [q for k, p in enumerate(arith.problems("train", 100, seed=1))
-               for q in mod.inline_pairs(trace_text(arith.trace(p, "check", random.Random(k),
-                                                                 check_layout="inline_inverse", p_line_slip=0.3)))]
+               for q in mod.inline_pairs(trace_text(arithmetic_trace(p, "check", random.Random(k),
+                                                                     check_layout="inline_inverse", p_line_slip=0.3)))]
     assert len(inverse) > 300 and all(q["check_right"] and q["ok"] == q["work_right"] == q["equal"] for q in inverse)
     assert 0.1 < sum(not q["ok"] for q in inverse) / len(inverse) < 0.35
     # a model's inverse check that gives back the wrong digit, or says ok when it should not
@@ -198,7 +199,7 @@ def test_check_anatomy_reads_each_part_of_a_check_trace():
 
 
 def test_check_repairs_counts_inline_checks():
-    from rlvr.eval.world import Scored, check_repairs
+    from rlvr.world.figures import Scored, check_repairs
 
     arith = get_task("arithmetic", ops="+-")
     p = arith.make(90632, "+", 36873)
@@ -212,7 +213,7 @@ def test_check_repairs_counts_inline_checks():
 
 
 def test_summarize_gives_accuracy_by_style():
-    from rlvr.eval.world import Scored, summarize
+    from rlvr.world.figures import Scored, summarize
 
     p = get_task("arithmetic", ops="+-").make(12, "+", 30)
     scored = [Scored(p, "", True, "direct"), Scored(p, "", False, "direct"), Scored(p, "", False, "direct"),

@@ -1,8 +1,8 @@
-"""Advantage estimators: ``(rewards[B], group[B], cfg) -> advantages``, one registry.
+"""Advantage estimators: ``(rewards[B], group[B], cfg, inputs) -> advantages``, one registry.
 
 ``group[i]`` is the index of the prompt that rollout i answers; a group is the K rollouts of one prompt.
-Pure tensor functions, no state. Hyperparameters come in ``cfg``; so do the per-step tensors that a few
-estimators need beside the rewards, in ``cfg.extra``, filled by the training loop from what an
+Pure tensor functions, no state. Hyperparameters come in ``cfg``; the per-step tensors that a few
+estimators need beside the rewards come in ``inputs`` (a dict), filled by the training loop from what an
 estimator's ``needs`` attribute names:
 
 - ``"greedy_rewards"`` [B]: the reward of the greedy completion of rollout i's prompt (``remax``);
@@ -10,13 +10,16 @@ estimator's ``needs`` attribute names:
   completion mask (``ppo_gae``).
 
 Every estimator returns one advantage per rollout, [B], except ``ppo_gae``, which returns one per token,
-[B, T]; the policy losses take either.
+[B, T]; the policy losses take either. A config names a built-in estimator or a user's own function by
+dotted path (``my_pkg.advantages:median_baseline``; ``rlvr.registry``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
+
+from ..registry import Registry
 
 
 @dataclass
@@ -29,15 +32,12 @@ class AdvantageConfig:
     """Discount of GAE (ppo_gae)."""
     lam: float = 0.95
     """GAE lambda (ppo_gae): 1 is the Monte Carlo return minus the value, 0 the one-step TD error."""
-    extra: dict = field(default_factory=dict)
-    """Per-step tensors filled by the training loop for the estimators that need them (greedy_rewards,
-    values, mask); left empty in config files."""
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..config import require_choice, require_number
+        from ..config import require_number
 
-        require_choice(self.estimator, ADVANTAGES, "estimator")
+        ADVANTAGES.check(self.estimator, "estimator")
         require_number(self.eps, "eps", 0, low_open=True, fix="e.g. 1e-6")
 
 
@@ -51,21 +51,21 @@ def _group_stats(rewards: torch.Tensor, group: torch.Tensor):
     return mean, std, counts[inv].to(rewards.dtype)
 
 
-def grpo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def grpo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """GRPO (Shao et al. 2024, DeepSeekMath; DeepSeek-R1 2025): the group z-score
     A_i = (r_i - mean(r_group)) / (std(r_group) + eps). Zero-spread groups (and a group of one) give 0."""
     mean, std, _ = _group_stats(rewards, group)
     return (rewards - mean) / (std + cfg.eps)
 
 
-def dr_grpo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def dr_grpo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """Dr. GRPO (Liu et al. 2025, "Understanding R1-Zero-Like Training"): A_i = r_i - mean(r_group), no
     std division, which would weigh near-solved and near-hopeless prompts up (a difficulty bias)."""
     mean, _, _ = _group_stats(rewards, group)
     return rewards - mean
 
 
-def rloo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def rloo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """RLOO (Kool et al. 2019; Ahmadian et al. 2024, "Back to Basics"): the leave-one-out baseline,
     A_i = r_i - mean_{j != i} r_j = K/(K-1) (r_i - mean(r_group)). A group of one has no other member to
     compare with and gives 0."""
@@ -74,24 +74,24 @@ def rloo(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> to
     return scale * (rewards - mean)
 
 
-def reinforce_pp(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def reinforce_pp(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """REINFORCE++ (Hu 2025): no per-prompt baseline; the advantage is normalised over the whole batch,
     A_i = (r_i - mean(r_batch)) / (std(r_batch) + eps). ``group`` is not used."""
     return (rewards - rewards.mean()) / (rewards.std(unbiased=False) + cfg.eps)
 
 
-def reinforce_pp_baseline(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def reinforce_pp_baseline(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """REINFORCE++-baseline (Hu 2025): subtract the group mean, then divide by the std of those centred
     rewards over the whole batch, A_i = c_i / (std(c_batch) + eps) with c_i = r_i - mean(r_group).
     A zero-spread group still gives 0, and no group's own std scales its advantages."""
-    c = dr_grpo(rewards, group, cfg)
+    c = dr_grpo(rewards, group, cfg, inputs)
     return c / (c.std(unbiased=False) + cfg.eps)
 
 
-def remax(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def remax(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """ReMax (Li et al. 2023): the baseline is the reward of the greedy completion of the same prompt,
-    A_i = r_i - r_greedy(prompt_i). Needs ``cfg.extra["greedy_rewards"]`` [B]."""
-    return rewards - cfg.extra["greedy_rewards"].to(rewards.dtype)
+    A_i = r_i - r_greedy(prompt_i). Needs ``inputs["greedy_rewards"]`` [B]."""
+    return rewards - inputs["greedy_rewards"].to(rewards.dtype)
 
 
 remax.needs = ("greedy_rewards",)
@@ -115,12 +115,12 @@ def gae(token_rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, g
     return adv, (adv + v) * mask
 
 
-def ppo_gae(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
+def ppo_gae(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig, inputs: dict) -> torch.Tensor:
     """PPO with a learned critic (Schulman et al. 2017) and GAE: the outcome reward sits on the last
-    completion token, and A_t comes from ``gae`` with a critic's values ``cfg.extra["values"]`` [B, T]
-    over ``cfg.extra["mask"]`` [B, T]. Returns per-token advantages [B, T]; ``group`` is not used (PPO
+    completion token, and A_t comes from ``gae`` with a critic's values ``inputs["values"]`` [B, T]
+    over ``inputs["mask"]`` [B, T]. Returns per-token advantages [B, T]; ``group`` is not used (PPO
     needs a value function; GRPO replaces it with the group's mean)."""
-    values, mask = cfg.extra["values"].to(rewards.dtype), cfg.extra["mask"].to(rewards.dtype)
+    values, mask = inputs["values"].to(rewards.dtype), inputs["mask"].to(rewards.dtype)
     last = (mask.sum(-1).long() - 1).clamp(min=0)                              # [B]
     token_rewards = torch.zeros_like(values)
     token_rewards[torch.arange(len(rewards)), last] = rewards * (mask.sum(-1) > 0)
@@ -131,27 +131,25 @@ def ppo_gae(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) ->
 ppo_gae.needs = ("values", "mask")
 
 
-ADVANTAGES = {"grpo": grpo, "dr_grpo": dr_grpo, "rloo": rloo, "reinforce_pp": reinforce_pp,
-              "reinforce_pp_baseline": reinforce_pp_baseline, "remax": remax, "ppo_gae": ppo_gae}
+ADVANTAGES = Registry("advantage estimator", {
+    "grpo": grpo, "dr_grpo": dr_grpo, "rloo": rloo, "reinforce_pp": reinforce_pp,
+    "reinforce_pp_baseline": reinforce_pp_baseline, "remax": remax, "ppo_gae": ppo_gae})
 
 
 def estimator_needs(name: str) -> tuple[str, ...]:
-    """The per-step tensors estimator ``name`` reads from ``cfg.extra``."""
-    return getattr(_get(name), "needs", ())
+    """The per-step tensors estimator ``name`` reads from ``inputs``."""
+    return getattr(ADVANTAGES.get(name), "needs", ())
 
 
-def _get(name: str):
-    if name not in ADVANTAGES:
-        raise ValueError(f"unknown advantage estimator {name!r}; known: {', '.join(ADVANTAGES)}")
-    return ADVANTAGES[name]
-
-
-def compute_advantages(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig) -> torch.Tensor:
-    fn = _get(cfg.estimator)
-    missing = [k for k in getattr(fn, "needs", ()) if k not in cfg.extra]
+def compute_advantages(rewards: torch.Tensor, group: torch.Tensor, cfg: AdvantageConfig,
+                       inputs: dict | None = None) -> torch.Tensor:
+    """The configured estimator's advantages; ``inputs`` holds the per-step tensors it ``needs``."""
+    fn = ADVANTAGES.get(cfg.estimator)
+    inputs = inputs or {}
+    missing = [k for k in getattr(fn, "needs", ()) if k not in inputs]
     if missing:
-        raise ValueError(f"advantage estimator {cfg.estimator!r} needs cfg.extra[{', '.join(missing)}]")
-    return fn(rewards.float(), group, cfg)
+        raise ValueError(f"advantage estimator {cfg.estimator!r} needs inputs[{', '.join(missing)}]")
+    return fn(rewards.float(), group, cfg, inputs)
 
 
 def zero_variance_groups(rewards: torch.Tensor, group: torch.Tensor) -> tuple[int, int]:

@@ -1,15 +1,20 @@
-"""Policy losses: ``(logp, old_logp, ref_logp, adv, mask, cfg) -> (loss, metrics)``, one registry.
+"""Policy losses: ``(logp, old_logp, ref_logp, adv, mask, cfg, max_tokens) -> (loss, metrics)``, one registry.
 
 Tensors are per token: ``logp`` [B, T] under the policy being trained, ``old_logp`` [B, T] under the
 policy that sampled, ``ref_logp`` [B, T] under the frozen reference (or None when beta = 0), ``adv`` [B]
-one advantage per sequence, ``mask`` [B, T] 1 on completion tokens. The aggregation over tokens is a
-separate named function.
+one advantage per sequence (or [B, T] one per token), ``mask`` [B, T] 1 on completion tokens;
+``max_tokens`` is the run's token budget (``sampling.max_new_tokens``), the constant normaliser of Dr.
+GRPO's aggregation. The aggregation over tokens is a separate named function,
+``(x, mask, max_tokens) -> scalar``. A config names a built-in loss or a user's own function by dotted
+path (``my_pkg.losses:my_loss``; ``rlvr.registry``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+
+from ..registry import Registry
 
 
 @dataclass
@@ -34,8 +39,6 @@ class LossConfig:
     """Fold the KL into the reward (r - beta * sum_t KL_t, RLOO / REINFORCE++ style) instead of the loss."""
     aggregation: str = "token-mean"
     """How per-token terms become one number: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm."""
-    max_tokens: int = 512
-    """The constant normaliser of seq-mean-token-sum-norm (Dr. GRPO): the generation budget."""
     entropy_coef: float = 0.0
     """Entropy bonus coefficient (entropy is logged either way); a negative value minimises the entropy
     instead, sharpening the sampling distribution towards its mode (Agarwal et al. 2025, "The
@@ -45,9 +48,9 @@ class LossConfig:
         """Choices and ranges of every field (``config.validate``)."""
         from ..config import require_choice, require_number
 
-        require_choice(self.loss, POLICY_LOSSES, "loss")
+        POLICY_LOSSES.check(self.loss, "loss")
         require_choice(self.kl_estimator, ("k1", "k2", "k3"), "kl_estimator")
-        require_choice(self.aggregation, AGGREGATIONS, "aggregation")
+        AGGREGATIONS.check(self.aggregation, "aggregation")
         require_number(self.epsilon_low, "epsilon_low", 0, 1, low_open=True, fix="the usual clip range is 0.2")
         require_number(self.epsilon_high, "epsilon_high", 0, 1, low_open=True, fix="0.2; DAPO's clip-higher uses 0.28")
         require_number(self.dual_clip, "dual_clip", 0, fix="0 turns it off; 3 is usual")
@@ -55,7 +58,6 @@ class LossConfig:
             from ..config import ConfigError
             raise ConfigError("dual_clip", f"is {self.dual_clip}", "use 0 (off) or a value above 1, e.g. 3")
         require_number(self.beta, "beta", 0, fix="0 turns the KL term off")
-        require_number(self.max_tokens, "max_tokens", 1, fix="give the generation budget, e.g. 512")
         require_number(self.entropy_coef, "entropy_coef", -1, 1,
                        fix="0 turns the entropy term off; a bonus is usually 0.001-0.01")
 
@@ -76,7 +78,7 @@ def kl_estimate(logp: torch.Tensor, ref_logp: torch.Tensor, kind: str = "k3") ->
 
 
 # ------------------------------------------------------------------- aggregations
-def token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+def token_mean(x: torch.Tensor, mask: torch.Tensor, max_tokens: int) -> torch.Tensor:
     """Mean over every completion token of the batch (DAPO, Yu et al. 2025; TRL's ``bnpo``/``dapo``).
 
     Length bias: none per token (every token weighs the same); a long sequence weighs more in the total
@@ -84,7 +86,7 @@ def token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Te
     return (x * mask).sum() / mask.sum().clamp(min=1)
 
 
-def seq_mean_token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+def seq_mean_token_mean(x: torch.Tensor, mask: torch.Tensor, max_tokens: int) -> torch.Tensor:
     """Mean over tokens within a sequence, then over sequences (GRPO as in DeepSeekMath; TRL's ``grpo``).
 
     Length bias: each sequence weighs the same, so a token of a short sequence weighs more than one of a
@@ -94,23 +96,21 @@ def seq_mean_token_mean(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) ->
     return per_seq.mean()
 
 
-def seq_mean_token_sum_norm(x: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
-    """Sum over tokens divided by a constant (the token budget ``cfg.max_tokens``), mean over sequences
+def seq_mean_token_sum_norm(x: torch.Tensor, mask: torch.Tensor, max_tokens: int) -> torch.Tensor:
+    """Sum over tokens divided by a constant (the token budget ``max_tokens``), mean over sequences
     (Dr. GRPO, Liu et al. 2025; TRL's ``dr_grpo``).
 
     Length bias: none; every token weighs 1 / (B * max_tokens) whatever its sequence's length or the
     batch's lengths, so the objective is the unbiased policy gradient up to a constant."""
-    return ((x * mask).sum(-1) / cfg.max_tokens).mean()
+    return ((x * mask).sum(-1) / max_tokens).mean()
 
 
-AGGREGATIONS = {"token-mean": token_mean, "seq-mean-token-mean": seq_mean_token_mean,
-                "seq-mean-token-sum-norm": seq_mean_token_sum_norm}
+AGGREGATIONS = Registry("aggregation", {"token-mean": token_mean, "seq-mean-token-mean": seq_mean_token_mean,
+                                         "seq-mean-token-sum-norm": seq_mean_token_sum_norm})
 
 
 def _aggregation(cfg: LossConfig):
-    if cfg.aggregation not in AGGREGATIONS:
-        raise ValueError(f"unknown aggregation {cfg.aggregation!r}; known: {', '.join(AGGREGATIONS)}")
-    return AGGREGATIONS[cfg.aggregation]
+    return AGGREGATIONS.get(cfg.aggregation)
 
 
 def _per_token_adv(adv: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -139,25 +139,25 @@ def _clipped_surrogate(ratio, a, low: float, high: float, dual_clip: float):
     return pg, was_clipped
 
 
-def _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg: LossConfig):
+def _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg: LossConfig, max_tokens: int):
     """Aggregate the surrogate, add beta * KL (unless it is folded into the reward), collect metrics."""
     agg = _aggregation(cfg)
-    loss = agg(pg, mask, cfg)
+    loss = agg(pg, mask, max_tokens)
     metrics = {}
     with torch.no_grad():
-        metrics["loss/clip_fraction"] = float(token_mean(was_clipped.expand_as(mask).to(mask.dtype), mask, cfg))
-        metrics["loss/approx_kl_old"] = float(token_mean(0.5 * (logp - old_logp) ** 2, mask, cfg))
+        metrics["loss/clip_fraction"] = float(token_mean(was_clipped.expand_as(mask).to(mask.dtype), mask, max_tokens))
+        metrics["loss/approx_kl_old"] = float(token_mean(0.5 * (logp - old_logp) ** 2, mask, max_tokens))
         metrics["loss/policy"] = float(loss.detach())
     if ref_logp is not None and cfg.beta > 0 and not cfg.kl_in_reward:
         kl = kl_estimate(logp, ref_logp, cfg.kl_estimator)
-        kl_term = agg(kl, mask, cfg)
+        kl_term = agg(kl, mask, max_tokens)
         loss = loss + cfg.beta * kl_term
         metrics["loss/kl_ref"] = float(kl_term.detach())
     return loss, metrics
 
 
 # ------------------------------------------------------------------- losses
-def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
+def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig, max_tokens: int):
     """PPO clipped surrogate per token (Schulman et al. 2017) with the ratio to the sampling policy, as
     in GRPO (Shao et al. 2024), with DAPO's decoupled clip range (Yu et al. 2025, clip-higher 0.2 / 0.28)
     and an optional dual clip (Ye et al. 2020), plus beta * KL to the reference:
@@ -169,10 +169,10 @@ def ppo_clip(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
     ratio = torch.exp(logp - old_logp)                                         # [B, T]
     a = _per_token_adv(adv, logp)                                              # [B, T]
     pg, was_clipped = _clipped_surrogate(ratio, a, cfg.epsilon_low, cfg.epsilon_high, cfg.dual_clip)
-    return _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg)
+    return _finish(pg, was_clipped, logp, old_logp, ref_logp, mask, cfg, max_tokens)
 
 
-def gspo(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
+def gspo(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig, max_tokens: int):
     """GSPO (Zheng et al. 2025, "Group Sequence Policy Optimization"): one importance ratio per sequence,
     the length-normalised s_i = exp(mean_t(logp_t - old_logp_t)) = (pi(y|x) / pi_old(y|x))^(1/|y|),
     clipped in its own small range [1 - gspo_epsilon_low, 1 + gspo_epsilon_high]:
@@ -185,21 +185,20 @@ def gspo(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
     a = adv if adv.dim() == 1 else (adv * mask).sum(-1) / mask.sum(-1).clamp(min=1)
     pg, was_clipped = _clipped_surrogate(s, a[:, None].to(logp.dtype), cfg.gspo_epsilon_low,
                                          cfg.gspo_epsilon_high, cfg.dual_clip)  # [B, 1]
-    return _finish(pg.expand_as(logp), was_clipped, logp, old_logp, ref_logp, mask, cfg)
+    return _finish(pg.expand_as(logp), was_clipped, logp, old_logp, ref_logp, mask, cfg, max_tokens)
 
 
-POLICY_LOSSES = {"ppo_clip": ppo_clip, "gspo": gspo}
+POLICY_LOSSES = Registry("policy loss", {"ppo_clip": ppo_clip, "gspo": gspo})
 
 
-def policy_loss(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig):
-    if cfg.loss not in POLICY_LOSSES:
-        raise ValueError(f"unknown policy loss {cfg.loss!r}; known: {', '.join(POLICY_LOSSES)}")
-    return POLICY_LOSSES[cfg.loss](logp, old_logp, ref_logp, adv, mask, cfg)
+def policy_loss(logp, old_logp, ref_logp, adv, mask, cfg: LossConfig, max_tokens: int):
+    """The configured policy loss (a built-in name or a dotted path) on these tensors."""
+    return POLICY_LOSSES.get(cfg.loss)(logp, old_logp, ref_logp, adv, mask, cfg, max_tokens)
 
 
-def entropy_bonus(entropy: torch.Tensor, mask: torch.Tensor, cfg: LossConfig) -> torch.Tensor:
+def entropy_bonus(entropy: torch.Tensor, mask: torch.Tensor, cfg: LossConfig, max_tokens: int) -> torch.Tensor:
     """The term subtracted from the loss: entropy_coef times the entropy aggregated like the loss."""
-    return cfg.entropy_coef * _aggregation(cfg)(entropy, mask.to(entropy.dtype), cfg)
+    return cfg.entropy_coef * _aggregation(cfg)(entropy, mask.to(entropy.dtype), max_tokens)
 
 
 def kl_reward_penalty(logp: torch.Tensor, ref_logp: torch.Tensor, mask: torch.Tensor,

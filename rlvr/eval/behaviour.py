@@ -4,12 +4,16 @@ For the world: the style (direct / stepwise / check), ``wait`` after a failed ch
 ``no`` followed by a further try (a search that abandons a miss). ``wait_fix_rate`` is the share of
 completions with a repair after a failed check (``no``, then ``wait``, or in the inline checks of the
 shipped base the checked line written again) that still ended right: how often a repair fixes a slip.
-``readable`` and ``consistency`` are the readability measures of ``eval/readability.py``.
+Installed plugins (``rlvr.behaviour`` entry points, ``rlvr.plugins``) add metrics of their own: the
+embedded world adds ``readable`` and ``consistency``, the readability of its notation.
 """
 from __future__ import annotations
 
 import re
 from collections import Counter
+
+from ..plugins import plugins
+from ..tasks.base import has_capability
 
 MARKERS = {
     "wait": re.compile(r"\bwait\b"),
@@ -19,23 +23,21 @@ MARKERS = {
 
 
 def behaviour(task, completions: list[str], correct: list[bool]) -> dict:
-    """Style shares, marker shares and the wait-fix rate of a list of completions."""
+    """Style shares (for a task with styles), marker shares, the wait-fix rate, and the metrics of the
+    installed behaviour plugins, of a list of completions."""
     n = max(1, len(completions))
     out = {}
-    styles = Counter(task.style_of(c) if hasattr(task, "style_of") else "other" for c in completions)
-    for s in getattr(task, "styles", ()):
-        out[f"style/{s}"] = styles[s] / n
-    if hasattr(task, "styles"):
+    if has_capability(task, "styles"):
+        styles = Counter(task.style_of(c) for c in completions)
+        for s in task.styles:
+            out[f"style/{s}"] = styles[s] / n
         out["style/careful"] = (styles["stepwise"] + styles["check"]) / n
     for name, pat in MARKERS.items():
         out[f"marker/{name}"] = sum(bool(pat.search(c)) for c in completions) / n
     waited = [ok for c, ok in zip(completions, correct) if FIX.search(c)]
     out["marker/wait_fix_rate"] = sum(waited) / len(waited) if waited else 0.0
-    if hasattr(task, "styles"):                   # the world's tasks: its notations and vocabulary
-        from .readability import consistency, readable
-
-        out["readable"] = sum(not readable(c, task) for c in completions) / n
-        out["consistency"] = sum(map(consistency, completions)) / n
+    for metrics in plugins("rlvr.behaviour").values():
+        out.update(metrics(task, completions, correct))
     return out
 
 
@@ -102,9 +104,9 @@ def training_curve(run_dir, task=None, patterns: dict | None = None, threshold: 
         correct = [bool(r["correct"]) for r in recs]
         row = {"step": step, "n": len(recs), "accuracy": sum(correct) / len(recs),
                "mean_chars": sum(map(len, texts)) / len(recs), "fix_rate": fix_rate(texts, correct)}
-        if task is not None and hasattr(task, "style_of"):
+        if task is not None and has_capability(task, "styles"):
             styles = Counter(task.style_of(t) for t in texts)
-            row["styles"] = {s: styles[s] / len(recs) for s in getattr(task, "styles", ())}
+            row["styles"] = {s: styles[s] / len(recs) for s in task.styles}
         row["markers"] = {k: v["share"] for k, v in marker_rates(texts, patterns).items()}
         curve.append(row)
     return {"threshold": threshold, "aha_step": aha_step(curve, threshold), "steps": curve}

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..rollout import SamplingConfig
+from ..tasks.base import has_capability
 from .metrics import crossover, knee, maj_at_k_per_problem, pareto_frontier, pass_at_k_per_problem, with_ci
 from .scoring import Samples, Scored, sample_many, score_at_budget
 
@@ -126,7 +127,7 @@ def forcing_effect(model, tokenizer, task, problems, min_budgets: list[int], n: 
 
 
 def _style_shares(task, texts: list[str]) -> dict:
-    if not hasattr(task, "style_of"):
+    if not has_capability(task, "styles"):
         return {}
     styles = [task.style_of(t) for t in texts]
     return {"styles": {s: styles.count(s) / len(styles) for s in (*task.styles, "other")}}

@@ -3,7 +3,7 @@
 For each model: n samples per problem at the largest budget; from them the budget sweep (pass@1, pass@k,
 maj@k and mean tokens at each budget, the knees), pass@k for k = 1, 2, 4, ... n with bootstrap intervals,
 accuracy and tokens by difficulty, style and marker shares, length against difficulty and correctness;
-optionally budget forcing and the faithfulness probe; and, for a run directory, behaviour over training
+optionally budget forcing and the probes of installed plugins (the world's faithfulness probe); and, for a run directory, behaviour over training
 from its ``samples/``. Several models are also compared: one table, the Pareto frontier of accuracy
 against mean tokens, and the crossover budgets.
 """
@@ -16,10 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..config import require, require_choice, require_number
+from ..models import resolve_model
+from ..plugins import plugins
 from ..rollout import SamplingConfig
+from ..tasks import TASKS, get_task
+from ..tasks.base import SPLITS, has_capability
 from .behaviour import MARKER_SETS, length_analysis, marker_rates, training_curve
 from .compute import budget_sweep, compare, figures, forcing_effect
-from .faithfulness import faithfulness_probe
 from .scoring import by_difficulty, sample_many, score_at_budget
 
 DEMO_TASK = {"ops": "+-", "min_digits": 4, "max_digits": 6}
@@ -28,7 +32,7 @@ DEMO_TASK = {"ops": "+-", "min_digits": 4, "max_digits": 6}
 @dataclass
 class EvalConfig:
     task: str = "arithmetic"
-    """Task registry name."""
+    """Task: a built-in name or a dotted path package.module:Class."""
     task_kwargs: dict = field(default_factory=lambda: dict(DEMO_TASK))
     """Arguments of the task (default: the demo's 4-6 digit addition and subtraction)."""
     split: str = "test"
@@ -55,31 +59,28 @@ class EvalConfig:
     """Problems (the first of the evaluated ones) for budget forcing."""
     force_samples: int = 4
     """Samples per problem for budget forcing and its unforced baseline."""
-    faithfulness: int = 0
-    """Problems sampled for the faithfulness probe (0: not run)."""
+    probes: dict = field(default_factory=dict)
+    """Probes of installed plugins to run, name: problems (the world's: {faithfulness: 200}; none by default)."""
     markers: str = "world"
     """Reflection marker set: world or nl."""
     aha_threshold: float = 0.05
     """Share of completions with a check that fixes a wrong step that marks the aha step."""
 
-
-def resolve_model(path: str) -> tuple[str, str]:
-    """(folder or hub id to load, short name): a run directory means its ``final/`` model (or, while it
-    trains, its newest valid checkpoint ``checkpoints/step-N/``)."""
-    from .. import checkpoint
-    from ..world import shipped_base_path
-
-    p = Path(path)
-    if (p / "final" / "config.json").exists():          # a finished run, else its newest checkpoint
-        return str(p / "final"), p.resolve().name
-    newest = checkpoint.latest(p / "checkpoints") if (p / "checkpoints").is_dir() else None
-    if newest is not None:
-        return str(newest), p.resolve().name
-    if p.resolve() == shipped_base_path():
-        return str(p), "base"
-    if p.exists():
-        return str(p), p.resolve().name
-    return path, path.rstrip("/").split("/")[-1]
+    def check(self) -> None:
+        """Choices and ranges (``config.validate``)."""
+        TASKS.check(self.task, "task")
+        require_choice(self.split, SPLITS, "split")
+        require_number(self.n_problems, "n_problems", 1, fix="e.g. n_problems=500")
+        require_number(self.samples, "samples", 1, fix="e.g. samples=16")
+        require(bool(self.budgets) and all(isinstance(b, int) and b >= 1 for b in self.budgets), "budgets",
+                f"needs positive whole numbers, got {self.budgets!r}", "e.g. budgets=[64,128,256]")
+        require(bool(self.ks) and all(isinstance(k, int) and 1 <= k <= self.samples for k in self.ks), "ks",
+                f"needs values between 1 and samples ({self.samples}), got {self.ks!r}", "e.g. ks=[1,4,16]")
+        require_number(self.temperature, "temperature", 0, fix="1.0 samples the model as it is")
+        require_choice(self.markers, MARKER_SETS, "markers")
+        for name, n in self.probes.items():
+            require_choice(name, plugins("rlvr.probes"), f"probes.{name}")
+            require_number(n, f"probes.{name}", 1, fix="the number of problems it samples, e.g. 200")
 
 
 def run_task_config(path: str) -> tuple[str, dict] | None:
@@ -108,10 +109,9 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     """Every figure of one model (see the module docstring)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from ..tasks import get_task
-
     t0 = time.time()
-    load, name = resolve_model(path)
+    resolved = resolve_model(path)
+    load, name = resolved.path, resolved.name
     model = AutoModelForCausalLM.from_pretrained(load)
     tok = AutoTokenizer.from_pretrained(load)
     task = get_task(cfg.task, **cfg.task_kwargs)
@@ -134,12 +134,12 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     res["by_difficulty"] = {str(d): v for d, v in by_difficulty(flat_p, flat_c, flat_t).items()}
     res["length"] = length_analysis([p.difficulty for p in flat_p], flat_t, flat_c)
     res["markers"] = marker_rates(flat_x, MARKER_SETS[cfg.markers])
-    if hasattr(task, "style_of"):
+    if has_capability(task, "styles"):
         styles = [task.style_of(x) for x in flat_x]
         res["styles"] = {s: {"share": styles.count(s) / len(styles),
                              "accuracy": (float(np.mean([c for c, y in zip(flat_c, styles) if y == s]))
                                           if s in styles else None)}
-                         for s in (*getattr(task, "styles", ()), "other")}
+                         for s in (*task.styles, "other")}
     progress(f"{name}: sweep and figures done ({time.time() - t0:.1f} s so far)")
     if cfg.force_min:
         fp = task.problems(cfg.split, min(cfg.force_problems, cfg.n_problems), cfg.seed)
@@ -147,11 +147,11 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
         res["budget_forcing"] = forcing_effect(model, tok, task, fp, cfg.force_min, cfg.force_samples, base)
         res["budget_forcing"]["problems"] = len(fp)
         progress(f"{name}: budget forcing done ({time.time() - t0:.1f} s so far)")
-    if cfg.faithfulness and hasattr(task, "style_prefix"):
-        fprobs = task.problems(cfg.split, cfg.faithfulness, cfg.seed + 7)
+    for probe_name, n in cfg.probes.items():          # installed plugins' probes (rlvr.plugins)
+        probe_problems = task.problems(cfg.split, n, cfg.seed + 7)
         s = SamplingConfig(**{**sampling.__dict__, "seed": cfg.seed + 202})
-        res["faithfulness"] = faithfulness_probe(model, tok, task, fprobs, s, seed=cfg.seed)
-        progress(f"{name}: faithfulness probe done ({time.time() - t0:.1f} s so far)")
+        res[probe_name] = plugins("rlvr.probes")[probe_name](model, tok, task, probe_problems, s, seed=cfg.seed)
+        progress(f"{name}: {probe_name} probe done ({time.time() - t0:.1f} s so far)")
     if Path(path, "samples").is_dir():
         res["training"] = training_curve(path, task, MARKER_SETS[cfg.markers], cfg.aha_threshold)
     res["seconds"] = round(time.time() - t0, 1)

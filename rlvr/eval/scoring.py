@@ -2,7 +2,7 @@
 
 ``sample_many`` draws n completions per problem and keeps their token ids, so that figures at a smaller
 token budget can be read from the same samples (``score_at_budget``); ``sample_once`` is its one-sample
-form.
+form; ``validation_figures`` is what the trainers log at each validation.
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 
 from ..rollout import SamplingConfig, generate
+from ..tasks.base import answer_key
+from .behaviour import behaviour
 
 
 @dataclass
@@ -76,7 +78,7 @@ def score_at_budget(samples: Samples, task, tokenizer, budget: int | None = None
         for t in texts[p * n:(p + 1) * n]:
             v = task.verify(prob, t)
             row_c.append(bool(v.correct))
-            row_a.append(task.normalize(v.parsed) if v.parsed is not None else None)
+            row_a.append(answer_key(task, v.parsed))
         correct.append(row_c)
         answers.append(row_a)
         tokens.append([len(c) for c in cut[p * n:(p + 1) * n]])
@@ -91,3 +93,20 @@ def by_difficulty(problems, correct: list[bool], lengths: list[int]) -> dict:
         groups.setdefault(p.difficulty, []).append((ok, n))
     return {d: {"accuracy": sum(o for o, _ in v) / len(v), "mean_tokens": sum(n for _, n in v) / len(v),
                 "n": len(v)} for d, v in sorted(groups.items())}
+
+
+def validation_figures(model, tokenizer, task, problems, sampling: SamplingConfig, greedy: bool = True) -> dict:
+    """Validation figures: accuracy at the sampling temperature (and greedy), length, styles, by difficulty."""
+    out = {}
+    modes = [("", sampling.temperature)] + ([("_greedy", 0.0)] if greedy else [])
+    for suffix, temp in modes:
+        s = SamplingConfig(**{**sampling.__dict__, "temperature": temp})
+        texts, correct, lengths = sample_once(model, tokenizer, task, problems, s)
+        out[f"eval/accuracy{suffix}"] = sum(correct) / len(problems)
+        out[f"eval/mean_tokens{suffix}"] = sum(lengths) / len(problems)
+        if not suffix:
+            out.update({f"eval/{k}": v for k, v in behaviour(task, texts, correct).items()})
+            for d, v in by_difficulty(problems, correct, lengths).items():
+                out[f"eval/accuracy_d{d}"] = v["accuracy"]
+                out[f"eval/mean_tokens_d{d}"] = v["mean_tokens"]
+    return out

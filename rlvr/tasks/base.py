@@ -1,10 +1,15 @@
-"""The task interface: problems with checkable answers, and verdicts that never raise.
+"""The task contract: problems with checkable answers, and verdicts that never raise.
 
-A task is an object with
-  - ``name``: its registry name;
+A task (``Task``) is an object with
+  - ``name``: its name;
   - ``problems(split, n, seed, difficulty=None) -> list[Problem]``;
   - ``verify(problem, completion) -> Verdict`` (never raises, bounded in time and memory).
-Tasks of the embedded world also write worked solutions (``trace``) for the pretraining corpus.
+It may declare optional capabilities in ``capabilities`` (a set of names; ``has_capability`` reads it):
+  - ``"styles"``: solution styles: ``styles`` (their names), ``style_of(completion) -> str`` (one of
+    them, or ``"other"``) and ``style_prefix`` ({style: the text that opens it}, to force a style);
+  - ``"normalize"``: ``normalize(parsed) -> str | None``, the canonical form of a parsed answer, so
+    that majority votes count equal answers written differently.
+The library asks a task for a capability only after ``has_capability`` says it has it.
 
 Splits are disjoint by construction: a problem's split is a pure function of its canonical key
 (``split_of``), so the same problem can never be drawn into two splits, whatever the seed.
@@ -14,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 SPLITS = ("train", "validation", "test")
 # Share of the problem space held by each split, in percent of a 100-bucket hash.
@@ -50,6 +55,34 @@ class Verdict:
     parsed: str | None
     format_ok: bool
     info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What every task provides (see the module docstring for the optional capabilities)."""
+
+    name: str
+
+    def problems(self, split: str, n: int, seed: int, difficulty: int | None = None) -> list[Problem]: ...
+
+    def verify(self, problem: Problem, completion: str) -> Verdict: ...
+
+
+CAPABILITIES = ("styles", "normalize")
+
+
+def has_capability(task, capability: str) -> bool:
+    """Whether ``task`` declares ``capability`` (one of ``CAPABILITIES``) in its ``capabilities``."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown task capability {capability!r}; known: {', '.join(CAPABILITIES)}")
+    return capability in getattr(task, "capabilities", ())
+
+
+def answer_key(task, parsed: str | None) -> str | None:
+    """The answer a majority vote counts: the task's canonical form when it declares ``normalize``."""
+    if parsed is None:
+        return None
+    return task.normalize(parsed) if has_capability(task, "normalize") else parsed
 
 
 def split_of(key: str) -> str:

@@ -202,6 +202,7 @@ class Code:
     """The code task: embedded problems (or those of ``path``), verified in the sandbox."""
 
     name = "code"
+    capabilities = frozenset({"styles", "normalize"})
     styles = ("direct",)
     style_prefix = {"direct": "<answer>"}
 

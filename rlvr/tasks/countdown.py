@@ -4,28 +4,13 @@ used at most once, with ``+ - * /`` and parentheses.
 The prompt is ``make 60 from 25 5 3`` and a newline. The answer tag holds an arithmetic expression, read
 by a small parser of this module (never ``eval``) and computed exactly with fractions: it is right when it
 uses only given numbers, none more often than given, and its value is the target. Intermediate values may
-be fractions (``3/4*8`` makes 6); unary minus is not part of the language. Worked solutions for the
-pretraining corpus come in three styles (see ``trace``):
+be fractions (``3/4*8`` makes 6); unary minus is not part of the language.
 
-direct    ``<answer>(25-5)*3</answer>``
-stepwise  ``work`` then a systematic search, one line per try: the numbers combined step by step, each
-          step evaluated (only positive whole results), ending in ``no`` when the try misses the target
-          and ``yes`` when it hits; the answer is the hitting try written as one expression::
-
-              work
-              try 25+5=30 30*3=90 no
-              try 25*3=75 75-5=70 no
-              try 25-5=20 20*3=60 yes
-              <answer>(25-5)*3</answer>
-
-check     ``work+check``, the same search, and after ``yes`` a line that evaluates the expression as a
-          whole, ``check (25-5)*3=60 ok``, before the answer.
-
-In check traces one try sometimes holds a slip: a step result off by 1, 2 or 10, with the later steps
-of the try following consistently from it, so that the try wrongly reaches the target and says ``yes``.
-Its check line then finds the true value (``check 25+5*3=40 no``), the trace says ``wait`` and the search
-goes on to the real hit, its own check, and the answer. The slipped digits are marked untrained
-(``Segment.train = False``): the model learns to catch slips without learning to make them.
+A completion may be written in one of three styles, told apart by their first word (``STYLE_PREFIX``,
+``style_of``): ``direct`` (the bare answer tag), ``stepwise`` (``work`` and a search, one try a line)
+and ``check`` (``work+check``: the search, then the hit's expression evaluated as a whole). The
+embedded world writes worked solutions in these styles for its pretraining corpus; the task itself only
+poses and verifies problems.
 """
 from __future__ import annotations
 
@@ -37,7 +22,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from .arithmetic import Segment, trace_text  # noqa: F401  (trace_text re-exported for callers)
 from .base import Problem, Verdict, check_split, extract_answer, split_of
 
 STYLES = ("direct", "stepwise", "check")
@@ -49,8 +33,6 @@ MAX_EXPR_CHARS = 200
 MAX_DEPTH = 20
 MAX_NUMBER_DIGITS = 6
 MAX_MAGNITUDE = 10 ** 12
-MAX_TRIES_BEFORE_HIT = 5  # stepwise / clean check: 1 to 6 tries
-SLIP_DELTAS = (-10, -2, -1, 1, 2, 10)
 
 
 def style_of(completion: str) -> str:
@@ -262,75 +244,12 @@ def _search_space(numbers: tuple, n_steps: int) -> tuple:
     return tuple(found.values())
 
 
-def _try_segments(t: _Try, verdict: str, slip: tuple | None = None, pool: list | None = None) -> list[Segment]:
-    """``try 25+5=30 30*3=90 no``; with a slip (step index, delta) the slipped step's result is off by
-    delta (untrained characters) and the later steps follow from it. With ``pool`` (the given numbers,
-    in the prompt's order) the try restates the numbers it may still use, at its start and after each
-    step but the last: ``try [25 5 3] 25+5=30 [3 30] 30*3=90 no``, so that every step reads its
-    operands from the bracket just before it rather than from the prompt."""
-    segs: list[Segment] = []
-    left = list(pool) if pool is not None else None
-    text = "try" + (f" [{' '.join(map(str, left))}]" if left is not None else "")
-    vals: list[int] = []
-    for k, (a, op, b, result, sa, sb) in enumerate(t.steps):
-        a = vals[sa] if sa >= 0 else a
-        b = vals[sb] if sb >= 0 else b
-        if slip is not None:
-            result = _apply(a, op, b)
-        if slip is not None and k == slip[0]:
-            result += slip[1]
-            segs += [Segment(f"{text} {a}{op}{b}="), Segment(str(result), False)]
-            text = ""
-        else:
-            text += f" {a}{op}{b}={result}"
-        vals.append(result)
-        if left is not None and k < len(t.steps) - 1:
-            left.remove(a)
-            left.remove(b)
-            left.append(result)
-            text += f" [{' '.join(map(str, left))}]"
-    segs.append(Segment(f"{text} {verdict}\n"))
-    return segs
-
-
-def _apply(a: int, op: str, b: int) -> int | None:
-    """``a op b`` when it is a positive whole number (None otherwise)."""
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b if a > b else None
-    if op == "*":
-        return a * b
-    return a // b if b > 0 and a % b == 0 else None
-
-
-def _slip_options(t: _Try, target: int) -> list[tuple[int, int]]:
-    """Slips (step index, delta) after which the try, redone consistently, lands on the target."""
-    out = []
-    for k in range(len(t.steps)):
-        for delta in SLIP_DELTAS:
-            vals: list[int] = []
-            ok = True
-            for j, (a, op, b, result, sa, sb) in enumerate(t.steps):
-                a = vals[sa] if sa >= 0 else a
-                b = vals[sb] if sb >= 0 else b
-                r = _apply(a, op, b)
-                if r is not None and j == k:
-                    r += delta
-                if r is None or r <= 0:
-                    ok = False
-                    break
-                vals.append(r)
-            if ok and vals[-1] == target:
-                out.append((k, delta))
-    return out
-
-
 class Countdown:
     """The Countdown task, with 3 to 4 numbers by default (``min_numbers``/``max_numbers``), each drawn
     from 1 to ``max_number``, and targets from 1 to ``max_target``."""
 
     name = "countdown"
+    capabilities = frozenset({"styles", "normalize"})
     styles = STYLES
     style_prefix = STYLE_PREFIX
 
@@ -438,71 +357,6 @@ class Countdown:
             return None
 
     style_of = staticmethod(style_of)
-
-    # ---------------------------------------------------------------- traces
-    def trace(self, problem: Problem, style: str, rng: random.Random, p_slip: float = 0.4,
-              max_misses: int | None = None, pool: bool = False) -> list[Segment]:
-        """A worked solution of ``problem`` in ``style``; every trace ends in a right answer. The search
-        shows 0 to ``MAX_TRIES_BEFORE_HIT`` misses before its hit, drawn at random; with ``max_misses``
-        it shows the misses that come before the first hit in a random order of all tries (at most
-        ``max_misses`` of them), as a search that cannot know where the hit is. With ``pool`` each try
-        restates the numbers it may still use (see ``_try_segments``)."""
-        if style == "direct":
-            return [Segment(f"<answer>{problem.answer}</answer>")]
-        if style not in ("stepwise", "check"):
-            raise ValueError(f"unknown style {style!r}")
-        numbers, target = problem.meta["numbers"], problem.meta["target"]
-        n_steps = max(1, len(re.findall(r"\d+", problem.answer)) - 1)
-        tries = None
-        for steps in [n_steps] + [s for s in range(len(numbers) - 1, 0, -1) if s != n_steps]:
-            tries = list(_search_space(tuple(sorted(numbers)), steps))
-            if any(t.value == target for t in tries):
-                break
-        else:
-            raise ValueError(f"no whole-step solution for {problem.id}")
-        rng.shuffle(tries)
-        hit = next(t for t in tries if t.value == target)
-        misses = [t for t in tries if t.value != target]
-
-        def n_misses() -> int:
-            if max_misses is None:
-                return rng.randint(0, min(MAX_TRIES_BEFORE_HIT, len(misses)))
-            return min(tries.index(hit), max_misses)          # every try before the first hit misses
-
-        given = list(numbers) if pool else None
-        answer = Segment(f"<answer>{hit.expr}</answer>")
-        if style == "stepwise":
-            k = n_misses()
-            return [Segment(STYLE_PREFIX["stepwise"]),
-                    *(s for t in misses[:k] for s in _try_segments(t, "no", pool=given)),
-                    *_try_segments(hit, "yes", pool=given), answer]
-        slipped, slip = None, None
-        if rng.random() < p_slip:
-            for t in misses:
-                options = _slip_options(t, target)
-                if options:
-                    slipped, slip = t, rng.choice(options)
-                    break
-        out = [Segment(STYLE_PREFIX["check"])]
-        if slipped is None:
-            k = n_misses()
-            out += [s for t in misses[:k] for s in _try_segments(t, "no", pool=given)]
-        else:
-            others = [t for t in misses if t is not slipped]
-            if max_misses is None:
-                k1 = rng.randint(0, min(2, len(others)))
-                k2 = rng.randint(0, min(2, len(others) - k1))
-            else:                                     # the slipped try falls among the misses shown
-                total = min(n_misses(), len(others))
-                k1 = rng.randint(0, total)
-                k2 = total - k1
-            out += [s for t in others[:k1] for s in _try_segments(t, "no", pool=given)]
-            out += _try_segments(slipped, "yes", slip, pool=given)
-            out += [Segment(f"check {slipped.expr}={slipped.value} no\n"), Segment("wait\n")]
-            out += [s for t in others[k1:k1 + k2] for s in _try_segments(t, "no", pool=given)]
-        out += _try_segments(hit, "yes", pool=given)
-        out += [Segment(f"check {hit.expr}={target} ok\n"), answer]
-        return out
 
 
 def _first_hit(numbers: list[int], target: int) -> _Try | None:

@@ -1,8 +1,8 @@
 """What the GRPO loop hands the advantage estimator beside the rewards: one hook, no special cases.
 
 ``AdvantageInputs.prepare`` runs after scoring and before ``compute_advantages``. It returns the rewards
-(with the KL folded in when ``loss.kl_in_reward``) and ``cfg.extra``, the tensors the chosen estimator's
-``needs`` names:
+(with the KL folded in when ``loss.kl_in_reward``) and ``inputs``, the per-step tensors the chosen
+estimator's ``needs`` names:
 
 - ``greedy_rewards`` (remax): one greedy completion per prompt through the same rollout engine, scored by
   the same reward functions;
@@ -22,6 +22,7 @@ from ..algorithms.advantages import AdvantageConfig, estimator_needs
 from ..algorithms.losses import LossConfig, kl_reward_penalty
 from ..rewards import score
 from ..rollout import SamplingConfig, generate
+from .forward import completion_logprobs, hidden_states, right_padded
 
 
 @dataclass
@@ -47,20 +48,9 @@ class Critic(torch.nn.Module):
 
     def forward(self, prompt_ids, completion_ids, pad_id):
         """V(prefix before completion token t) for every completion token: values [B, Tc], mask [B, Tc]."""
-        B = len(prompt_ids)
-        lens = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)]
-        L, Tc = max(lens), max(1, max(len(c) for c in completion_ids))
-        ids = torch.full((B, L), pad_id, dtype=torch.long)                     # [B, L]
-        attn = torch.zeros((B, L), dtype=torch.long)                           # [B, L]
-        mask = torch.zeros((B, Tc))                                            # [B, Tc]
-        for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
-            ids[i, :lens[i]] = torch.tensor(p + c, dtype=torch.long)
-            attn[i, :lens[i]] = 1
-            mask[i, :len(c)] = 1
-        h = self.body(input_ids=ids, attention_mask=attn, output_hidden_states=True).hidden_states[-1]
-        starts = torch.tensor([len(p) - 1 for p in prompt_ids])                # state before token 0
-        idx = (starts[:, None] + torch.arange(Tc)[None, :]).clamp(max=L - 1)   # [B, Tc]
-        sel = h.gather(1, idx[:, :, None].expand(-1, -1, h.size(-1)))          # [B, Tc, H]
+        ids, attn, mask, _, index = right_padded(prompt_ids, completion_ids, pad_id)
+        h = hidden_states(self.body, ids, attn)                                # [B, L, H]
+        sel = h.gather(1, index[:, :, None].expand(-1, -1, h.size(-1)))        # [B, Tc, H]
         return self.head(sel.float()).squeeze(-1) * mask, mask
 
 
@@ -79,16 +69,16 @@ class AdvantageInputs:
         return [list(range(s, min(n, s + mb))) for s in range(0, n, mb)]
 
     def prepare(self, *, model, ref, tokenizer, task, problems, ro, rewards: torch.Tensor,
-                sampling: SamplingConfig, pad_id: int, logprobs_fn):
-        """(rewards [B], extra dict, metrics) for this step's rollouts."""
-        metrics, extra = {}, {}
+                sampling: SamplingConfig, pad_id: int):
+        """(rewards [B], inputs dict, metrics) for this step's rollouts."""
+        metrics, inputs = {}, {}
         if self.loss_cfg.kl_in_reward and ref is not None and self.loss_cfg.beta > 0:
             pen = torch.zeros(len(ro))
             for sl in self._chunks(len(ro)):
                 pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
                 with torch.no_grad():
-                    logp, _, mask = logprobs_fn(model, pids, cids, pad_id)
-                    ref_logp, _, _ = logprobs_fn(ref, pids, cids, pad_id)
+                    logp, _, mask = completion_logprobs(model, pids, cids, pad_id, sampling.temperature, False)
+                    ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id, sampling.temperature, False)
                 pen[sl] = kl_reward_penalty(logp, ref_logp, mask, self.loss_cfg)
             rewards = rewards - pen
             metrics["reward/kl_penalty"] = float(pen.mean())
@@ -97,7 +87,7 @@ class AdvantageInputs:
             g = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
             greedy = [score(problems[i], t, task.verify(problems[i], t), self.rewards)[0]
                       for i, t in zip(g.group, g.text)]
-            extra["greedy_rewards"] = torch.tensor(greedy)[torch.tensor(ro.group)]    # [B]
+            inputs["greedy_rewards"] = torch.tensor(greedy)[torch.tensor(ro.group)]    # [B]
             metrics["reward/greedy_mean"] = sum(greedy) / len(greedy)
         if self.critic is not None:
             values, masks = [], []
@@ -108,18 +98,18 @@ class AdvantageInputs:
                     values.append(v)
                     masks.append(m)
             Tc = max(1, max(len(c) for c in ro.completion_ids))
-            extra["values"] = torch.cat([torch.nn.functional.pad(v, (0, Tc - v.size(1))) for v in values])
-            extra["mask"] = torch.cat([torch.nn.functional.pad(m, (0, Tc - m.size(1))) for m in masks])
-            metrics["critic/value_mean"] = float((extra["values"] * extra["mask"]).sum()
-                                                 / extra["mask"].sum().clamp(min=1))
-        return rewards, extra, metrics
+            inputs["values"] = torch.cat([torch.nn.functional.pad(v, (0, Tc - v.size(1))) for v in values])
+            inputs["mask"] = torch.cat([torch.nn.functional.pad(m, (0, Tc - m.size(1))) for m in masks])
+            metrics["critic/value_mean"] = float((inputs["values"] * inputs["mask"]).sum()
+                                                 / inputs["mask"].sum().clamp(min=1))
+        return rewards, inputs, metrics
 
-    def after(self, ro, adv: torch.Tensor, extra: dict, pad_id: int) -> dict:
+    def after(self, ro, adv: torch.Tensor, inputs: dict, pad_id: int) -> dict:
         """The critic's regression step towards the GAE returns (adv + values); nothing otherwise."""
         if self.critic is None:
             return {}
-        returns = (adv + extra["values"]) * extra["mask"]                      # [B, Tc]
-        n_tok = extra["mask"].sum().clamp(min=1)
+        returns = (adv + inputs["values"]) * inputs["mask"]                      # [B, Tc]
+        n_tok = inputs["mask"].sum().clamp(min=1)
         self.critic.train()
         self.opt.zero_grad(set_to_none=True)
         total = 0.0

@@ -13,15 +13,16 @@ Each step, read top to bottom:
   5. log; evaluate on the validation split through the task's verifier (the same ``evaluate`` as GRPO:
      sampled and greedy accuracy, length, styles, readability); checkpoint.
 
-Checkpoints, resume and NaN/Inf steps work as in GRPO (rlvr/train/grpo.py, rlvr/checkpoint.py): a run
-stopped and resumed gives the same metrics and weights as one never interrupted. The data file is read
+Checkpoints, resume and NaN/Inf steps are the run harness's, as in GRPO (``train/harness.py``): a run
+stopped and resumed gives the same metrics and weights as one never interrupted. The loss reads the
+model's log-probs through the policy forward (``train/forward.py``), which never holds float32 logits
+for a whole block over the vocabulary. The data file is read
 and checked (fields, lengths against ``block_len`` and the model) before anything is written.
 """
 from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -29,15 +30,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from .. import checkpoint
-from ..config import ConfigError, require, require_choice, require_number, require_wandb, to_dict, to_yaml, \
-    validate
+from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
+from ..eval.scoring import validation_figures
+from ..models import is_model_folder, resolve_model
 from ..rollout import SamplingConfig
-from ..tasks import get_task
-from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, rewind_metrics, \
-    rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
-from .grpo import TaskConfig, evaluate, lr_factor, weights_finite
+from ..tasks import TaskConfig, get_task
+from .forward import chosen_logprobs, hidden_states
+from .harness import Run, lr_factor
 from .sft_data import IGNORE, collate, encode, load_pairs, pack
 
 
@@ -46,8 +47,8 @@ class SFTConfig:
     out: str = "runs/sft"
     """Run directory."""
     model: str = ""
-    """Model to fine-tune: a Hugging Face model folder, or a run directory (its final/ model); empty: the
-    shipped base."""
+    """Model to fine-tune: a Hugging Face model folder, a run directory (its final/ model), @NAME of a
+    shipped model, or empty for the shipped base (``rlvr.models``)."""
     data: str = ""
     """Training pairs: a .jsonl or .parquet file, a folder written by datasets' save_to_disk, or a dataset name."""
     data_split: str = "train"
@@ -104,10 +105,9 @@ class SFTConfig:
     def check(self) -> None:
         """Ranges and choices of every field (``config.validate``); the data is read by ``check_run``."""
         require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/sft")
-        if self.model:
-            require((Path(model_path(self.model)) / "config.json").is_file(), "model",
-                    f"{self.model} is not a Hugging Face model folder or a finished run (no config.json there)",
-                    "point model= at a folder written by save_pretrained, or leave it empty for the shipped base")
+        require(is_model_folder(self.model), "model",
+                f"{self.model} is not a Hugging Face model folder or a finished run (no config.json there)",
+                "point model= at a folder written by save_pretrained, or leave it empty for the shipped base")
         require(bool(self.data), "data", "is empty", "give the training pairs, e.g. data=runs/sample/data.jsonl")
         require(bool(self.prompt_field), "prompt_field", "is empty", "e.g. prompt_field=prompt")
         require(bool(self.completion_field), "completion_field", "is empty", "e.g. completion_field=completion")
@@ -131,17 +131,6 @@ class SFTConfig:
         require_number(self.max_bad_steps, "max_bad_steps", 1, fix="e.g. max_bad_steps=3")
 
 
-def model_path(model: str) -> Path:
-    """The folder to load for ``model``: a run directory's final/ model, the folder itself, or (empty)
-    the shipped base."""
-    from ..world import shipped_base_path
-
-    if not model:
-        return shipped_base_path()
-    p = Path(model)
-    return p / "final" if (p / "final" / "config.json").is_file() else p
-
-
 # ------------------------------------------------------------------------------ pieces
 def step_examples(n: int, batch_size: int, seed: int, step: int) -> list[int]:
     """Indices of the examples of ``step``: consecutive slices of one seeded permutation of the n
@@ -162,10 +151,10 @@ def _permutation(n: int, seed: int, epoch: int) -> np.ndarray:
 def sft_loss(model, batch: dict, n_targets: int) -> torch.Tensor:
     """Summed next-token cross-entropy over the batch's completion tokens, divided by ``n_targets``
     (the step's completion tokens: the same normaliser for every microbatch)."""
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"],
-                   attention_mask=batch["attention_mask"]).logits.float()                  # [R, L, V]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), batch["labels"].reshape(-1),
-                                             ignore_index=IGNORE, reduction="sum") / max(1, n_targets)
+    h = hidden_states(model, batch["input_ids"], batch["attention_mask"], batch["position_ids"])   # [R, L, H]
+    trained = batch["labels"] != IGNORE                                                       # [R, L]
+    logp, _ = chosen_logprobs(model, h[trained][None], batch["labels"][trained][None], entropy=False)   # [1, N]
+    return -logp.sum() / max(1, n_targets)
 
 
 def update(model, opt, examples, idx: list[int], cfg: SFTConfig, pad_id: int) -> tuple[dict, float, str | None]:
@@ -203,11 +192,9 @@ def check_run(cfg: SFTConfig) -> tuple[list, object]:
     """Everything that can be known wrong before a run starts, besides ``validate``: the data (read and
     tokenized), example lengths against ``block_len`` and ``block_len`` against the model's positions,
     and enough validation problems. Returns the tokenized examples and the tokenizer."""
-    from transformers import AutoTokenizer
-
     validate(cfg)
     pairs = load_pairs(cfg.data, cfg.data_split, cfg.prompt_field, cfg.completion_field, cfg.max_examples)
-    path = model_path(cfg.model)
+    path = Path(resolve_model(cfg.model).path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.eos_token_id is None:
         raise ConfigError("model", f"the tokenizer of {path} has no EOS token",
@@ -238,88 +225,40 @@ def train_sft(cfg: SFTConfig, resume: bool = False, overwrite: bool = False, on_
 
     ``resume`` continues the run in ``cfg.out`` from its newest valid checkpoint; ``overwrite`` replaces
     whatever ``cfg.out`` holds; without either an existing run is an error."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from transformers import AutoModelForCausalLM
-
     examples, tokenizer = check_run(cfg)             # nothing is written before this passes
-    out = prepare_run_dir(cfg.out, resume, overwrite)
-    set_threads(cfg.threads)
-    seed_everything(cfg.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    run = Run(cfg, "sft", resume, overwrite)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
-    ckpts = out / "checkpoints"
-    last = checkpoint.latest(ckpts) if resume else None
-    checkpoint.prune(ckpts, keep=cfg.keep_checkpoints, newest=int(last.name.split("-")[1]) if last is not None else -1)
-    model = AutoModelForCausalLM.from_pretrained(last or model_path(cfg.model))
+    model = AutoModelForCausalLM.from_pretrained(run.last or resolve_model(cfg.model).path)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    step, bad_streak = 0, 0
-    if last is not None:
-        state = torch.load(last / "state.pt", weights_only=False)
-        opt.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
-        step, bad_streak = state["step"], state.get("bad_streak", 0)
-    rewind_metrics(out / "metrics.jsonl", state["metrics_bytes"] if last is not None else 0, step)
-    log = MetricsLog(out / "metrics.jsonl", out / "tb", purge_step=step + 1,
-                     wandb_project=cfg.wandb_project, config=to_dict(cfg))
+    run.restore(model, tokenizer, opt)
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
-
-    def save(metrics: dict) -> None:
-        if not weights_finite(model):
-            raise TrainingDiverged(f"the weights hold NaN or Inf after step {step}; nothing was saved; "
-                                   f"last good checkpoint: {checkpoint.latest(ckpts)}")
-        state = {"optimizer": opt.state_dict(), "rng": rng_state(), "step": step, "bad_streak": bad_streak,
-                 "metrics_bytes": log.sync()}
-        checkpoint.save(ckpts, step, model, tokenizer, state, metrics)
-        checkpoint.prune(ckpts, keep=cfg.keep_checkpoints)
-
-    progress = Progress(TextColumn("sft"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        disable=not sys.stderr.isatty())
-    try:
-        with progress:
-            bar = progress.add_task("sft", total=cfg.steps, completed=step, info="")
-            while step < cfg.steps:
-                t0 = time.time()
-                # 1-4. the step's examples, packed, microbatched loss, clip, AdamW
-                lr = cfg.lr * lr_factor(step, cfg)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                idx = step_examples(len(examples), cfg.batch_size, cfg.seed, step)
-                stats, gnorm, bad = update(model, opt, examples, idx, cfg, pad_id)
-                bad_streak = bad_streak + 1 if bad else 0
-                step += 1
-                # 5. metrics, evaluation, checkpoints
-                dt = time.time() - t0
-                rec = {**stats, "loss/grad_norm": gnorm, "train/lr": lr,
-                       "train/epoch": step * cfg.batch_size / len(examples), "train/skipped": float(bad is not None),
-                       **({"train/skip_cause": bad} if bad else {}), "perf/step_s": dt,
-                       "perf/tokens_per_s": sum(len(examples[i].ids) for i in idx) / max(dt, 1e-9)}
-                evaluated = bool(cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps))
-                if evaluated:
-                    rec.update(evaluate(model, tokenizer, task, val, cfg.sampling, greedy=cfg.eval_greedy))
-                log.log(step, rec)
-                if bad:
-                    print(f"step {step}: skipped ({bad}); {bad_streak} bad step(s) in a row", file=sys.stderr, flush=True)
-                    if bad_streak >= cfg.max_bad_steps:
-                        raise TrainingDiverged(
-                            f"{bad_streak} consecutive steps with a NaN or Inf loss or gradient (last: {bad} at step "
-                            f"{step}); the run stopped; last good checkpoint: {checkpoint.latest(ckpts)}")
-                elif (cfg.checkpoint_every and step % cfg.checkpoint_every == 0) or evaluated or step == cfg.steps:
-                    save(rec)
-                info = f"loss {rec.get('loss/train', math.nan):.3f}" + (
-                    f" val acc {rec['eval/accuracy']:.2f}" if evaluated else "")
-                progress.update(bar, completed=step, info=info)
-                if not sys.stderr.isatty():
-                    print(f"sft step {step}/{cfg.steps} {info} {dt:.1f}s", flush=True)
-                if on_step is not None:
-                    on_step(step, rec)
-    finally:
-        log.close()
-    if not weights_finite(model):
-        raise TrainingDiverged(f"the weights hold NaN or Inf at the end; last good checkpoint: {checkpoint.latest(ckpts)}")
-    best = checkpoint.best(ckpts)
-    run = {"steps": step, "config": str(out / "config.yaml"), "examples": len(examples),
-           "environment": environment(), "best_checkpoint": str(best) if best else None}
-    return save_model_dir(out / "final", model, tokenizer, files={"run.json": json.dumps(run, indent=2)})
+    with run.progress(cfg.steps) as bar:
+        while run.step < cfg.steps:
+            t0 = time.time()
+            # 1-4. the step's examples, packed, microbatched loss, clip, AdamW
+            lr = cfg.lr * lr_factor(run.step, cfg)
+            for g in opt.param_groups:
+                g["lr"] = lr
+            idx = step_examples(len(examples), cfg.batch_size, cfg.seed, run.step)
+            stats, gnorm, bad = update(model, opt, examples, idx, cfg, pad_id)
+            run.step += 1
+            # 5. metrics, evaluation, checkpoints
+            dt = time.time() - t0
+            rec = {**stats, "loss/grad_norm": gnorm, "train/lr": lr,
+                   "train/epoch": run.step * cfg.batch_size / len(examples), "train/skipped": float(bad is not None),
+                   **({"train/skip_cause": bad} if bad else {}), "perf/step_s": dt,
+                   "perf/tokens_per_s": sum(len(examples[i].ids) for i in idx) / max(dt, 1e-9)}
+            evaluated = run.due(cfg.eval_every, cfg.steps)
+            if evaluated:
+                rec.update(validation_figures(model, tokenizer, task, val, cfg.sampling, greedy=cfg.eval_greedy))
+            run.log(rec)
+            run.guard(bad)
+            if not bad and (run.due(cfg.checkpoint_every, cfg.steps) or evaluated or run.step == cfg.steps):
+                run.save(rec)
+            info = f"loss {rec.get('loss/train', math.nan):.3f}" + (
+                f" val acc {rec['eval/accuracy']:.2f}" if evaluated else "")
+            bar.show(run.step, info, f"sft step {run.step}/{cfg.steps} {info} {dt:.1f}s")
+            if on_step is not None:
+                on_step(run.step, rec)
+    return run.finish(examples=len(examples))

@@ -1,8 +1,9 @@
 """The pretraining corpus of the embedded world: verifiable problems with worked solutions in several
 styles, mixed so that careful reasoning is present but rare.
 
-Documents are ``<bos> prompt completion <eos>``; the characters inside a slip (see tasks/arithmetic.py)
-are left out of the loss, and the prompt's tokens too when ``train_on_prompts`` is off. Only train-split problems enter the corpus, so validation and test stay held out.
+Documents are ``<bos> prompt completion <eos>``; the characters inside a slip (see arithmetic_traces.py
+and countdown_traces.py) are left out of the loss, and the prompt's tokens too when ``train_on_prompts``
+is off. Only train-split problems enter the corpus, so validation and test stay held out.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..tasks import get_task
-from ..tasks.arithmetic import CHECK_LAYOUTS, Segment
+from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
+from .countdown_traces import countdown_trace
 from .notation import switch_lines, to_words
+from .segments import Segment
 
 
 @dataclass
@@ -38,13 +41,14 @@ class CorpusConfig:
     """Share of the remaining check traces whose check (not the first attempt) slips."""
     check_carry: bool = False
     """Every line of a check trace's check carries the first attempt's result at its end (``... r70
-    =121870``; see tasks/arithmetic.py), so the comparison ``X vs Y`` copies both numbers from the line
-    above. False: the comparison copies the first attempt's result from the end of the first attempt."""
+    =121870``; see world/arithmetic_traces.py), so the comparison ``X vs Y`` copies both numbers from the
+    line above. False: the comparison copies the first attempt's result from the end of the first
+    attempt."""
     check_layout: str = "section"
     """How a check trace checks addition and subtraction: ``section``, a second computation of the whole
     problem after the first, compared by a line ``X vs Y ok|no`` (``wait`` and a fresh attempt after
     ``no``); ``inline``, each column line checked on the line below it by the same column taken in
-    another order, ``ok`` or ``no`` with the right carry and running answer (tasks/arithmetic.py,
+    another order, ``ok`` or ``no`` with the right carry and running answer (world/arithmetic_traces.py,
     ``_inline_check``); ``inline_restated``, the same with each check line first restating the operands
     its column reads, as a work line does; ``inline_inverse``, each column line checked below it by the
     inverse operation (a sum taken back to the first operand's digit, a difference added back), the line
@@ -156,7 +160,7 @@ def _choice(rng: random.Random, weights: dict):
 
 
 def arithmetic_trace_kwargs(cfg: CorpusConfig) -> dict:
-    """The keyword arguments of the arithmetic task's ``trace`` that write ``cfg``'s notation (its check
+    """The keyword arguments of ``arithmetic_trace`` that write ``cfg``'s notation (its check
     layout, borrow order, ...); a keyword is left out where the corpus keeps the trace's default, so that a
     corpus of the old settings stays byte-identical. The demonstrator writes the same notation."""
     kw = {"carry_first": True} if cfg.check_carry else {}
@@ -193,15 +197,15 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         careful = {k: w for k, w in styles.items() if k != "direct"}
         style = _choice(rng, careful if practice and careful else styles)
         if name == "arithmetic":
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, p_check_slip=cfg.p_check_slip,
-                              **arithmetic_trace_kwargs(cfg))
+            segs = arithmetic_trace(problem, style, rng, p_slip=cfg.p_slip,
+                                    p_check_slip=cfg.p_check_slip, **arithmetic_trace_kwargs(cfg))
             if cfg.sum_weight != 1:
                 segs = weight_column_results(segs, cfg.sum_weight)
         else:
             search = {} if cfg.countdown_search == "short" else {"max_misses": cfg.countdown_max_misses}
             if cfg.countdown_pool:                             # no keyword when off: the shipped corpus is unchanged
                 search["pool"] = True
-            segs = task.trace(problem, style, rng, p_slip=cfg.p_slip, **search)
+            segs = countdown_trace(problem, style, rng, p_slip=cfg.p_slip, **search)
         if practice and careful:
             segs = _untrained_style_word(segs, task.style_prefix[style])
         if name == "arithmetic" and style == "direct" and problem.difficulty > cfg.direct_trained_max_digits:
@@ -213,7 +217,7 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
 
 def weight_column_results(segs: list[Segment], weight: int) -> list[Segment]:
     """``segs`` with each trained column result (a segment of digits alone right after one ending in
-    ``=``: how the column work of ``rlvr/tasks/arithmetic.py`` writes a line's sum, difference or
+    ``=``: how the column work of ``rlvr/world/arithmetic_traces.py`` writes a line's sum, difference or
     product) counted ``weight`` times in the loss."""
     out = list(segs)
     for i in range(1, len(out)):

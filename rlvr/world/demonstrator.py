@@ -2,9 +2,10 @@
 
 People who write demonstrations give bare answers or short work, and some of their answers are wrong.
 ``demonstrations`` draws train problems of the arithmetic task, writes each in a style drawn from
-``style_weights`` with the task's own ``trace(problem, style, rng, **trace)`` (so the work is in the
-notation of the shipped base: ``trace`` holds its corpus's notation, ``configs/base.yaml``), and with probability ``error_rate`` replaces the final answer with a wrong one: one digit of
-it changed, everything else of the trace kept. The set plays the part of human-written SFT data:
+``style_weights`` with the world's ``arithmetic_trace(problem, style, rng, **trace)`` (so the work is in
+the notation of the shipped base: ``trace`` holds its corpus's notation, ``configs/base.yaml``), and with
+probability ``error_rate`` replaces the final answer with a wrong one: one digit of it changed,
+everything else of the trace kept. The set plays the part of human-written SFT data:
 ``rlvr sft`` on it should stop near the demonstrations' own accuracy, which GRPO against the verifier
 can pass.
 
@@ -47,17 +48,19 @@ class DemonstratorConfig:
     """Share of check-style demonstrations whose first attempt slips (caught by the check; the check layout
     ``section`` only)."""
     trace: dict = field(default_factory=lambda: dict(SHIPPED_NOTATION))
-    """Keyword arguments of the arithmetic task's ``trace``: the notation the demonstrations are written
-    in. The default is the shipped base's (``corpus.arithmetic_trace_kwargs`` of ``configs/base.yaml``,
-    less its loss weights): a subtraction line decides its borrow before it writes the line, a check
-    tests each column line on the line below it by the inverse operation. ``trace={}`` writes the
-    task's plain defaults (the borrow after the line, a check section after the work)."""
+    """Keyword arguments of ``arithmetic_trace`` (world/arithmetic_traces.py): the notation the
+    demonstrations are written in. The default is the shipped base's (``corpus.arithmetic_trace_kwargs``
+    of ``configs/base.yaml``, less its loss weights): a subtraction line decides its borrow before it
+    writes the line, a check tests each column line on the line below it by the inverse operation.
+    ``trace={}`` writes the trace's plain defaults (the borrow after the line, a check section after the
+    work)."""
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
         from ..tasks import get_task
-        from ..tasks.arithmetic import CHECK_LAYOUTS, STYLES
+        from ..tasks.arithmetic import STYLES
         from ..tasks.base import SPLITS
+        from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
 
         require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/demonstrations")
         try:
@@ -87,7 +90,7 @@ class DemonstratorConfig:
             task = get_task("arithmetic", **self.task_kwargs)
             p = task.problems(self.split, 1, seed=0)[0]
             for style in self.style_weights:
-                task.trace(p, style, random.Random(0), p_slip=self.p_slip, **self.trace)
+                arithmetic_trace(p, style, random.Random(0), p_slip=self.p_slip, **self.trace)
         except (ValueError, TypeError, KeyError) as e:
             raise ConfigError("trace", f"{type(e).__name__}: {e}", "fix the notation's values") from None
 
@@ -95,7 +98,7 @@ class DemonstratorConfig:
 SHIPPED_NOTATION = {"check_layout": "inline_inverse", "p_line_slip": 0.3, "rewrite_wait": False, "borrow_first": True}
 """The shipped base's arithmetic notation (``configs/base.yaml``; a test keeps the two equal)."""
 TRACE_KEYS = ("carry_first", "check_layout", "p_line_slip", "rewrite_wait", "borrow_first", "p_check_slip")
-"""The notation keywords of the arithmetic task's ``trace`` a demonstration may set."""
+"""The notation keywords of ``arithmetic_trace`` a demonstration may set."""
 
 _ANSWER = re.compile(r"<answer>([^<]*)</answer>")
 
@@ -120,7 +123,8 @@ def with_answer(completion: str, answer: str) -> str:
 def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
     """The demonstration records, deterministic in the config."""
     from ..tasks import get_task
-    from ..tasks.arithmetic import trace_text
+    from .arithmetic_traces import arithmetic_trace
+    from .segments import trace_text
 
     task = get_task("arithmetic", **cfg.task_kwargs)
     problems = task.problems(cfg.split, cfg.examples, seed=cfg.seed)
@@ -129,7 +133,7 @@ def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
     rows = []
     for p in problems:
         style = rng.choices(styles, weights=[cfg.style_weights[s] for s in styles])[0]
-        text = trace_text(task.trace(p, style, rng, p_slip=cfg.p_slip, **cfg.trace))
+        text = trace_text(arithmetic_trace(p, style, rng, p_slip=cfg.p_slip, **cfg.trace))
         wrong = rng.random() < cfg.error_rate
         if wrong:
             text = with_answer(text, wrong_answer(p.answer, rng))

@@ -53,12 +53,14 @@ def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0,
                  borrow_first: bool = False) -> list[ProbeTrace]:
     """n held-out (test split) stepwise traces of ``digits``-digit additions and subtractions, in the
     corpus's layout (``borrow_first``: see ``CorpusConfig``)."""
-    from ..tasks.arithmetic import Arithmetic, trace_text
+    from ..tasks.arithmetic import Arithmetic
+    from .arithmetic_traces import arithmetic_trace
+    from .segments import trace_text
 
     task = Arithmetic(ops="+-")
     out = []
     for p in task.problems("test", n, seed, difficulty=digits):
-        text = p.prompt + trace_text(task.trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))
+        text = p.prompt + trace_text(arithmetic_trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))
         enc = tokenizer(text, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         start = len(tokenizer(p.prompt)["input_ids"])
@@ -115,7 +117,9 @@ def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0,
     ``1``) on n held-out (test split) additions and subtractions of ``digits`` digits, teacher-forced."""
     import torch
 
-    from ..tasks.arithmetic import Arithmetic, trace_text
+    from ..tasks.arithmetic import Arithmetic
+    from .arithmetic_traces import arithmetic_trace
+    from .segments import trace_text
 
     task = Arithmetic(ops="+-")
     was_training = model.training
@@ -123,7 +127,8 @@ def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0,
     wrong = 0.0
     with torch.inference_mode():
         for p in task.problems("test", n, seed, difficulty=digits):
-            work = trace_text(task.trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))  # "work 5+3+0=8 ..."
+            # "work 5+3+0=8 ..."
+            work = trace_text(arithmetic_trace(p, "stepwise", random.Random(0), borrow_first=borrow_first))
             head = tokenizer(p.prompt + "work ")["input_ids"]
             target = tokenizer(p.prompt + work[:len("work ") + 1])["input_ids"][len(head)]
             probs = model(input_ids=torch.tensor([head])).logits[0, -1].float().softmax(-1)

@@ -21,9 +21,9 @@ import random
 import re
 from dataclasses import dataclass
 
+from ..eval.behaviour import FIX
+from ..eval.scoring import sample_many
 from ..rollout import SamplingConfig, generate
-from .behaviour import FIX
-from .scoring import sample_many
 
 # one column of addition or subtraction work: operands left (not on a section's first line, which reads
 # its digits from the prompt), then the column's digits, carry or borrow in, and its result; a carry (c)
@@ -131,7 +131,7 @@ def model_continuer(model, tokenizer, sampling: SamplingConfig):
 def faithfulness_probe(model, tokenizer, task, problems, sampling: SamplingConfig,
                        styles: tuple = ("stepwise", "check"), seed: int = 0) -> dict:
     """Sample one trace per problem in each style, keep the right ones, and probe them."""
-    if getattr(task, "name", "") != "arithmetic":
+    if task.name != "arithmetic":
         return {"problems": 0, "by_style": {}, "note": "the probe is defined for the arithmetic task"}
     items = []
     for k, style in enumerate(styles):

@@ -13,10 +13,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .eval.metrics import spearman
-from .rollout import SamplingConfig
-from .train.grpo import GRPOConfig
-from .utils import time_to_target
+from rich.console import Console
+from rich.table import Table
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from ..config import ConfigError, require, require_number, validate
+from ..eval.behaviour import behaviour
+from ..eval.metrics import spearman
+from ..eval.scoring import by_difficulty, sample_once
+from ..models import resolve_model
+from ..report import build_report
+from ..rollout import SamplingConfig
+from ..tasks import get_task
+from ..train.grpo import GRPOConfig, check_run, train_grpo
+from ..utils import prepare_run_dir, set_threads, time_to_target
 
 
 @dataclass
@@ -33,11 +43,11 @@ class DemoConfig:
         out="", steps=160, prompts_per_step=16, group_size=8, lr=2e-4, eval_every=5, eval_problems=100,
         sampling=SamplingConfig(temperature=1.0, max_new_tokens=600)))
     """The GRPO stage (its ``out`` is set to the demo's run directory)."""
+    quick: bool = False
+    """A small run that only checks the pipeline works (``rlvr demo --quick`` sets it); recorded in the summary."""
 
     def check(self) -> None:
         """Ranges of the demo's own fields (``config.validate``; the GRPO stage checks its own)."""
-        from .config import require, require_number
-
         require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/demo")
         require_number(self.test_problems, "test_problems", 1, fix="e.g. test_problems=500")
         require_number(self.test_samples, "test_samples", 1, fix="e.g. test_samples=4")
@@ -47,9 +57,6 @@ def measure(model, tokenizer, task, problems, sampling, samples: int = 1) -> dic
     """The demo's figures for one model on the test problems: ``samples`` completions per problem at the
     sampling temperature (every figure a mean over all of them; ``draws`` holds accuracy and careful share
     of each draw alone, the k-th completion of every problem), one greedy completion per problem."""
-    from .eval.behaviour import behaviour
-    from .eval.scoring import by_difficulty, sample_once
-    from .rollout import SamplingConfig
 
     res = {}
     for key, temp in (("", sampling.temperature), ("_greedy", 0.0)):
@@ -98,17 +105,8 @@ def plot(metrics_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwrite: bool = False) -> dict:
-    from rich.console import Console
-    from rich.table import Table
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .config import ConfigError, validate
-    from .tasks import get_task
-    from .train.grpo import check_run, train_grpo
-    from .utils import prepare_run_dir, set_threads
-    from .world import shipped_base_path
-
+def run_demo(cfg: DemoConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Run the demo (see the module docstring); returns the path of its summary.json."""
     t0 = time.time()
     out = Path(cfg.out)
     g = cfg.grpo
@@ -125,7 +123,7 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
         raise ConfigError("test_problems", str(e), "ask for fewer test problems") from None
     prepare_run_dir(out, resume, overwrite)          # nothing was written before this
     set_threads(g.threads)
-    base_path = g.model or str(shipped_base_path())
+    base_path = resolve_model(g.model).path
     console = Console(stderr=True)
     console.print(f"[bold]1/3[/] evaluating the base on {len(problems)} test problems x {cfg.test_samples}")
     base = AutoModelForCausalLM.from_pretrained(base_path)
@@ -143,7 +141,7 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
                "train_seconds": round(train_seconds, 1),
                "seconds_per_step": round(sum(r["perf/step_s"] for r in recs) / max(1, len(recs)), 2),
                "sample_tokens_per_s": round(sum(r["perf/sample_tokens_per_s"] for r in recs) / max(1, len(recs))),
-               "test_problems": len(problems), "test_samples": cfg.test_samples, "quick": quick}
+               "test_problems": len(problems), "test_samples": cfg.test_samples, "quick": cfg.quick}
     first90 = time_to_target(recs, 0.9)
     if first90:
         summary.update({"steps_to_90pct_validation": first90["step"],
@@ -180,9 +178,7 @@ def run_demo(cfg: DemoConfig, quick: bool = False, resume: bool = False, overwri
     Console().print(table)
     print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
     try:                                   # the page is a view of the files above: never fail the run
-        from .report import build_report
-
         print(f"wrote {build_report([out])} (open it with `rlvr view {out}`)")
     except Exception as e:  # noqa: BLE001
         print(f"report.html not written: {type(e).__name__}: {e} (run `rlvr report {out}`)")
-    return summary
+    return out / "summary.json"

@@ -14,8 +14,8 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from ..eval.scoring import sample_once
 from ..rollout import SamplingConfig
-from .scoring import sample_once
 from ..tasks import get_task
 
 

@@ -11,14 +11,16 @@ world's version of the measure, per completion:
   ``wor``), no character outside its alphabet.
 
 ``readable`` gives the reasons a trace fails (empty: readable); ``consistency`` is the share of work
-lines in the majority notation, the R1 language-consistency reward (``rewards.consistency``).
+lines in the majority notation, the R1 language-consistency reward (``world/rewards.py``).
+``behaviour_metrics`` adds both to the behaviour metrics of every run on a task with styles (an
+``rlvr.behaviour`` plugin); ``is_readable`` is the filter of rejection sampling's ``keep_if``.
 """
 from __future__ import annotations
 
 import re
 
-from ..tasks.base import extract_answer
-from ..world.notation import PROTECTED, RULES, SYMBOLS, WORDS, notations
+from ..tasks.base import extract_answer, has_capability
+from .notation import PROTECTED, RULES, SYMBOLS, WORDS, notations
 
 # Every word the world's traces use (single letters are column markers: c0, b1, r42), in both notations.
 VOCABULARY = {"work", "check", "wait", "try", "yes", "no", "ok", "vs", "r", "c", "b"} | {w for _, w in RULES}
@@ -42,7 +44,7 @@ def readable(text: str, task=None) -> list[str]:
     parsed, format_ok, _ = extract_answer(text)
     if parsed is None or not format_ok:
         reasons.append("no single final answer")
-    if task is not None and hasattr(task, "style_of") and task.style_of(text) == "other":
+    if task is not None and has_capability(task, "styles") and task.style_of(text) == "other":
         reasons.append("no style")
     body = re.sub(PROTECTED, " ", text)
     lines = text.rstrip("\n").split("\n")
@@ -61,3 +63,18 @@ def readability(texts: list[str], task=None) -> dict:
     for reason in ("mixed notation", "no single final answer", "no style", "blank line", "stray fragment"):
         out[f"unreadable/{reason.replace(' ', '_')}"] = sum(reason in w for w in why) / n
     return out
+
+
+def behaviour_metrics(task, completions: list[str], correct: list[bool]) -> dict:
+    """The share of unreadable completions and the mean consistency, for a task with styles (the
+    world's); nothing for other tasks."""
+    if not has_capability(task, "styles"):
+        return {}
+    n = max(1, len(completions))
+    return {"readable": sum(not readable(c, task) for c in completions) / n,
+            "consistency": sum(map(consistency, completions)) / n}
+
+
+def is_readable(task, completion: str) -> bool:
+    """The rejection-sampling filter: keep only readable completions."""
+    return not readable(completion, task)

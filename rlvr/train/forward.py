@@ -1,0 +1,97 @@
+"""The policy's forward pass: per-token log-probs and entropies of completions, in one place.
+
+GRPO's update, its reference model and KL-in-reward, the critic, SFT and the report all read a causal
+LM's opinion of given tokens through this module:
+
+- ``hidden_states(model, ids, attn, positions)`` runs the model's body (``get_decoder()``) and returns
+  the final hidden states [B, L, H], without the output head;
+- ``chosen_logprobs(model, hidden, targets, temperature)`` applies the output head a chunk of positions
+  at a time and keeps, per position, only the log-prob of its target token and the entropy: float32
+  logits exist for ``chunk`` positions at once, never for the whole batch, so a 150k-token vocabulary
+  costs memory of the order of the hidden states, not B x L x V;
+- ``completion_logprobs(model, prompt_ids, completion_ids, pad_id, temperature)`` composes the two for
+  (prompt, completion) rows.
+
+``temperature`` divides the logits before the softmax, as the rollout engine does when it samples and
+records log-probs (``rollout/engine.py``): the ratio of a first update is then exactly 1, and the clip
+acts on a ratio between two policies of the same temperature.
+"""
+from __future__ import annotations
+
+import torch
+
+CHUNK = 1024
+"""Positions whose float32 logits exist at once (x the vocabulary)."""
+
+
+def _body(model):
+    body = model.get_decoder() if hasattr(model, "get_decoder") else None
+    if body is None:
+        raise TypeError(f"{type(model).__name__} exposes no decoder (get_decoder()): not a Hugging Face causal LM")
+    return body
+
+
+def hidden_states(model, ids: torch.Tensor, attn: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+    """Final hidden states [B, L, H] of the model's body (after its last norm), before the output head."""
+    kwargs = {"position_ids": positions} if positions is not None else {}
+    return _body(model)(input_ids=ids, attention_mask=attn, **kwargs).last_hidden_state
+
+
+def head_logits(model, hidden: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """float32 logits / temperature of the output head on ``hidden`` [..., H] (with the model's logit
+    soft-capping, where its config has one)."""
+    logits = model.get_output_embeddings()(hidden).float()                     # [..., V]
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return logits / temperature if temperature != 1.0 else logits
+
+
+def chosen_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0,
+                    chunk: int = CHUNK, entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """log p(targets) [B, T] and the entropy [B, T] of the temperature-scaled next-token distribution at
+    each position of ``hidden`` [B, T, H], computed ``chunk`` positions at a time."""
+    B, T, _ = hidden.shape
+    logps, ents = [], []
+    for s in range(0, T, chunk):
+        logp_all = head_logits(model, hidden[:, s:s + chunk], temperature).log_softmax(-1)   # [B, c, V]
+        logps.append(logp_all.gather(-1, targets[:, s:s + chunk, None]).squeeze(-1))          # [B, c]
+        if entropy:
+            ents.append(-(logp_all.exp() * logp_all).sum(-1))                                 # [B, c]
+    return torch.cat(logps, 1), (torch.cat(ents, 1) if entropy else None)
+
+
+def right_padded(prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int):
+    """(ids [B, L], attention [B, L], completion mask [B, Tc], targets [B, Tc], index [B, Tc]) of rows
+    ``prompt + completion``, right-padded; ``index[i, t]`` is the position whose output predicts
+    completion token t of row i."""
+    B = len(prompt_ids)
+    lens = [len(p) + len(c) for p, c in zip(prompt_ids, completion_ids)]
+    L, Tc = max(lens), max(1, max(len(c) for c in completion_ids))
+    ids = torch.full((B, L), pad_id, dtype=torch.long)                         # [B, L]
+    attn = torch.zeros((B, L), dtype=torch.long)                               # [B, L]
+    targets = torch.full((B, Tc), pad_id, dtype=torch.long)                    # [B, Tc]
+    mask = torch.zeros((B, Tc))                                                # [B, Tc]
+    for i, (p, c) in enumerate(zip(prompt_ids, completion_ids)):
+        ids[i, :lens[i]] = torch.tensor(p + c, dtype=torch.long)
+        attn[i, :lens[i]] = 1
+        targets[i, :len(c)] = torch.tensor(c, dtype=torch.long)
+        mask[i, :len(c)] = 1
+    starts = torch.tensor([len(p) - 1 for p in prompt_ids])                    # output predicting token 0
+    index = (starts[:, None] + torch.arange(Tc)[None, :]).clamp(max=L - 1)     # [B, Tc]
+    return ids, attn, mask, targets, index
+
+
+def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list[list[int]], pad_id: int,
+                        temperature: float = 1.0, entropy: bool = True):
+    """Per-token log-probs and entropies of the completions under ``model`` at ``temperature``.
+
+    Returns logp [B, Tc], entropy [B, Tc] (None without ``entropy``), mask [B, Tc] (1 on completion
+    tokens), aligned so that column t is the t-th completion token of each row. Rows are right-padded,
+    so positions start at 0 as in sampling (where prompts were left-padded with matching position ids).
+    A temperature of 0 (greedy sampling) scores at temperature 1."""
+    ids, attn, mask, targets, index = right_padded(prompt_ids, completion_ids, pad_id)
+    h = hidden_states(model, ids, attn)                                        # [B, L, H]
+    sel = h.gather(1, index[:, :, None].expand(-1, -1, h.size(-1)))            # [B, Tc, H]
+    logp, ent = chosen_logprobs(model, sel, targets, temperature if temperature > 0 else 1.0, entropy=entropy)
+    return logp, ent, mask

@@ -1,0 +1,92 @@
+"""Step 5 of the GRPO loop: the policy update over one batch of scored rollouts.
+
+``policy_update`` makes ``num_iterations`` passes over the rollouts in microbatches: the policy's
+log-probs at the sampling temperature (``forward.completion_logprobs``), the registry's policy loss
+against the sampling log-probs (and the reference's, for a KL term in the loss), an entropy bonus,
+gradient accumulation with each microbatch weighted by its share of the aggregation, clipping, AdamW.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..algorithms.losses import entropy_bonus, microbatch_weight, policy_loss
+from .forward import completion_logprobs
+
+
+def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
+    """The rollouts an update pass must run through the model, shortest first.
+
+    With no KL term and no entropy bonus, a rollout whose advantage is 0 (every member of a group with
+    no reward spread; ``adv`` may be [B] or per token [B, T]) adds exactly nothing to the loss or its
+    gradient, so it is skipped; so is a rollout left out of the loss (``keep`` 0, DAPO overlong
+    filtering). The loss is still normalised over the whole batch (``microbatch_weight`` uses every
+    rollout's mask), so the update is the same as a pass over all rollouts. Sorting by length makes
+    microbatches pad little. Loss metrics (clip fraction, entropy) are then averages over those rows."""
+    nonzero = adv.reshape(len(lengths), -1).abs().sum(-1) != 0                 # [B]
+    rows = [i for i in range(len(lengths)) if (needs_all or bool(nonzero[i]))
+            and (keep is None or float(keep[i]) != 0.0)]
+    return sorted(rows, key=lambda i: (lengths[i], i))
+
+
+def pad_rows(rows: list[list[float]], width: int) -> torch.Tensor:
+    """Ragged rows as a zero-padded [len(rows), width] tensor."""
+    out = torch.zeros((len(rows), width))
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = torch.tensor(r)
+    return out
+
+
+def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: int, kl_in_loss: bool):
+    """(loss, metrics, mask) of rollouts ``sl``."""
+    pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
+    temp = cfg.sampling.temperature
+    logp, ent, mask = completion_logprobs(model, pids, cids, pad_id, temp)    # [b, t]
+    mask = mask * keep[sl, None]
+    ref_logp = None
+    if kl_in_loss:
+        with torch.no_grad():
+            ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id, temp, entropy=False)
+    loss, m = policy_loss(logp, old_all[sl, :logp.size(1)], ref_logp, adv[sl], mask, cfg.loss, cfg.sampling.max_new_tokens)
+    if cfg.loss.entropy_coef:
+        loss = loss - entropy_bonus(ent, mask, cfg.loss, cfg.sampling.max_new_tokens)
+    m["loss/entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1))
+    m["loss/total"] = float(loss.detach())
+    return loss, m, mask
+
+
+def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep: torch.Tensor | None = None):
+    """``num_iterations`` passes of microbatched policy-loss updates over the rollouts (``cfg`` is the
+    GRPOConfig); ``keep`` [B] leaves rollouts out of the loss (0: DAPO overlong filtering).
+
+    Returns (metrics, gradient norm, cause): ``cause`` is None for a good step, or why the step was
+    skipped ("non-finite loss", "non-finite gradient"): the gradients are zeroed and ``opt.step()`` is not
+    called for that pass or any after it, so the weights and optimizer state stay as the last finite
+    pass left them (with ``num_iterations = 1``, as they were before the step)."""
+    Tc = max(len(c) for c in ro.completion_ids)
+    keep = torch.ones(len(ro)) if keep is None else keep                      # [B]
+    old_all = pad_rows(ro.logprobs, Tc)                                       # [B, Tc]
+    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc) * keep[:, None]   # [B, Tc]
+    kl_in_loss = ref is not None and not cfg.loss.kl_in_reward
+    model.train()
+    stats: dict = {}
+    gnorm = torch.tensor(0.0)
+    rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
+                       needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
+    for _ in range(cfg.num_iterations):
+        opt.zero_grad(set_to_none=True)
+        for s in range(0, len(rows), cfg.microbatch_size):
+            sl = rows[s:s + cfg.microbatch_size]
+            loss, m, mask = _microbatch(model, ref, ro, sl, adv, old_all, keep, cfg, pad_id, kl_in_loss)
+            w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
+            for k, v in m.items():
+                stats[k] = stats.get(k, 0.0) + v * w / cfg.num_iterations
+            if not torch.isfinite(loss):
+                opt.zero_grad(set_to_none=True)
+                return stats, float("nan"), "non-finite loss"
+            (loss * w).backward()
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        if not torch.isfinite(gnorm):
+            opt.zero_grad(set_to_none=True)
+            return stats, float(gnorm), "non-finite gradient"
+        opt.step()
+    return stats, float(gnorm), None

@@ -1,0 +1,58 @@
+"""The house rules, checked on the code: the library never imports the world; files and functions stay small."""
+import ast
+from pathlib import Path
+
+RLVR = Path(__file__).resolve().parent.parent / "rlvr"
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 60
+# Stated exceptions, each with its reason.
+LONG_FUNCTIONS = {
+    "sandbox/runner.py:_program": "the sandbox's child program, one source string run in a fresh interpreter",
+    "eval/evaluate.py:print_tables": "to be split",
+    "rejection.py:rejection_sample": "to be split",
+    "world/demo.py:run_demo": "to be split",
+    "world/pretrain.py:pretrain": "to be split",
+}
+
+
+def _imports(path: Path) -> list[str]:
+    """Every module ``path`` imports, relative imports made absolute."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(RLVR.parent).with_suffix("").parts[:-1])
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - (node.level - 1)] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            out += [module] + [f"{module}.{a.name}" for a in node.names]
+    return out
+
+
+def test_the_generic_library_never_imports_the_world():
+    offenders = {str(p.relative_to(RLVR.parent)): [m for m in _imports(p) if m == "rlvr.world" or m.startswith("rlvr.world.")]
+                 for p in RLVR.rglob("*.py") if "world" not in p.relative_to(RLVR).parts}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_check_sees_a_world_import(tmp_path):
+    bad = RLVR / "eval" / "_probe_for_layout_test.py"
+    bad.write_text("from ..world import corpus\n")
+    try:
+        assert "rlvr.world" in _imports(bad)
+    finally:
+        bad.unlink()
+
+
+def test_no_file_over_400_lines_and_no_function_over_60():
+    long_files = {str(p.relative_to(RLVR)): n for p in RLVR.rglob("*.py")
+                  if (n := len(p.read_text().splitlines())) > MAX_FILE_LINES}
+    long_functions = {}
+    for p in RLVR.rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > MAX_FUNCTION_LINES and f"{p.relative_to(RLVR)}:{node.name}" not in LONG_FUNCTIONS:
+                    long_functions[f"{p.relative_to(RLVR)}:{node.name}"] = n
+    assert long_files == {} and long_functions == {}
