@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, describe, load_config, suggest
+from .config import ConfigError, apply_overrides, describe, from_dict, load_config, suggest, to_dict, validate
 from .eval.evaluate import EvalConfig, evaluate_models, print_tables, run_task_config
 from .models import resolve_model
 from .plugins import plugins
@@ -88,22 +88,23 @@ LIST_FLAGS = ("k", "budgets", "force_min")
 
 
 def eval_config(args, models: list[str], overrides: list[str]) -> EvalConfig:
-    """The eval config: defaults (the first run directory's task), the YAML file, the flags, the overrides."""
-    cfg = load_config(EvalConfig, args.config)
+    """The eval config: its defaults (with the first run directory's task), then the YAML file, then the
+    flags, then the dotted overrides; ``--task-arg`` sets task arguments last."""
+    data = to_dict(EvalConfig())
     run_task = next((t for t in map(run_task_config, models) if t), None)
-    if run_task and not args.task and (args.config is None or "task" not in (yaml.safe_load(Path(args.config).read_text()) or {})):
-        cfg.task, cfg.task_kwargs = run_task
-    if args.task and args.task != cfg.task:
-        cfg.task, cfg.task_kwargs = args.task, {}
-    flags = []
-    for flag, key in EVAL_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None and flag != "task":
-            flags.append(f"{key}=[{value}]" if flag in LIST_FLAGS else f"{key}={value}")
-    data = yaml.safe_load(yaml.safe_dump(vars(cfg) | {"probes": dict(cfg.probes)}))
-    data["probes"].setdefault("faithfulness", 0) if args.faithfulness is not None else None
-    from .config import apply_overrides, from_dict, validate
-
+    if run_task:
+        data["task"], data["task_kwargs"] = run_task[0], dict(run_task[1])
+    if args.config:
+        data = to_dict(load_config(EvalConfig, args.config))
+        file_data = yaml.safe_load(Path(args.config).read_text()) or {}
+        if run_task and "task" not in file_data:
+            data["task"], data["task_kwargs"] = run_task[0], dict(run_task[1])
+    if args.task and args.task != data["task"]:
+        data["task"], data["task_kwargs"] = args.task, {}
+    if args.faithfulness is not None:
+        data["probes"].setdefault("faithfulness", 0)
+    flags = [f"{key}=[{getattr(args, flag)}]" if flag in LIST_FLAGS else f"{key}={getattr(args, flag)}"
+             for flag, key in EVAL_FLAGS.items() if flag != "task" and getattr(args, flag) is not None]
     cfg = from_dict(EvalConfig, apply_overrides(data, flags + overrides))
     for kv in args.task_arg:
         k, sep, v = kv.partition("=")

@@ -13,7 +13,9 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
+import importlib.util
 import inspect
+import math
 import textwrap
 import typing
 from functools import lru_cache
@@ -60,8 +62,6 @@ def require_choice(value, choices, field: str) -> None:
 def require_number(value, field: str, low=None, high=None, low_open=False, fix: str = "") -> None:
     """Raise ConfigError unless ``value`` is a finite number in [low, high] ((low, high] with
     ``low_open``)."""
-    import math
-
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if ok and low is not None:
         ok = value > low if low_open else value >= low
@@ -76,8 +76,6 @@ def require_number(value, field: str, low=None, high=None, low_open=False, fix: 
 
 def require_wandb(project: str) -> None:
     """Raise ConfigError when a W&B project is named but ``wandb`` cannot be imported."""
-    import importlib.util
-
     require(isinstance(project, str), "wandb_project", f"must be a project name, got {project!r}",
             "e.g. wandb_project=my-project, or leave it empty")
     if project:

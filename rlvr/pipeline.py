@@ -29,18 +29,22 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import yaml
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from .config import ConfigError, apply_overrides, from_dict, require, require_choice, require_number, suggest, \
-    to_dict, validate
+from .config import ConfigError, _deep_update, apply_overrides, from_dict, load_config, require, require_choice, \
+    require_number, suggest, to_dict, validate
+from .eval.behaviour import behaviour
+from .eval.scoring import sample_once
 from .models import resolve_model, shipped_base_path, shipped_models
-from .rejection import SampleConfig
+from .rejection import SampleConfig, task_problems
 from .rollout import SamplingConfig
 from .stages import STAGES
 from .tasks import TaskConfig
+from .tasks.base import SPLITS
 from .train.sft import SFTConfig
+from .utils import atomic_write_text, prepare_run_dir, set_threads
 
 
 # ------------------------------------------------------------------------------ distill
@@ -75,8 +79,6 @@ def fill_distill(cfg: DistillConfig) -> None:
 def run_distill(cfg: DistillConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Sample verified traces from the teacher, then SFT the student on them; returns the student's
     final model folder."""
-    from .utils import atomic_write_text, prepare_run_dir
-
     fill_distill(cfg)
     validate(cfg)
     out = prepare_run_dir(cfg.out, resume, overwrite)
@@ -110,8 +112,6 @@ class MeasureConfig:
 
     def check(self) -> None:
         """Choices and ranges (the models are loaded when the stage runs)."""
-        from .tasks.base import SPLITS
-
         require(bool(self.out), "out", "is empty", "name the output folder")
         require(bool(self.models), "models", "is empty", "name the models, e.g. models={base: ''}")
         require_choice(self.split, SPLITS, "split")
@@ -122,13 +122,6 @@ class MeasureConfig:
 def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Accuracy (temperature T, optionally greedy), length, styles and readability of each model on the
     same held-out problems; writes ``out/summary.json`` and returns its path."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .eval.behaviour import behaviour
-    from .eval.scoring import sample_once
-    from .rejection import task_problems
-    from .utils import atomic_write_text, prepare_run_dir, set_threads
-
     validate(cfg)
     task, problems = task_problems(cfg)
     for label, model in cfg.models.items():
@@ -240,8 +233,6 @@ def _overlay(node: dict, new: dict, where: str) -> None:
 def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: bool = False):
     """The pipeline config of ``path`` and its stages [(name, kind, config dict with "@" references)],
     every stage checked (fields, types, ranges, references to earlier stages). Raises ConfigError."""
-    from .config import _deep_update, load_config
-
     base = load_config(PipelineConfig, path)        # file-level errors (missing file, YAML, unknown keys)
     data = to_dict(base)
     for name, st in list(data["stages"].items()):
@@ -290,8 +281,6 @@ def load_pipeline(path: str | Path, overrides: list[str] | None = None, quick: b
 
 def run_pipeline(cfg: PipelineConfig, stages: list, resume: bool = False, overwrite: bool = False) -> dict:
     """Run the stages in order in ``cfg.out``; returns the summary (also written to out/summary.json)."""
-    from .utils import atomic_write_text, prepare_run_dir
-
     out = prepare_run_dir(cfg.out, resume, overwrite)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.yaml", yaml.safe_dump({"stage": "pipeline", **to_dict(cfg)}, sort_keys=False))

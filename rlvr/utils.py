@@ -2,14 +2,24 @@
 metrics."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import random
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
+import transformers
+from huggingface_hub.utils import disable_progress_bars
+from transformers.utils import logging as hf_logging
+
+from .config import ConfigError
 
 
 _COMMAND_LINE: list[str] = []
@@ -22,21 +32,14 @@ def set_command_line(argv: list[str]) -> None:
 
 def command_line() -> str:
     """The recorded ``rlvr ...`` command line ("" when rlvr was not started from its command line)."""
-    import shlex
-
     return "rlvr " + " ".join(shlex.quote(a) for a in _COMMAND_LINE) if _COMMAND_LINE else ""
 
 
 def quiet_library_progress() -> None:
     """No progress bars from transformers and the hub ("Loading weights", "Writing model shards") when
     stderr is not a terminal: a log written to a file or a pipe stays free of their debris."""
-    import sys
-
     if sys.stderr.isatty():
         return
-    from huggingface_hub.utils import disable_progress_bars
-    from transformers.utils import logging as hf_logging
-
     hf_logging.disable_progress_bar()
     disable_progress_bars()
 
@@ -44,8 +47,6 @@ def quiet_library_progress() -> None:
 def set_threads(n: int) -> None:
     """Torch intra-op threads for this process (1 by default: on a shared 2-core machine two threads
     per process ran 4x slower than one)."""
-    import torch
-
     if n < 1:
         raise ValueError(f"threads must be >= 1, got {n}")
     torch.set_num_threads(n)
@@ -53,22 +54,16 @@ def set_threads(n: int) -> None:
 
 
 def seed_everything(seed: int) -> None:
-    import torch
-
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
 def rng_state() -> dict:
-    import torch
-
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
 
 
 def set_rng_state(state: dict) -> None:
-    import torch
-
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
@@ -98,8 +93,6 @@ def fsync_dir(path: str | Path) -> None:
 
 
 def file_digest(path: str | Path) -> str:
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -158,8 +151,6 @@ def save_model_dir(where: str | Path, model, tokenizer, state: dict | None = Non
                    files: dict[str, str] | None = None, manifest: dict | None = None) -> Path:
     """A Hugging Face model folder (weights and tokenizer), plus ``state.pt`` (optimizer, RNG, step...)
     and any text files, written atomically through ``atomic_dir`` (with ``manifest``: checked files)."""
-    import torch
-
     def fill(tmp: Path):
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -175,8 +166,6 @@ def prepare_run_dir(out: str | Path, resume: bool, overwrite: bool) -> Path:
     """The run directory, checked before anything is written: an existing run is only continued with
     ``resume`` or replaced with ``overwrite`` (ConfigError otherwise). A non-empty folder that holds no
     run (no config.yaml, metrics.jsonl or checkpoints) is never deleted."""
-    from .config import ConfigError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ConfigError("out", f"{out} is a file, not a run directory", "choose another out=")
@@ -305,11 +294,6 @@ def truncate_metrics(path: str | Path, max_step: int) -> None:
 
 
 def environment() -> dict:
-    import platform
-
-    import torch
-    import transformers
-
     return {"python": platform.python_version(), "torch": torch.__version__,
             "transformers": transformers.__version__, "threads": torch.get_num_threads(),
             "machine": platform.machine(), "cpus": os.cpu_count()}

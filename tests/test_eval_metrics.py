@@ -168,3 +168,17 @@ def test_spearman_exact():
     rx, ry = np.array([1, 2.5, 2.5, 4]), np.array([1, 2, 3, 4])
     assert spearman([1, 2, 2, 3], [5, 6, 7, 8]) == pytest.approx(np.corrcoef(rx, ry)[0, 1])
     assert spearman([1, 1, 1], [1, 2, 3]) == 0.0
+
+
+def test_eval_reads_yaml_then_flags_then_overrides(tmp_path):
+    from rlvr.cli import eval_config, parser
+
+    f = tmp_path / "eval.yaml"
+    f.write_text("n_problems: 50\nsamples: 4\nks: [1, 2]\nbudgets: [32, 64]\n")
+    args = parser().parse_args(["eval", "some/model", "samples=6", "--config", str(f), "--samples", "8",
+                                "--k", "1,4", "--faithfulness", "20", "--task-arg", "max_digits=7"])
+    cfg = eval_config(args, ["some/model"], ["samples=6"])
+    assert (cfg.n_problems, cfg.samples, cfg.ks, cfg.budgets) == (50, 6, [1, 4], [32, 64])
+    assert cfg.probes == {"faithfulness": 20} and cfg.task == "arithmetic" and cfg.task_kwargs["max_digits"] == 7
+    with pytest.raises(Exception, match="ks: needs values between 1 and samples"):
+        eval_config(parser().parse_args(["eval", "m", "--k", "1,32"]), ["m"], [])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import require_number
 from ..registry import Registry
 
 
@@ -35,8 +36,6 @@ class AdvantageConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..config import require_number
-
         ADVANTAGES.check(self.estimator, "estimator")
         require_number(self.eps, "eps", 0, low_open=True, fix="e.g. 1e-6")
 

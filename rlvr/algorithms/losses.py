@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..config import ConfigError, require_choice, require_number
 from ..registry import Registry
 
 
@@ -46,8 +47,6 @@ class LossConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..config import require_choice, require_number
-
         POLICY_LOSSES.check(self.loss, "loss")
         require_choice(self.kl_estimator, ("k1", "k2", "k3"), "kl_estimator")
         AGGREGATIONS.check(self.aggregation, "aggregation")
@@ -55,7 +54,6 @@ class LossConfig:
         require_number(self.epsilon_high, "epsilon_high", 0, 1, low_open=True, fix="0.2; DAPO's clip-higher uses 0.28")
         require_number(self.dual_clip, "dual_clip", 0, fix="0 turns it off; 3 is usual")
         if 0 < self.dual_clip <= 1:
-            from ..config import ConfigError
             raise ConfigError("dual_clip", f"is {self.dual_clip}", "use 0 (off) or a value above 1, e.g. 3")
         require_number(self.beta, "beta", 0, fix="0 turns the KL term off")
         require_number(self.entropy_coef, "entropy_coef", -1, 1,

@@ -9,11 +9,16 @@ embedded world adds ``readable`` and ``consistency``, the readability of its not
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
+from pathlib import Path
+
+import numpy as np
 
 from ..plugins import plugins
 from ..tasks.base import has_capability
+from .metrics import spearman
 
 MARKERS = {
     "wait": re.compile(r"\bwait\b"),
@@ -77,9 +82,6 @@ def fix_rate(texts: list[str], correct: list[bool], fix: re.Pattern = FIX) -> fl
 
 def read_samples(run_dir) -> dict[int, list[dict]]:
     """{step: rollouts} from a run's ``samples/step-N.jsonl`` files, in step order."""
-    import json
-    from pathlib import Path
-
     out = {}
     for f in Path(run_dir, "samples").glob("step-*.jsonl"):
         recs = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
@@ -115,10 +117,6 @@ def training_curve(run_dir, task=None, patterns: dict | None = None, threshold: 
 def length_analysis(difficulty: list[int], tokens: list[int], correct: list[bool], bins: int = 4) -> dict:
     """Length against difficulty (Spearman) and against correctness: mean tokens of right and wrong
     completions, and accuracy in each length quantile bin."""
-    import numpy as np
-
-    from .metrics import spearman
-
     t = np.asarray(tokens, dtype=float)
     c = np.asarray(correct, dtype=bool)
     edges = np.unique(np.quantile(t, np.linspace(0, 1, bins + 1))) if len(t) else np.array([])

@@ -24,6 +24,10 @@ import warnings
 from dataclasses import dataclass, field
 
 import torch
+from transformers import DynamicCache
+from transformers.cache_utils import DynamicLayer
+
+from ..config import require, require_number
 
 
 @dataclass
@@ -45,8 +49,6 @@ class SamplingConfig:
 
     def check(self) -> None:
         """Ranges of every field (``config.validate``)."""
-        from ..config import require, require_number
-
         require_number(self.temperature, "temperature", 0, fix="0 is greedy; 1.0 samples the model as it is")
         require_number(self.top_p, "top_p", 0, 1, low_open=True, fix="1.0 turns nucleus sampling off")
         require_number(self.top_k, "top_k", 0, fix="0 turns top-k off")
@@ -90,8 +92,6 @@ def _room_layer():
     """A ``DynamicLayer`` that writes into preallocated room, doubled when full, instead of concatenating
     a new tensor at every step (which copies the whole cache each token). It keeps ``keys`` and ``values``
     as views of the room and supports what the sampler uses: ``update`` and ``batch_select_indices``."""
-    from transformers.cache_utils import DynamicLayer
-
     class RoomLayer(DynamicLayer):
         def update(self, key_states, value_states, *args, **kwargs):
             if not self.is_initialized:
@@ -125,9 +125,6 @@ def _room_layer():
 
 def _room_cache(model):
     """A ``DynamicCache`` for ``model`` whose plain dynamic layers are room layers."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import DynamicLayer
-
     cache = DynamicCache(config=model.config)
     cache.layers = [_room_layer()() if type(layer) is DynamicLayer else layer for layer in cache.layers]
     return cache

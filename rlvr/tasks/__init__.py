@@ -11,18 +11,12 @@ from dataclasses import dataclass, field
 
 from ..config import ConfigError, require, suggest
 from ..registry import Registry
+from .arithmetic import Arithmetic
 from .base import Problem, Task, Verdict, extract_answer, has_capability, split_of  # noqa: F401
+from .code import Code
+from .countdown import Countdown
 
-
-def _builtins() -> dict:
-    from .arithmetic import Arithmetic
-    from .code import Code
-    from .countdown import Countdown
-
-    return {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code}
-
-
-TASKS = Registry("task", _builtins)
+TASKS = Registry("task", {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code})
 
 
 def task_names() -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from transformers import AutoModelForCausalLM
 
 from ..algorithms.advantages import AdvantageConfig, estimator_needs
 from ..algorithms.losses import LossConfig, kl_reward_penalty
@@ -38,8 +39,6 @@ class Critic(torch.nn.Module):
     that the first values are 0 (and the first GAE advantages are the discounted returns)."""
 
     def __init__(self, path):
-        from transformers import AutoModelForCausalLM
-
         super().__init__()
         self.body = AutoModelForCausalLM.from_pretrained(path)
         self.head = torch.nn.Linear(self.body.config.hidden_size, 1)

@@ -22,6 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import ConfigError, require, require_choice, require_number, to_yaml, validate
+from ..tasks import get_task
+from ..tasks.arithmetic import STYLES
+from ..tasks.base import SPLITS
+from ..utils import atomic_write_text, prepare_run_dir
+from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
+from .segments import trace_text
 
 
 @dataclass
@@ -57,11 +63,6 @@ class DemonstratorConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..tasks import get_task
-        from ..tasks.arithmetic import STYLES
-        from ..tasks.base import SPLITS
-        from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
-
         require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/demonstrations")
         try:
             get_task("arithmetic", **self.task_kwargs)
@@ -122,10 +123,6 @@ def with_answer(completion: str, answer: str) -> str:
 
 def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
     """The demonstration records, deterministic in the config."""
-    from ..tasks import get_task
-    from .arithmetic_traces import arithmetic_trace
-    from .segments import trace_text
-
     task = get_task("arithmetic", **cfg.task_kwargs)
     problems = task.problems(cfg.split, cfg.examples, seed=cfg.seed)
     rng = random.Random(f"demonstrator:{cfg.seed}")
@@ -144,8 +141,6 @@ def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
 def write_demonstrations(cfg: DemonstratorConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Write the demonstration set to ``cfg.out``; returns the path of data.jsonl. With ``resume`` a
     finished set is kept as it is (the set is a function of the config)."""
-    from ..utils import atomic_write_text, prepare_run_dir
-
     validate(cfg)
     try:
         rows = demonstrations(cfg)

@@ -14,6 +14,12 @@ import random
 import re
 from dataclasses import dataclass
 
+import torch
+
+from ..tasks.arithmetic import Arithmetic
+from .arithmetic_traces import arithmetic_trace
+from .segments import trace_text
+
 ROLES = ("style", "operands", "column digits", "sum", "carry", "running answer r", "answer")
 _HEAD = re.compile(r"(?P<style>(?:work\+check|work|check|wait) )?(?P<operands>\d+[-+*]\d+ )?")
 
@@ -53,10 +59,6 @@ def probe_traces(tokenizer, n: int = 16, digits: int = 5, seed: int = 0,
                  borrow_first: bool = False) -> list[ProbeTrace]:
     """n held-out (test split) stepwise traces of ``digits``-digit additions and subtractions, in the
     corpus's layout (``borrow_first``: see ``CorpusConfig``)."""
-    from ..tasks.arithmetic import Arithmetic
-    from .arithmetic_traces import arithmetic_trace
-    from .segments import trace_text
-
     task = Arithmetic(ops="+-")
     out = []
     for p in task.problems("test", n, seed, difficulty=digits):
@@ -83,8 +85,6 @@ def trace_errors(model, traces: list[ProbeTrace], by_line: bool = False,
     into the first line and the later ones (``probe/<role> (first line)``). ``per_trace``: each role's
     summed P(wrong) per trace (its share of the expected errors) instead of its mean per token. The
     model is put in eval mode and restored."""
-    import torch
-
     was_training = model.training
     model.eval()
     sums: dict[str, list[float]] = {}
@@ -115,12 +115,6 @@ def first_read_error(model, tokenizer, digits: int, n: int = 100, seed: int = 0,
     """Mean P(wrong) of the first token of forced stepwise work (after ``work ``: the last digit of the
     first operand, read from the prompt; for a subtraction whose column borrows, the borrow prefix
     ``1``) on n held-out (test split) additions and subtractions of ``digits`` digits, teacher-forced."""
-    import torch
-
-    from ..tasks.arithmetic import Arithmetic
-    from .arithmetic_traces import arithmetic_trace
-    from .segments import trace_text
-
     task = Arithmetic(ops="+-")
     was_training = model.training
     model.eval()
