@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 import re
 
-from .base import Problem, Verdict, check_split, extract_answer, split_of
+from .base import Problem, Verdict, check_split, draw_distinct, extract_answer
 
 STYLES = ("direct", "stepwise", "check")
 STYLE_PREFIX = {"direct": "<answer>", "stepwise": "work ", "check": "work+check "}
@@ -87,19 +87,7 @@ class Arithmetic:
         check_split(split)
         if difficulty is not None and not any(difficulty in self.difficulties(o) for o in self.ops):
             raise ValueError(f"difficulty {difficulty} is outside this task's range")
-        rng = random.Random(f"{self.name}:{split}:{seed}:{difficulty}")
-        out, seen = [], set()
-        tries = 0
-        while len(out) < n:
-            tries += 1
-            if tries > 200 * n + 10_000:
-                raise ValueError(f"could not draw {n} distinct {split} problems at difficulty {difficulty}")
-            p = self._sample(rng, difficulty)
-            if p.id in seen or split_of(p.id) != split:
-                continue
-            seen.add(p.id)
-            out.append(p)
-        return out
+        return draw_distinct(self._sample, f"{self.name}:{split}:{seed}:{difficulty}", split, n, difficulty)
 
     # ---------------------------------------------------------------- verifier
     def verify(self, problem: Problem, completion: str) -> Verdict:

@@ -17,6 +17,7 @@ Splits are disjoint by construction: a problem's split is a pure function of its
 from __future__ import annotations
 
 import hashlib
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -92,6 +93,23 @@ def split_of(key: str) -> str:
         if bucket in buckets:
             return split
     raise AssertionError(bucket)
+
+
+def draw_distinct(sample, seed_key: str, split: str, n: int, difficulty: int | None = None) -> list:
+    """n distinct problems of ``split`` from ``sample(rng, difficulty)``, a generator of random problems
+    drawn with ``random.Random(seed_key)``; ValueError when too many draws fail (a split too small)."""
+    rng = random.Random(seed_key)
+    out, seen, tries = [], set(), 0
+    while len(out) < n:
+        tries += 1
+        if tries > 200 * n + 10_000:
+            raise ValueError(f"could not draw {n} distinct {split} problems at difficulty {difficulty}")
+        p = sample(rng, difficulty)
+        if p.id in seen or split_of(p.id) != split:
+            continue
+        seen.add(p.id)
+        out.append(p)
+    return out
 
 
 def check_split(split: str) -> None:
