@@ -26,12 +26,17 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
+from .eval.scoring import sample_many
 from .models import is_model_folder, resolve_model
 from .registry import import_object
 from .rollout import SamplingConfig
 from .tasks import TaskConfig, get_task
 from .tasks.base import SPLITS
+from .utils import atomic_write_text, prepare_run_dir, set_threads
 
 
 @dataclass
@@ -129,8 +134,6 @@ def _truncate(path: Path, size: int) -> None:
 def task_problems(cfg) -> tuple:
     """The task of ``cfg.task`` and its ``cfg.problems`` problems of ``cfg.split`` drawn with ``cfg.seed``;
     asking for more than the split holds is a config error on ``problems``."""
-    from .config import ConfigError
-
     task = get_task(cfg.task.name, **cfg.task.kwargs)
     try:
         return task, task.problems(cfg.split, cfg.problems, seed=cfg.seed)
@@ -140,12 +143,6 @@ def task_problems(cfg) -> tuple:
 
 def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = False) -> Path:
     """Run rejection sampling as configured; returns the dataset's path (``out/data.jsonl``)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .eval.scoring import sample_many
-    from .utils import atomic_write_text, prepare_run_dir, set_threads
-
     validate(cfg)
     task, problems = task_problems(cfg)
     out = prepare_run_dir(cfg.out, resume, overwrite)          # nothing was written before this
@@ -157,11 +154,27 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     keep_if = import_object(cfg.keep_if) if cfg.keep_if else None
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
+    records = _rewind(out, resume)
+    t0 = time.time()
+    _sample_problems(cfg, task, problems, model, tokenizer, keep_if, out, records)
+    summary = summarise(cfg, records, path, step, time.time() - t0)
+    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    return out / "data.jsonl"
+
+
+def _rewind(out: Path, resume: bool) -> list[dict]:
+    """The per-problem records to go on from (none unless ``resume``), with ``problems.jsonl`` and
+    ``data.jsonl`` cut back to them."""
     records, data_bytes = _done(out) if resume else ([], 0)
     atomic_write_text(out / "problems.jsonl", "".join(json.dumps(r) + "\n" for r in records))
     _truncate(out / "data.jsonl", data_bytes)
+    return records
+
+
+def _sample_problems(cfg: SampleConfig, task, problems: list, model, tokenizer, keep_if, out: Path,
+                     records: list[dict]) -> None:
+    """1-4 for each problem not in ``records``, a chunk at a time; each new record is appended to ``records``."""
     done = {r["id"] for r in records}
-    t0 = time.time()
     data_f, prob_f = open(out / "data.jsonl", "a"), open(out / "problems.jsonl", "a")
     progress = Progress(TextColumn("sample"), BarColumn(), TextColumn("{task.completed}/{task.total} problems"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -181,14 +194,7 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
                         continue
                     rec = _one_problem(cfg, task, p, smp.text[j * cfg.n:(j + 1) * cfg.n],
                                        [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], keep_if)
-                    for row in rec.pop("rows"):
-                        data_f.write(json.dumps(row) + "\n")
-                    data_f.flush()
-                    os.fsync(data_f.fileno())
-                    rec["data_bytes"] = data_f.tell()
-                    prob_f.write(json.dumps(rec) + "\n")
-                    prob_f.flush()
-                    os.fsync(prob_f.fileno())
+                    _append(data_f, prob_f, rec)
                     records.append(rec)
                 kept = sum(r["kept"] for r in records)
                 progress.update(bar, completed=len(records), info=f"kept {kept}")
@@ -197,9 +203,19 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     finally:
         data_f.close()
         prob_f.close()
-    summary = summarise(cfg, records, path, step, time.time() - t0)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
-    return out / "data.jsonl"
+
+
+def _append(data_f, prob_f, rec: dict) -> None:
+    """4. a problem's data rows (popped from ``rec``) to ``data.jsonl``, then its record, with the data
+    file's length after them, to ``problems.jsonl``; each file synced to disk before the next is written."""
+    for row in rec.pop("rows"):
+        data_f.write(json.dumps(row) + "\n")
+    data_f.flush()
+    os.fsync(data_f.fileno())
+    rec["data_bytes"] = data_f.tell()
+    prob_f.write(json.dumps(rec) + "\n")
+    prob_f.flush()
+    os.fsync(prob_f.fileno())
 
 
 def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: list[int], keep_if) -> dict:

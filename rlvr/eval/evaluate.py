@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
+from rich.console import Console
+from rich.table import Table
 
 from ..config import require, require_choice, require_number
 from ..models import resolve_model
@@ -85,8 +88,6 @@ class EvalConfig:
 
 def run_task_config(path: str) -> tuple[str, dict] | None:
     """The task of a run directory's ``config.yaml`` (None when it has none)."""
-    import yaml
-
     f = Path(path) / "config.yaml"
     if not f.exists():
         return None
@@ -184,35 +185,51 @@ def evaluate_models(paths: list[str], cfg: EvalConfig, out: str | Path, progress
 # ------------------------------------------------------------------------------ printing
 def print_tables(res: dict, console=None) -> None:
     """The sweep of every model side by side, pass@k at the largest budget, and the other figures."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = console or Console()
     models = res["models"]
-    first = next(iter(models.values()))
-    cfg = first["config"]
+    cfg = next(iter(models.values()))["config"]
     kmax = max(k for k in cfg["ks"] if k <= cfg["samples"])
-    pct = lambda v: f"{100 * v:.1f}"  # noqa: E731
+    console.print(_sweep_table(models, cfg, kmax))
+    console.print(_pass_at_k_table(models))
+    for name, r in models.items():
+        _print_figures(console, name, r)
+    if res.get("comparison"):
+        _print_comparison(console, res["comparison"])
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.1f}"
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _sweep_table(models: dict, cfg: dict, kmax: int) -> Table:
+    """Accuracy (pass@1, maj@kmax) and mean tokens of every model at each budget, and the knees."""
     t = Table(title=f"accuracy (%) against token budget: {cfg['n_problems']} {cfg['split']} problems x "
               f"{cfg['samples']} samples, T={cfg['temperature']}")
     t.add_column("budget", justify="right")
     for name in models:
         for col in ("pass@1", f"maj@{kmax}", "tokens"):
             t.add_column(f"{name}\n{col}", justify="right")
-    budgets = first["sweep"]["budgets"]
-    for i, b in enumerate(budgets):
+    for i, b in enumerate(next(iter(models.values()))["sweep"]["budgets"]):
         cells = [str(b)]
         for r in models.values():
             row = r["sweep"]["rows"][i]
-            cells += [pct(row["pass@1"]), pct(row[f"maj@{kmax}"]), f"{row['mean_tokens']:.0f}"]
+            cells += [_pct(row["pass@1"]), _pct(row[f"maj@{kmax}"]), f"{row['mean_tokens']:.0f}"]
         t.add_row(*cells)
     knee_row = ["knee"]
     for r in models.values():
         kn = r["sweep"]["knee"]
         knee_row += [str(kn["pass@1"]), str(kn[f"maj@{kmax}"]), ""]
     t.add_row(*knee_row)
-    console.print(t)
+    return t
 
+
+def _pass_at_k_table(models: dict) -> Table:
+    """pass@k and maj@k of every model at the largest budget, with their bootstrap intervals."""
+    budgets = next(iter(models.values()))["sweep"]["budgets"]
     t = Table(title=f"at budget {max(budgets)}: pass@k and maj@k (%), 95% bootstrap interval over problems")
     t.add_column("k", justify="right")
     for name in models:
@@ -224,47 +241,50 @@ def print_tables(res: dict, console=None) -> None:
         for r in models.values():
             for m in ("pass", "maj"):
                 v = r["at_max_budget"].get(f"{m}@{k}")
-                cells.append(f"{pct(v['mean'])} [{pct(v['lo'])}, {pct(v['hi'])}]" if isinstance(v, dict) else "")
+                cells.append(f"{_pct(v['mean'])} [{_pct(v['lo'])}, {_pct(v['hi'])}]" if isinstance(v, dict) else "")
         t.add_row(*cells)
-    console.print(t)
-
-    for name, r in models.items():
-        bd = ", ".join(f"{d}: {pct(v['accuracy'])}% / {v['mean_tokens']:.0f} tok" for d, v in r["by_difficulty"].items())
-        console.print(f"[bold]{name}[/]: by difficulty {bd}")
-        ln = r["length"]
-        console.print(f"  Spearman(difficulty, tokens) {ln['spearman_difficulty_tokens']:.2f}; mean tokens "
-                      f"right / wrong {_num(ln['mean_tokens_correct'])} / {_num(ln['mean_tokens_wrong'])}")
-        if "styles" in r:
-            console.print("  styles: " + ", ".join(
-                f"{s} {pct(v['share'])}%" + (f" (acc {pct(v['accuracy'])}%)" if v["accuracy"] is not None else "")
-                for s, v in r["styles"].items() if v["share"]))
-        if "budget_forcing" in r:
-            bf = r["budget_forcing"]
-            u = bf["unforced"]
-            careful = lambda x: pct(x["styles"]["stepwise"] + x["styles"]["check"]) if "styles" in x else "-"  # noqa: E731
-            parts = [f"unforced {pct(u['pass@1'])}% / {u['mean_tokens']:.0f} tok (careful {careful(u)}%)"]
-            parts += [f"min {f['min_tokens']}: {pct(f['pass@1'])}% / {f['mean_tokens']:.0f} tok "
-                      f"(forced {pct(f['forced_share'])}%, careful {careful(f)}%)" for f in bf["forced"]]
-            console.print(f"  budget forcing ({bf['problems']} problems x {bf['samples_per_problem']}): "
-                          + "; ".join(parts))
-        if r.get("faithfulness", {}).get("by_style"):
-            for style, s in r["faithfulness"]["by_style"].items():
-                console.print(f"  faithfulness {style} (n={s['n']}): followed {pct(s['followed_rate'])}%, "
-                              f"stayed right {pct(s['stayed_rate'])}%, other {pct(s['other_rate'])}%, "
-                              f"caught {pct(s['caught_rate'])}%; control right {pct(s['control_stayed_rate'])}%")
-        if "training" in r:
-            tr = r["training"]
-            console.print(f"  training samples: {len(tr['steps'])} steps, aha step {tr['aha_step']} "
-                          f"(fix rate > {tr['threshold']})")
-        console.print(f"  sampling {r['sampling_seconds']} s, all figures {r['seconds']} s")
-    cmp = res.get("comparison")
-    if cmp:
-        console.print("Pareto frontier (pass@1 against mean tokens): " + "; ".join(
-            f"{p['model']}@{p['budget']}: {pct(p['accuracy'])}% at {p['mean_tokens']:.0f} tok" for p in cmp["pareto"]))
-        for pair, b in cmp["crossover"].items():
-            if b is not None:
-                console.print(f"crossover (pass@1): {pair} from budget {b}")
+    return t
 
 
-def _num(v) -> str:
-    return "-" if v is None else f"{v:.0f}"
+def _print_figures(console, name: str, r: dict) -> None:
+    """One model's other figures: by difficulty, length, styles, budget forcing, faithfulness, training."""
+    bd = ", ".join(f"{d}: {_pct(v['accuracy'])}% / {v['mean_tokens']:.0f} tok" for d, v in r["by_difficulty"].items())
+    console.print(f"[bold]{name}[/]: by difficulty {bd}")
+    ln = r["length"]
+    console.print(f"  Spearman(difficulty, tokens) {ln['spearman_difficulty_tokens']:.2f}; mean tokens "
+                  f"right / wrong {_num(ln['mean_tokens_correct'])} / {_num(ln['mean_tokens_wrong'])}")
+    if "styles" in r:
+        console.print("  styles: " + ", ".join(
+            f"{s} {_pct(v['share'])}%" + (f" (acc {_pct(v['accuracy'])}%)" if v["accuracy"] is not None else "")
+            for s, v in r["styles"].items() if v["share"]))
+    if "budget_forcing" in r:
+        _print_forcing(console, r["budget_forcing"])
+    if r.get("faithfulness", {}).get("by_style"):
+        for style, s in r["faithfulness"]["by_style"].items():
+            console.print(f"  faithfulness {style} (n={s['n']}): followed {_pct(s['followed_rate'])}%, "
+                          f"stayed right {_pct(s['stayed_rate'])}%, other {_pct(s['other_rate'])}%, "
+                          f"caught {_pct(s['caught_rate'])}%; control right {_pct(s['control_stayed_rate'])}%")
+    if "training" in r:
+        tr = r["training"]
+        console.print(f"  training samples: {len(tr['steps'])} steps, aha step {tr['aha_step']} "
+                      f"(fix rate > {tr['threshold']})")
+    console.print(f"  sampling {r['sampling_seconds']} s, all figures {r['seconds']} s")
+
+
+def _print_forcing(console, bf: dict) -> None:
+    """Budget forcing: accuracy, tokens and careful share unforced and at each minimum budget."""
+    u = bf["unforced"]
+    careful = lambda x: _pct(x["styles"]["stepwise"] + x["styles"]["check"]) if "styles" in x else "-"  # noqa: E731
+    parts = [f"unforced {_pct(u['pass@1'])}% / {u['mean_tokens']:.0f} tok (careful {careful(u)}%)"]
+    parts += [f"min {f['min_tokens']}: {_pct(f['pass@1'])}% / {f['mean_tokens']:.0f} tok "
+              f"(forced {_pct(f['forced_share'])}%, careful {careful(f)}%)" for f in bf["forced"]]
+    console.print(f"  budget forcing ({bf['problems']} problems x {bf['samples_per_problem']}): " + "; ".join(parts))
+
+
+def _print_comparison(console, cmp: dict) -> None:
+    """The Pareto frontier of pass@1 against mean tokens, and the budgets where one model overtakes another."""
+    console.print("Pareto frontier (pass@1 against mean tokens): " + "; ".join(
+        f"{p['model']}@{p['budget']}: {_pct(p['accuracy'])}% at {p['mean_tokens']:.0f} tok" for p in cmp["pareto"]))
+    for pair, b in cmp["crossover"].items():
+        if b is not None:
+            console.print(f"crossover (pass@1): {pair} from budget {b}")

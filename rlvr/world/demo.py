@@ -105,52 +105,41 @@ def plot(metrics_path: Path, png: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(cfg: DemoConfig, resume: bool = False, overwrite: bool = False) -> Path:
-    """Run the demo (see the module docstring); returns the path of its summary.json."""
-    t0 = time.time()
-    out = Path(cfg.out)
-    g = cfg.grpo
-    g.out = str(out)
+def _task_problems(cfg: DemoConfig) -> tuple:
+    """The task and its held-out test problems, once the demo's config and its GRPO stage pass their
+    checks; nothing is written before this."""
     validate(cfg)
     try:
-        check_run(g)
+        check_run(cfg.grpo)
     except ConfigError as e:
         raise e.within("grpo.") from None
-    task = get_task(g.task.name, **g.task.kwargs)
+    task = get_task(cfg.grpo.task.name, **cfg.grpo.task.kwargs)
     try:
-        problems = task.problems("test", cfg.test_problems, seed=0)
+        return task, task.problems("test", cfg.test_problems, seed=0)
     except ValueError as e:
         raise ConfigError("test_problems", str(e), "ask for fewer test problems") from None
-    prepare_run_dir(out, resume, overwrite)          # nothing was written before this
-    set_threads(g.threads)
-    base_path = resolve_model(g.model).path
-    console = Console(stderr=True)
-    console.print(f"[bold]1/3[/] evaluating the base on {len(problems)} test problems x {cfg.test_samples}")
-    base = AutoModelForCausalLM.from_pretrained(base_path)
-    tok = AutoTokenizer.from_pretrained(base_path)
-    before = measure(base, tok, task, problems, g.sampling, cfg.test_samples)
-    console.print(f"[bold]2/3[/] GRPO for {g.steps} steps ({g.prompts_per_step} prompts x {g.group_size})")
-    t_train = time.time()
-    final = train_grpo(g, resume=resume)
-    train_seconds = time.time() - t_train
-    console.print("[bold]3/3[/] evaluating the result")
-    rl = AutoModelForCausalLM.from_pretrained(final)
-    after = measure(rl, tok, task, problems, g.sampling, cfg.test_samples)
-    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines() if l.strip()]
-    summary = {"base": before, "rl": after, "steps": g.steps, "wall_seconds": round(time.time() - t0, 1),
+
+
+def summarise(cfg: DemoConfig, before: dict, after: dict, recs: list[dict], first90: dict | None, n_problems: int,
+              wall_seconds: float, train_seconds: float) -> dict:
+    """The demo's ``summary.json``: the figures before and after, the run's cost (from the GRPO metric
+    records ``recs``) and, when validation reached 90% (``first90``), when it did."""
+    summary = {"base": before, "rl": after, "steps": cfg.grpo.steps, "wall_seconds": round(wall_seconds, 1),
                "train_seconds": round(train_seconds, 1),
                "seconds_per_step": round(sum(r["perf/step_s"] for r in recs) / max(1, len(recs)), 2),
                "sample_tokens_per_s": round(sum(r["perf/sample_tokens_per_s"] for r in recs) / max(1, len(recs))),
-               "test_problems": len(problems), "test_samples": cfg.test_samples, "quick": cfg.quick}
-    first90 = time_to_target(recs, 0.9)
+               "test_problems": n_problems, "test_samples": cfg.test_samples, "quick": cfg.quick}
     if first90:
         summary.update({"steps_to_90pct_validation": first90["step"],
                         "train_seconds_to_90pct_validation": round(first90["train_seconds"], 1),
                         "seconds_to_90pct_validation": round(first90["seconds"], 1)})
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    plot(out / "metrics.jsonl", out / "accuracy_length.png")
+    return summary
 
-    table = Table(title=f"R1-Zero demo: {len(problems)} held-out test problems x {cfg.test_samples} samples "
+
+def print_table(before: dict, after: dict, summary: dict, first90: dict | None, n_problems: int,
+                samples: int) -> None:
+    """The before/after table on the console."""
+    table = Table(title=f"R1-Zero demo: {n_problems} held-out test problems x {samples} samples "
                         f"(greedy: 1), before and after GRPO")
     for c in ("", "base", "after RL"):
         table.add_column(c)
@@ -176,9 +165,44 @@ def run_demo(cfg: DemoConfig, resume: bool = False, overwrite: bool = False) -> 
                       f"step {first90['step']}: {first90['train_seconds']:.0f} s of training "
                       f"({first90['seconds']:.0f} s with the validation passes)")
     Console().print(table)
-    print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
-    try:                                   # the page is a view of the files above: never fail the run
+
+
+def _write_report(out: Path) -> None:
+    """``report.html`` beside the files written: a view of them, so a failure here never fails the run."""
+    try:
         print(f"wrote {build_report([out])} (open it with `rlvr view {out}`)")
     except Exception as e:  # noqa: BLE001
         print(f"report.html not written: {type(e).__name__}: {e} (run `rlvr report {out}`)")
+
+
+def run_demo(cfg: DemoConfig, resume: bool = False, overwrite: bool = False) -> Path:
+    """Run the demo (see the module docstring); returns the path of its summary.json."""
+    t0 = time.time()
+    out = Path(cfg.out)
+    g = cfg.grpo
+    g.out = str(out)
+    task, problems = _task_problems(cfg)
+    prepare_run_dir(out, resume, overwrite)          # nothing was written before this
+    set_threads(g.threads)
+    base_path = resolve_model(g.model).path
+    console = Console(stderr=True)
+    console.print(f"[bold]1/3[/] evaluating the base on {len(problems)} test problems x {cfg.test_samples}")
+    base = AutoModelForCausalLM.from_pretrained(base_path)
+    tok = AutoTokenizer.from_pretrained(base_path)
+    before = measure(base, tok, task, problems, g.sampling, cfg.test_samples)
+    console.print(f"[bold]2/3[/] GRPO for {g.steps} steps ({g.prompts_per_step} prompts x {g.group_size})")
+    t_train = time.time()
+    final = train_grpo(g, resume=resume)
+    train_seconds = time.time() - t_train
+    console.print("[bold]3/3[/] evaluating the result")
+    rl = AutoModelForCausalLM.from_pretrained(final)
+    after = measure(rl, tok, task, problems, g.sampling, cfg.test_samples)
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines() if l.strip()]
+    first90 = time_to_target(recs, 0.9)
+    summary = summarise(cfg, before, after, recs, first90, len(problems), time.time() - t0, train_seconds)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot(out / "metrics.jsonl", out / "accuracy_length.png")
+    print_table(before, after, summary, first90, len(problems), cfg.test_samples)
+    print(f"wrote {out / 'summary.json'} and {out / 'accuracy_length.png'}")
+    _write_report(out)
     return out / "summary.json"

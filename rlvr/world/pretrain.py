@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,6 +224,56 @@ def _save_models(out: Path, model, tokenizer, manifest: dict, ema: dict, ema_fro
     return final
 
 
+@dataclass
+class _Window:
+    """The steps since the last metric record: when it began (probe time left out), the tokens seen then,
+    and the summed loss of its good steps."""
+    t: float
+    tokens: int
+    loss: float = 0.0
+    steps: int = 0
+
+
+def _restore(run: Run, cfg: PretrainConfig, model, opt, tokenizer):
+    """The model and optimizer to train (a resumed run's from its last checkpoint), the moving averages
+    (decay -> averaged copy of each parameter) and the training seconds so far, both saved with each
+    checkpoint."""
+    ema: dict[float, list] = {}
+    if run.last is not None:
+        model = AutoModelForCausalLM.from_pretrained(run.last)
+        opt = make_optimizer(model, cfg)
+    totals = {"train_seconds": 0.0}
+    run.extra_state = lambda: {"train_seconds": totals["train_seconds"], "ema": ema}
+    state = run.restore(model, tokenizer, opt)
+    totals["train_seconds"] = state.get("train_seconds", 0.0)
+    ema.update(state.get("ema", {}))
+    return model, opt, ema, totals
+
+
+def _record(run: Run, bar, cfg: PretrainConfig, model, opt, probe: list, gnorm, tokens_seen: int, total_steps: int,
+            window: _Window) -> None:
+    """The metric record of a good step, when one is due: the probe's errors every ``probe_every`` steps,
+    the loss, learning rate, gradient norm and throughput of the window every ``log_every`` (then a new
+    window begins)."""
+    rec = {}
+    if probe and run.due(cfg.probe_every, total_steps):
+        t_probe = time.time()
+        rec = trace_errors(model, probe)
+        window.t += time.time() - t_probe                # the probe's time is not training throughput
+        bar.show(run.step, "probe", f"step {run.step}/{total_steps} probe: {rec['probe/expected_errors']:.2f} "
+                 f"expected errors per trace, operands {rec.get('probe/operands', 0):.4f}")
+    if run.due(cfg.log_every, total_steps):
+        now = time.time()
+        rec.update({"loss/train": window.loss / window.steps, "train/lr": opt.param_groups[0]["lr"],
+                    "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
+                    "perf/tokens_per_s": (tokens_seen - window.tokens) / (now - window.t)})
+        bar.show(run.step, f"loss {rec['loss/train']:.3f}", f"step {run.step}/{total_steps} loss "
+                 f"{rec['loss/train']:.4f} {rec['perf/tokens_per_s']:.0f} tok/s")
+        window.t, window.tokens, window.loss, window.steps = now, tokens_seen, 0.0, 0
+    if rec:
+        run.log(rec)
+
+
 def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False, command: str | None = None) -> Path:
     """Pretrain the world's base as configured; returns the final model folder (``out/model``)."""
     validate(cfg)                                    # nothing is written before this passes
@@ -239,16 +288,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     opt = make_optimizer(model, cfg)
     lengths = block_lengths(blocks, cfg, tokenizer.pad_token_id)
     plan = plan_steps(block_order(len(blocks), k_ordered, cfg, lengths), lengths, cfg, total_steps)
-    ema: dict[float, list] = {}                      # decay -> averaged copy of each parameter
     ema_from = int(cfg.ema_start * total_steps)
-    if run.last is not None:
-        model = AutoModelForCausalLM.from_pretrained(run.last)
-        opt = make_optimizer(model, cfg)
-    totals = {"train_seconds": 0.0}
-    run.extra_state = lambda: {"train_seconds": totals["train_seconds"], "ema": ema}
-    state = run.restore(model, tokenizer, opt)
-    totals["train_seconds"] = state.get("train_seconds", 0.0)
-    ema.update(state.get("ema", {}))
+    model, opt, ema, totals = _restore(run, cfg, model, opt, tokenizer)
     n_params = sum(p.numel() for p in model.parameters())
     probe = probe_traces(tokenizer, cfg.probe_traces, borrow_first=cfg.corpus.borrow_first) if cfg.probe_every else []
     model.train()
@@ -257,7 +298,7 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
     masks_t = torch.from_numpy(block_masks.astype(np.uint8))                # loss weight per token, 0: out
     tokens_seen = int(lengths[np.concatenate(plan[:run.step])].sum()) if run.step else 0
     with run.progress(total_steps) as bar:
-        t_last, tokens_last, loss_acc, n_acc = time.time(), tokens_seen, 0.0, 0
+        window = _Window(time.time(), tokens_seen)
         while run.step < total_steps:
             t0 = time.time()
             for g in opt.param_groups:
@@ -272,24 +313,8 @@ def pretrain(cfg: PretrainConfig, resume: bool = False, overwrite: bool = False,
                 run.guard(bad)
                 continue
             run.guard(None)
-            loss_acc, n_acc = loss_acc + loss.item(), n_acc + 1
-            rec = {}
-            if probe and (run.step % cfg.probe_every == 0 or run.step == total_steps):
-                t_probe = time.time()
-                rec = trace_errors(model, probe)
-                t_last += time.time() - t_probe          # the probe's time is not training throughput
-                bar.show(run.step, "probe", f"step {run.step}/{total_steps} probe: {rec['probe/expected_errors']:.2f} "
-                         f"expected errors per trace, operands {rec.get('probe/operands', 0):.4f}")
-            if run.step % cfg.log_every == 0 or run.step == total_steps:
-                now = time.time()
-                rec.update({"loss/train": loss_acc / n_acc, "train/lr": opt.param_groups[0]["lr"],
-                            "train/grad_norm": float(gnorm), "train/tokens": tokens_seen,
-                            "perf/tokens_per_s": (tokens_seen - tokens_last) / (now - t_last)})
-                bar.show(run.step, f"loss {rec['loss/train']:.3f}", f"step {run.step}/{total_steps} loss "
-                         f"{rec['loss/train']:.4f} {rec['perf/tokens_per_s']:.0f} tok/s")
-                t_last, tokens_last, loss_acc, n_acc = now, tokens_seen, 0.0, 0
-            if rec:
-                run.log(rec)
+            window.loss, window.steps = window.loss + loss.item(), window.steps + 1
+            _record(run, bar, cfg, model, opt, probe, gnorm, tokens_seen, total_steps, window)
             if cfg.checkpoint_every and run.step % cfg.checkpoint_every == 0 and run.step < total_steps:
                 run.save()
             if cfg.max_seconds and totals["train_seconds"] >= cfg.max_seconds:
