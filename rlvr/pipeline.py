@@ -35,8 +35,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .config import ConfigError, _deep_update, apply_overrides, from_dict, load_config, require, require_choice, \
     require_number, suggest, to_dict, validate
-from .eval.behaviour import behaviour
-from .eval.scoring import sample_once
+from .eval.scoring import validation_figures
 from .models import resolve_model, shipped_base_path, shipped_models
 from .rejection import SampleConfig, task_problems
 from .rollout import SamplingConfig
@@ -120,8 +119,9 @@ class MeasureConfig:
 
 
 def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -> Path:
-    """Accuracy (temperature T, optionally greedy), length, styles and readability of each model on the
-    same held-out problems; writes ``out/summary.json`` and returns its path."""
+    """The validation figures of the trainers (``eval.scoring.validation_figures``: accuracy at
+    temperature T and optionally greedy, length, behaviour, by difficulty) of each model on the same
+    held-out problems; writes ``out/summary.json`` and returns its path."""
     validate(cfg)
     task, problems = task_problems(cfg)
     for label, model in cfg.models.items():
@@ -136,12 +136,8 @@ def measure(cfg: MeasureConfig, resume: bool = False, overwrite: bool = False) -
         resolved = resolve_model(str(model))
         path, step = resolved.path, resolved.step
         lm, tok = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
-        texts, correct, lengths = sample_once(lm, tok, task, problems, cfg.sampling)
-        res = {"model": path, "step": step, "accuracy": sum(correct) / len(problems),
-               "mean_tokens": sum(lengths) / len(lengths), **behaviour(task, texts, correct)}
-        if cfg.greedy:
-            greedy = SamplingConfig(**{**cfg.sampling.__dict__, "temperature": 0.0})
-            res["accuracy_greedy"] = sum(sample_once(lm, tok, task, problems, greedy)[1]) / len(problems)
+        figures = validation_figures(lm, tok, task, problems, cfg.sampling, greedy=cfg.greedy)
+        res = {"model": path, "step": step, **{k.removeprefix("eval/"): v for k, v in figures.items()}}
         results[label] = res
         print(f"measure {label}: accuracy {res['accuracy']:.3f}, readable {res.get('readable', float('nan')):.3f}, "
               f"mean tokens {res['mean_tokens']:.0f}", flush=True)

@@ -25,6 +25,7 @@ from ..models import resolve_model
 from ..report import build_report
 from ..rollout import SamplingConfig
 from ..tasks import get_task
+from ..tasks.base import has_capability
 from ..train.grpo import GRPOConfig, check_run, train_grpo
 from ..utils import prepare_run_dir, set_threads, time_to_target
 
@@ -75,8 +76,7 @@ def measure(model, tokenizer, task, problems, sampling, samples: int = 1) -> dic
         res["by_difficulty"] = {str(d): v for d, v in by_difficulty(rep, correct, lengths).items()}
         res["spearman_difficulty_length"] = spearman([p.difficulty for p in rep], lengths)
         if samples > 1:
-            style_of = getattr(task, "style_of", lambda t: "other")
-            careful = [style_of(t) in ("stepwise", "check") for t in texts]
+            careful = [has_capability(task, "styles") and task.style_of(t) in ("stepwise", "check") for t in texts]
             res["draws"] = [{"accuracy": sum(correct[k::samples]) / len(problems),
                              "careful_share": sum(careful[k::samples]) / len(problems)} for k in range(samples)]
     return res
