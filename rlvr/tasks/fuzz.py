@@ -23,6 +23,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Callable
 
 from .base import ANSWER_CLOSE, ANSWER_OPEN, Problem, Verdict
 
@@ -76,7 +77,8 @@ def _bad_utf8(rng: random.Random) -> str:
 def hostile(task, problem: Problem) -> list[tuple[str, bool | None]]:
     """Hostile completions for ``problem``, each with its label: False (wrong whatever the oracle),
     True (right), None (let the oracle judge)."""
-    a = problem.answer if task.name != "code" else "pass"      # for code, only the entries below solve
+    prof = profile(task)
+    a = problem.answer if prof.code is None else "pass"          # for code, only the entries below solve
     out: list[tuple[str, bool | None]] = [(tag(e), None) for e in HOSTILE_EXPRESSIONS]
     out += [(e, None) for e in HOSTILE_EXPRESSIONS[:12]]
     out += [
@@ -93,12 +95,16 @@ def hostile(task, problem: Problem) -> list[tuple[str, bool | None]]:
         (f"<think>{tag(a)}</think>", None), (tag("1") + "\n" + tag(a), False), (tag(a + " or " + a), None),
         (tag(f"{a} {a}"), None), ("", False), (tag(""), None), (tag(" "), None),
     ]
-    if task.name == "code":
-        f = problem.meta["func"]
-        out = [(tag(body.format(f=f)), False) for body in HOSTILE_CODE.values()] + [(c, False) for c, _ in out]
-        out += [(tag(problem.answer), True), (tag(f"```python\n{problem.answer}```"), True),
-                (tag(f"def {f}(*a):\n    pass\n"), False)]
-    return out
+    return out if prof.code is None else prof.code(problem, out)
+
+
+def _code_hostile(problem: Problem, generic: list) -> list[tuple[str, bool | None]]:
+    """The code task's list: the sandbox attacks, the generic list (all wrong: none is a solution), and
+    the reference solution (right) bare and fenced."""
+    f = problem.meta["func"]
+    out = [(tag(body.format(f=f)), False) for body in HOSTILE_CODE.values()] + [(c, False) for c, _ in generic]
+    return out + [(tag(problem.answer), True), (tag(f"```python\n{problem.answer}```"), True),
+                  (tag(f"def {f}(*a):\n    pass\n"), False)]
 
 
 def _random_unicode(rng: random.Random, n: int) -> str:
@@ -148,7 +154,8 @@ def _mutate(rng: random.Random, s: str) -> str:
 def random_completion(rng: random.Random, task, problem: Problem) -> str:
     """One random completion for ``problem``: noise, tag soups, mutated answers, random expressions.
     For code none of them can be a solution (they never hold the reference), so all are wrong."""
-    a = problem.answer if task.name != "code" else "return None"
+    code = profile(task).code is not None
+    a = problem.answer if not code else "return None"
     kind = rng.random()
     if kind < 0.15:
         return _random_unicode(rng, rng.randint(0, 300))
@@ -159,7 +166,7 @@ def random_completion(rng: random.Random, task, problem: Problem) -> str:
         pre = _random_unicode(rng, rng.randint(0, 20)) if rng.random() < 0.5 else ""
         post = rng.choice(["", "", "\n", " ", _random_unicode(rng, 5), tag(a)])
         return pre + tag(body) + post
-    if kind < 0.65 and task.name != "code":
+    if kind < 0.65 and not code:
         numbers = problem.meta.get("numbers") or [problem.meta.get("a", 1), problem.meta.get("b", 1)]
         return tag(_random_expression(rng, numbers))
     if kind < 0.8:
@@ -225,16 +232,46 @@ def _countdown_value(expr: str, numbers: list[int]) -> Fraction | None:
     return value
 
 
+def _arithmetic_right(problem: Problem, answer: str) -> bool:
+    return re.fullmatch(r"-?[0-9]{1,40}", answer, re.ASCII) is not None and int(answer) == int(problem.answer)
+
+
+def _countdown_right(problem: Problem, answer: str) -> bool:
+    return _countdown_value(answer, problem.meta["numbers"]) == problem.meta["target"]
+
+
+@dataclass(frozen=True)
+class FuzzProfile:
+    """How a task is fuzzed: its independent judge, or the label its random completions carry."""
+
+    right: Callable | None = None
+    """``(problem, tagged answer) -> bool``: right by the task's rules, without its verifier (the oracle)."""
+    problems: int = 50
+    """Test problems the corpus draws from."""
+    random_label: bool | None = None
+    """The label of a random completion (None: the oracle judges it)."""
+    code: Callable | None = None
+    """``(problem, generic hostile list) -> list``: a code task's own hostile list."""
+
+
+PROFILES = {"arithmetic": FuzzProfile(right=_arithmetic_right), "countdown": FuzzProfile(right=_countdown_right),
+            "code": FuzzProfile(problems=5, random_label=False, code=_code_hostile)}
+
+
+def profile(task) -> FuzzProfile:
+    """The task's fuzz profile (a task without one is fuzzed with labels only: no oracle)."""
+    return PROFILES.get(task.name, FuzzProfile())
+
+
 def oracle(task, problem: Problem, completion: str) -> bool:
     """Whether ``completion`` is right by the task's rules, judged without the task's verifier."""
     answer = _tagged(completion)
     if answer is None:
         return False
-    if task.name == "arithmetic":
-        return re.fullmatch(r"-?[0-9]{1,40}", answer, re.ASCII) is not None and int(answer) == int(problem.answer)
-    if task.name == "countdown":
-        return _countdown_value(answer, problem.meta["numbers"]) == problem.meta["target"]
-    raise ValueError(f"no oracle for {task.name}; label its completions")
+    right = profile(task).right
+    if right is None:
+        raise ValueError(f"no oracle for {task.name}; label its completions")
+    return right(problem, answer)
 
 
 # ------------------------------------------------------------------------------------------ the run
@@ -272,7 +309,8 @@ def corpus(task, n: int, seed: int, hostile_share: float = 0.05):
     """n (problem, completion, label) triples: random completions, with the hostile list (of every
     problem, shuffled and cycled) drawn at the rate ``hostile_share``."""
     rng = random.Random(f"fuzz:{task.name}:{seed}")
-    problems = task.problems("test", 5 if task.name == "code" else 50, seed=seed)
+    prof = profile(task)
+    problems = task.problems("test", prof.problems, seed=seed)
     hostile_all = [(p, c, label) for p in problems for c, label in hostile(task, p)]
     rng.shuffle(hostile_all)
     k = 0
@@ -282,7 +320,7 @@ def corpus(task, n: int, seed: int, hostile_share: float = 0.05):
             k += 1
         else:
             p = rng.choice(problems)
-            yield p, random_completion(rng, task, p), (False if task.name == "code" else None)
+            yield p, random_completion(rng, task, p), prof.random_label
 
 
 def fuzz(task, n: int, seed: int = 0, hostile_share: float = 0.05, workdir: str | None = None) -> FuzzReport:
