@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -125,6 +126,7 @@ def _pipeline():
                  load=load_pipeline)
 
 
+@cache
 def _builtins() -> dict:
     stages = [make() for make in (_grpo, _sft, _sample, _distill, _measure, _compare, _pipeline)]
     return {s.name: s for s in stages} | plugins("rlvr.stages")

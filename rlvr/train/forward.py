@@ -6,9 +6,11 @@ LM's opinion of given tokens through this module:
 - ``hidden_states(model, ids, attn, positions)`` runs the model's body (``get_decoder()``) and returns
   the final hidden states [B, L, H], without the output head;
 - ``chosen_logprobs(model, hidden, targets, temperature)`` applies the output head a chunk of positions
-  at a time and keeps, per position, only the log-prob of its target token and the entropy: float32
-  logits exist for ``chunk`` positions at once, never for the whole batch, so a 150k-token vocabulary
-  costs memory of the order of the hidden states, not B x L x V;
+  at a time and keeps, per position, only the log-prob of its target token and the entropy. A chunk's
+  float32 logits hold at most ``LOGITS_BUDGET`` numbers, and under autograd each chunk is checkpointed
+  (its logits are computed again in the backward pass, not kept for it), so a 150k-token vocabulary
+  costs memory of the order of the hidden states, not B x L x V. A model whose logits fit the budget
+  (the embedded world's, with its 109 tokens) runs in one chunk;
 - ``completion_logprobs(model, prompt_ids, completion_ids, pad_id, temperature)`` composes the two for
   (prompt, completion) rows.
 
@@ -19,9 +21,10 @@ acts on a ratio between two policies of the same temperature.
 from __future__ import annotations
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
-CHUNK = 1024
-"""Positions whose float32 logits exist at once (x the vocabulary)."""
+LOGITS_BUDGET = 1 << 25
+"""Most float32 logits that exist at once (128 MB): batch x positions x vocabulary of one chunk."""
 
 
 def _body(model):
@@ -47,17 +50,25 @@ def head_logits(model, hidden: torch.Tensor, temperature: float = 1.0) -> torch.
     return logits / temperature if temperature != 1.0 else logits
 
 
+def _chunk(model, hidden: torch.Tensor, targets: torch.Tensor, temperature: float, entropy: bool):
+    logp_all = head_logits(model, hidden, temperature).log_softmax(-1)                  # [B, c, V]
+    logp = logp_all.gather(-1, targets[:, :, None]).squeeze(-1)                         # [B, c]
+    return logp, (-(logp_all.exp() * logp_all).sum(-1) if entropy else logp)            # [B, c]
+
+
 def chosen_logprobs(model, hidden: torch.Tensor, targets: torch.Tensor, temperature: float = 1.0,
-                    chunk: int = CHUNK, entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    budget: int = LOGITS_BUDGET, entropy: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
     """log p(targets) [B, T] and the entropy [B, T] of the temperature-scaled next-token distribution at
-    each position of ``hidden`` [B, T, H], computed ``chunk`` positions at a time."""
+    each position of ``hidden`` [B, T, H], a chunk of positions at a time (at most ``budget`` logits)."""
     B, T, _ = hidden.shape
+    chunk = max(1, budget // max(1, B * model.get_output_embeddings().weight.shape[0]))
+    grad = torch.is_grad_enabled() and hidden.requires_grad
     logps, ents = [], []
     for s in range(0, T, chunk):
-        logp_all = head_logits(model, hidden[:, s:s + chunk], temperature).log_softmax(-1)   # [B, c, V]
-        logps.append(logp_all.gather(-1, targets[:, s:s + chunk, None]).squeeze(-1))          # [B, c]
-        if entropy:
-            ents.append(-(logp_all.exp() * logp_all).sum(-1))                                 # [B, c]
+        args = (model, hidden[:, s:s + chunk], targets[:, s:s + chunk], temperature, entropy)
+        logp, ent = checkpoint(_chunk, *args, use_reentrant=False) if grad and T > chunk else _chunk(*args)
+        logps.append(logp)
+        ents.append(ent)
     return torch.cat(logps, 1), (torch.cat(ents, 1) if entropy else None)
 
 
