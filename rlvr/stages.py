@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Callable
 
@@ -126,8 +125,8 @@ def _pipeline():
                  load=load_pipeline)
 
 
-@cache
 def _builtins() -> dict:
+    """Built each time it is asked (cheap): a stage runs the function its module holds at that moment."""
     stages = [make() for make in (_grpo, _sft, _sample, _distill, _measure, _compare, _pipeline)]
     return {s.name: s for s in stages} | plugins("rlvr.stages")
 
