@@ -21,6 +21,7 @@ from .eval.evaluate import EvalConfig, evaluate_models, print_tables, run_task_c
 from .models import resolve_model
 from .plugins import plugins
 from .report import build_report
+from .report.view import view
 from .stages import STAGES, Stage
 from .utils import TrainingDiverged, quiet_library_progress, set_command_line, set_threads
 
@@ -175,8 +176,6 @@ def cmd_report(args) -> int:
 
 def cmd_view(args) -> int:
     """Open RUN/report.html (built first when missing or older than the run's files)."""
-    from .report.view import view
-
     return view(Path(args.run), rebuild=args.rebuild, no_browser=args.no_browser, serve=args.serve, traces=args.traces)
 
 

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import apply_overrides, from_dict, to_dict
+from .config import apply_overrides, from_dict, require, to_dict
 from .train.grpo import GRPOConfig, train_grpo
 from .utils import command_line, time_to_target
 
@@ -57,8 +57,6 @@ class CompareConfig:
 
     def check(self) -> None:
         """Seeds are distinct whole numbers; the section name fits in a marker."""
-        from .config import require
-
         require(all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds), "seeds",
                 f"must be whole numbers >= 0, got {self.seeds!r}", "e.g. seeds=[0, 1, 2]")
         require(len(set(self.seeds)) == len(self.seeds), "seeds", f"repeats a seed: {self.seeds!r}",

@@ -13,10 +13,18 @@ sliders and toggles (``page.js``). This module gathers the data, builds the page
 from __future__ import annotations
 
 import html
+import importlib.metadata as md
 import json
 import platform
 import re
 from pathlib import Path
+
+import plotly
+import torch
+from plotly.offline import get_plotlyjs
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from ..train.forward import completion_logprobs
 
 from .data import RunData, load_run
 from .figures import (CURVE_PANELS, PALETTE, TRACE_MARKERS, budget_figure, curves_figure,  # noqa: F401
@@ -33,11 +41,6 @@ def trace_probabilities(run: RunData, n: int = 6) -> list[dict]:
     final = run.path / "final"
     if not run.samples or not (final / "config.json").exists():
         return []
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from ..train.forward import completion_logprobs
-
     step = max(run.samples)
     rows = run.samples[step]
     ranked = sorted(range(len(rows)), key=lambda i: (not rows[i].get("correct"),
@@ -83,8 +86,6 @@ def answer_probabilities(model, tok, prompt_ids: list[int], comp_ids: list[int],
     the probability that, made to answer right there (``<answer>`` appended, on a new line unless the
     prefix ends one), it writes ``answer`` and closes the tag. One forward per scored prefix; with more
     than ``max_points`` tokens every k-th prefix is scored (and the last), the others are None."""
-    from ..train.forward import completion_logprobs
-
     n = len(comp_ids)
     stride = max(1, -(-n // max_points))
     points = sorted(set(range(0, n, stride)) | {n - 1}) if n else []
@@ -197,9 +198,6 @@ def build_sections(datas: list[RunData], figs: dict, groups: dict, scrub: list[d
 
 def render_page(title: str, sections: list[str], payload: dict) -> str:
     """The whole page: plotly's JavaScript, the sections, the data and our script, all inline."""
-    import plotly
-    from plotly.offline import get_plotlyjs
-
     nav = " · ".join(f"<a href='#{sid}'>{html.escape(t)}</a>" for sid, t in
                      re.findall(r"<section id='([^']+)'><h2>([^<]+)</h2>", "".join(sections)))
     js = (Path(__file__).with_name("page.js")).read_text()
@@ -244,8 +242,6 @@ def _summary_table(summary: dict) -> str:
 
 
 def build_environment() -> dict:
-    import importlib.metadata as md
-
     env = {"python": platform.python_version(), "machine": platform.machine(), "system": platform.system()}
     for pkg in ("torch", "transformers", "plotly", "rlvr"):
         try:

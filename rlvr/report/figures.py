@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 
+import plotly.graph_objects as go
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"]
 MORE_COLORS = ["#7f7f7f", "#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
                "#31a354", "#e6550d", "#756bb1", "#636363"]      # for panels with more curves than PALETTE
@@ -46,8 +48,6 @@ TRACE_MARKERS = {"check": re.compile(r"\bcheck\b"), "wait": re.compile(r"\bwait\
 def curves_figure(runs: list):
     """Training curves of every run against step: one panel per CURVE_PANELS entry with data, runs
     overlaid (one dash each), every panel with its own legend and colours."""
-    import plotly.graph_objects as go
-
     panels = [(title, panel_curves(runs, names)) for title, names in curve_panels(runs)]
     if not panels:
         return None
@@ -138,8 +138,6 @@ def curve_grid(legend_heights: list[int]) -> tuple[list[dict], int]:
 # ------------------------------------------------------------------------------------ other figures
 def group_template():
     """The GRPO group panel's figure: the page's script fills in each step's and prompt's bars."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     fig.add_trace(go.Bar(name="reward", x=[], y=[], marker_color=PALETTE[0]))
     fig.add_trace(go.Bar(name="advantage", x=[], y=[], marker_color=PALETTE[1]))
@@ -152,8 +150,6 @@ def group_template():
 def scrub_template():
     """The scrubber's figure: probability of each token, the markers, and the running probability of
     the final answer; the current token is marked by the script."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     fig.add_trace(go.Scatter(name="p(token)", x=[], y=[], mode="lines+markers", marker=dict(size=4),
                              line=dict(color=PALETTE[0])))
@@ -170,8 +166,6 @@ def scrub_template():
 def pipeline_figure(pipe: dict):
     """Validation accuracy of each SFT and GRPO stage against step, with the demonstrations' accuracy
     as a dashed line: SFT's ceiling against RL's climb."""
-    import plotly.graph_objects as go
-
     if not pipe or not pipe["curves"]:
         return None
     fig = go.Figure()
@@ -190,8 +184,6 @@ def pipeline_figure(pipe: dict):
 
 def budget_figure(evals: list[dict]):
     """pass@1 and maj@k (largest k) against token budget for every evaluated model, knees marked."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     for i, ev in enumerate(evals):
         sweep = ev.get("sweep") or {}
@@ -236,8 +228,6 @@ def pareto_points(evals: list[dict], comparison: dict | None, metric: str = "pas
 def pareto_figure(evals: list[dict], comparison: dict | None):
     """Accuracy (pass@1) against mean tokens at each budget, one trace per model plus the frontier.
     Each model's trace is named after the model so the page's toggles can find it."""
-    import plotly.graph_objects as go
-
     fig = go.Figure()
     for i, ev in enumerate(evals):
         rows = (ev.get("sweep") or {}).get("rows") or []

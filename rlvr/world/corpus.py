@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import ConfigError, require, require_choice, require_number
 from ..tasks import get_task
 from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
 from .countdown_traces import countdown_trace
@@ -107,8 +108,6 @@ class CorpusConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        from ..config import ConfigError, require, require_choice, require_number
-
         for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check")),
                            ("countdown_style_weights", ("direct", "stepwise", "check")),
                            ("op_weights", tuple(self.arithmetic_ops))):

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from ..config import require, require_number
+
 
 @dataclass
 class ModelConfig:
@@ -21,8 +25,6 @@ class ModelConfig:
 
     def check(self) -> None:
         """Ranges of every field (``config.validate``)."""
-        from ..config import require, require_number
-
         for name in ("hidden_size", "layers", "heads", "intermediate_size"):
             require_number(getattr(self, name), name, 1, fix=f"e.g. model.{name}={getattr(ModelConfig(), name)}")
         require(self.hidden_size % self.heads == 0, "heads", f"{self.heads} heads do not divide hidden_size={self.hidden_size}",
@@ -32,8 +34,6 @@ class ModelConfig:
 
 
 def build_model(cfg: ModelConfig, tokenizer):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     if cfg.hidden_size % cfg.heads:
         raise ValueError(f"hidden_size {cfg.hidden_size} must be divisible by heads {cfg.heads}")
     hf = LlamaConfig(
