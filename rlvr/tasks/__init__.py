@@ -15,8 +15,9 @@ from .arithmetic import Arithmetic
 from .base import Problem, Task, Verdict, extract_answer, has_capability, split_of  # noqa: F401
 from .code import Code
 from .countdown import Countdown
+from .dataset import Dataset
 
-TASKS = Registry("task", {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code})
+TASKS = Registry("task", {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code, "dataset": Dataset})
 
 
 def task_names() -> list[str]:
@@ -31,7 +32,7 @@ def get_task(name: str, **kwargs) -> Task:
 @dataclass
 class TaskConfig:
     name: str = "arithmetic"
-    """Task: a built-in name (arithmetic, countdown, code) or a dotted path package.module:Class."""
+    """Task: a built-in name (arithmetic, countdown, code, dataset) or a dotted path package.module:Class."""
     kwargs: dict = field(default_factory=lambda: {"ops": "+-", "min_digits": 4, "max_digits": 6})
     """Arguments of the task (for arithmetic: ops, min_digits, max_digits)."""
 
@@ -46,6 +47,8 @@ class TaskConfig:
                     suggest(str(k), list(params), "arguments"))
         try:
             task = cls(**self.kwargs)
+        except ConfigError:                           # a task that names the field itself (the dataset task)
+            raise
         except (ValueError, TypeError) as e:
             raise ConfigError("kwargs", str(e), f"fix task.kwargs for the {self.name} task") from None
         require(isinstance(task, Task), "name", f"{self.name} does not meet the task contract",

@@ -1,6 +1,6 @@
 """SFT data: (prompt, completion) pairs read from a file or a dataset, tokenized, and packed into blocks.
 
-- ``load_pairs``: JSONL (one object per line), Parquet (needs pyarrow), or a ``datasets`` dataset (a
+- ``load_pairs``: the rows of ``rlvr.data.read_rows``: JSONL, CSV, Parquet, or a ``datasets`` dataset (a
   folder written by ``save_to_disk``, a folder of data files, or a dataset name available offline).
 - ``encode``: ``prompt`` tokens as the rollout engine feeds them (``tokenizer(prompt)``, special tokens
   included), then the completion's tokens and EOS, the tokens the policy would generate.
@@ -15,13 +15,12 @@
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from ..config import ConfigError
+from ..data import read_rows
 
 IGNORE = -100
 
@@ -35,70 +34,10 @@ def _check_text(row, field: str, where: str) -> str:
     return row[field]
 
 
-def _rows_jsonl(path: Path):
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                yield f"{path}, line {i}", json.loads(line)
-            except json.JSONDecodeError:
-                raise ConfigError("data", f"{path}, line {i}: not a JSON object", "write one JSON object per line") from None
-
-
-def _rows_parquet(path: Path, columns: list[str]):
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigError("data", f"reading {path} needs pyarrow, which is not installed",
-                          "pip install pyarrow, or convert the file to JSONL") from None
-    try:
-        table = pq.read_table(path)
-    except Exception as e:  # noqa: BLE001  (pyarrow raises its own error types)
-        raise ConfigError("data", f"{path} is not a readable Parquet file ({type(e).__name__})", "check the file") from None
-    for i, row in enumerate(table.to_pylist()):
-        yield f"{path}, row {i}", row
-
-
-def _rows_datasets(name: str, split: str):
-    try:
-        import datasets
-    except ImportError:
-        raise ConfigError("data", f"{name} is not a .jsonl or .parquet file, and reading a dataset needs the "
-                          "datasets package, which is not installed", "pip install datasets, or give a JSONL file") from None
-    p = Path(name)
-    try:
-        if p.is_dir() and any((p / f).exists() for f in ("dataset_info.json", "state.json", "dataset_dict.json")):
-            ds = datasets.load_from_disk(str(p))
-            if isinstance(ds, datasets.DatasetDict):
-                if split not in ds:
-                    raise ConfigError("data_split", f"{name} has no split {split!r}", f"choose among {', '.join(ds)}")
-                ds = ds[split]
-        else:
-            ds = datasets.load_dataset(name, split=split)
-    except ConfigError:
-        raise
-    except Exception as e:  # noqa: BLE001  (datasets raises many kinds)
-        first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
-        raise ConfigError("data", f"could not load the dataset {name!r} ({first})",
-                          "give a JSONL or Parquet file, a folder written by save_to_disk, "
-                          "or a dataset available offline") from None
-    for i, row in enumerate(ds):
-        yield f"{name}, row {i}", row
-
-
 def load_pairs(path: str, split: str = "train", prompt_field: str = "prompt", completion_field: str = "completion",
                max_examples: int = 0) -> list[tuple[str, str]]:
     """(prompt, completion) pairs of ``path`` (the first ``max_examples``; 0: all). Raises ConfigError."""
-    p = Path(path)
-    if p.suffix in (".jsonl", ".json", ".parquet") and not p.is_file():
-        raise ConfigError("data", f"{path} does not exist", "give a JSONL or Parquet file, or a dataset")
-    if p.suffix in (".jsonl", ".json"):
-        rows = _rows_jsonl(p)
-    elif p.suffix == ".parquet":
-        rows = _rows_parquet(p, [prompt_field, completion_field])
-    else:
-        rows = _rows_datasets(path, split)
+    rows = read_rows(path, split, field="data")
     pairs = []
     for where, row in rows:
         pairs.append((_check_text(row, prompt_field, where), _check_text(row, completion_field, where)))
