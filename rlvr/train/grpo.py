@@ -105,8 +105,8 @@ class GRPOConfig:
     critic: CriticConfig = field(default_factory=CriticConfig)
     """The critic of ppo_gae (unused by the other estimators)."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
-    """Reward functions and their weights: built-ins (accuracy, format, partial) or dotted paths
-    package.module:function."""
+    """Reward functions and their weights: built-ins (accuracy, format, partial, think_format_strict,
+    think_format_soft, tag_count) or dotted paths package.module:function."""
     eval_every: int = 10
     """Steps between validation evaluations (0: never)."""
     eval_problems: int = 200
