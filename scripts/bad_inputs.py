@@ -41,7 +41,7 @@ CASES = [
     ("unknown estimator", "grpo out={out} advantage.estimator=grpoo",
      "advantage.estimator: unknown value 'grpoo'; did you mean 'grpo'?"),
     ("unknown reward", "grpo out={out} 'rewards={{accuracy: 1.0, speed: 1.0}}'",
-     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial (or package.module:Name for your own)"),
+     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial, tag_count, think_format_soft, think_format_strict (or package.module:Name for your own)"),
     ("no threads", "grpo out={out} threads=0", "threads: must be >= 1, got 0"),
     ("missing model", "grpo out={out} model={d}/no-such-model",
      "model: {d}/no-such-model is not a Hugging Face model folder or a finished run (no config.json there)"),

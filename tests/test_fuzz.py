@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlvr.tasks import Verdict, get_task
-from rlvr.tasks.fuzz import FuzzReport, corpus, fuzz, hostile, oracle, tag
+from rlvr.tasks.fuzz import FuzzReport, corpus, fuzz, hostile, oracle, profile, tag
+from rlvr.tasks.fuzz_graders import DATASET_PROFILES, dataset_task
 
 N = int(os.environ.get("RLVR_FUZZ_N", "3000"))
 ARITH = get_task("arithmetic", ops="+-*", min_digits=2, max_digits=7)
@@ -148,3 +149,52 @@ def test_code_verifier_takes_any_text(text):
     for completion in (text, tag(text)):
         v = code.verify(p, completion)
         assert isinstance(v, Verdict) and v.correct is False and 0.0 <= v.info["score"] <= 1.0
+
+
+# ------------------------------------------------------------------------------- the dataset task's graders
+@pytest.mark.parametrize("grader,n", [("numeric", 300), ("exact", 300), ("choice", 300), ("math", 60)])
+def test_fuzz_dataset_graders(grader, n, tmp_path, monkeypatch):
+    task = dataset_task(tmp_path, grader)
+    assert profile(task) is DATASET_PROFILES[grader]
+    monkeypatch.chdir(tmp_path)
+    rep = fuzz(task, n, seed=0)
+    assert (rep.tried, rep.exceptions, rep.escapes) == (n, 0, 0), rep.summary()
+    assert rep.right + rep.beyond > 0 or grader == "math", rep.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("grader,n", [("numeric", 20_000), ("exact", 20_000), ("choice", 20_000), ("math", 2000)])
+def test_fuzz_dataset_graders_long(grader, n, tmp_path, monkeypatch):
+    task = dataset_task(tmp_path, grader)
+    monkeypatch.chdir(tmp_path)
+    rep = fuzz(task, n, seed=1)
+    assert (rep.tried, rep.exceptions, rep.escapes) == (n, 0, 0), rep.summary()
+
+
+def test_grader_oracles_read_the_rules(tmp_path):
+    num, ex, ch, ma = (dataset_task(tmp_path, g) for g in ("numeric", "exact", "choice", "math"))
+    p = num.problems("test", 8, seed=0)
+    q = next(x for x in p if x.answer == "1,234")
+    assert all(oracle(num, q, tag(a)) for a in ("1234", "1,234", "$1,234", "1234.0000001", "1.234e3", "2468/2", "1234%"))
+    assert not any(oracle(num, q, tag(a)) for a in ("1,2,34", "1 234", "1_234", "1234 apples", "1.234e+003", "１２３４"))
+    q = next(x for x in ex.problems("test", 8, seed=0) if x.answer == "Paris")
+    assert all(oracle(ex, q, tag(a)) for a in ("paris", " PARIS. ", '"Paris"', "\\text{Paris}", "Ｐａｒｉｓ"))
+    assert not any(oracle(ex, q, tag(a)) for a in ("Pаris", "Paris France", "P aris"))
+    q = next(x for x in ch.problems("test", 8, seed=0) if x.answer == "b")
+    assert all(oracle(ch, q, tag(a)) for a in ("B", "(b)", "Answer: B", "the answer is (B)", "B) 42", "b."))
+    assert not any(oracle(ch, q, tag(a)) for a in ("A or B", "I think B", "BB", "В", "B)42"))
+    half, root = (next(x for x in ma.problems("test", 8, seed=0) if x.answer == a) for a in ("0.5", "\\sqrt{2}"))
+    assert oracle(ma, half, tag("0.50")) is True and oracle(ma, half, tag("0.6")) is False
+    assert oracle(ma, half, tag("\\frac{1}{2}")) is None and oracle(ma, root, tag("1.41421356")) is None
+    assert oracle(ma, half, "no tag") is False
+
+
+def test_grader_oracles_catch_a_lax_grader(tmp_path, monkeypatch):
+    from rlvr.tasks.graders import Grader
+
+    lax = Grader("lax", lambda a, r: r.casefold() in a.casefold(), lambda a: a)   # the reference anywhere
+    for grader in ("numeric", "exact", "choice"):
+        task = dataset_task(tmp_path, grader)
+        monkeypatch.setattr(type(task), "grader", property(lambda self: lax))
+        rep = fuzz(task, 2000, seed=0)
+        assert rep.escapes > 0 and rep.examples[0]["kind"] == "escape", grader

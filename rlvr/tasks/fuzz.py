@@ -9,10 +9,11 @@ right-to-left marks, answer tags repeated, nested or unclosed, look-alike digits
 sandbox attacks of ``HOSTILE_CODE``) with random ones (``random_completion``: random Unicode, tag
 soups, mutations of the right answer, random expressions). Every completion is judged twice: by the
 task's verifier and by ``oracle``, an independent reading of the task's rules (for code, the label the
-generator knows). An *escape* is a completion the verifier calls right and the oracle calls wrong, or
-any trace left on the host (a file in the working directory or in /tmp, a changed environment, a
-process left behind). An *exception* is a verifier that raised or returned something other than a
-Verdict.
+generator knows; for the ``dataset`` task, one per grader in ``fuzz_graders``). An *escape* is a
+completion the verifier calls right and the oracle calls wrong, or any trace left on the host (a file in
+the working directory or in /tmp, a changed environment, a process left behind). An *exception* is a verifier that raised or returned something other than a
+Verdict. An oracle may answer None where it cannot tell (math's richer forms, ``\\frac{1}{2}`` for
+``0.5``): a completion the verifier accepts there counts as *accepted beyond the oracle*, not as an escape.
 """
 from __future__ import annotations
 
@@ -95,6 +96,7 @@ def hostile(task, problem: Problem) -> list[tuple[str, bool | None]]:
         (f"<think>{tag(a)}</think>", None), (tag("1") + "\n" + tag(a), False), (tag(a + " or " + a), None),
         (tag(f"{a} {a}"), None), ("", False), (tag(""), None), (tag(" "), None),
     ]
+    out += prof.hostile(problem) if prof.hostile else []
     return out if prof.code is None else prof.code(problem, out)
 
 
@@ -245,13 +247,16 @@ class FuzzProfile:
     """How a task is fuzzed: its independent judge, or the label its random completions carry."""
 
     right: Callable | None = None
-    """``(problem, tagged answer) -> bool``: right by the task's rules, without its verifier (the oracle)."""
+    """``(problem, tagged answer) -> bool | None``: right by the task's rules, without its verifier (the
+    oracle); None where it cannot tell."""
     problems: int = 50
     """Test problems the corpus draws from."""
     random_label: bool | None = None
     """The label of a random completion (None: the oracle judges it)."""
     code: Callable | None = None
     """``(problem, generic hostile list) -> list``: a code task's own hostile list."""
+    hostile: Callable | None = None
+    """``problem -> [(completion, label)]``: hostile completions added to the generic list."""
 
 
 PROFILES = {"arithmetic": FuzzProfile(right=_arithmetic_right), "countdown": FuzzProfile(right=_countdown_right),
@@ -259,12 +264,23 @@ PROFILES = {"arithmetic": FuzzProfile(right=_arithmetic_right), "countdown": Fuz
 
 
 def profile(task) -> FuzzProfile:
-    """The task's fuzz profile (a task without one is fuzzed with labels only: no oracle)."""
+    """The task's fuzz profile (a task without one is fuzzed with labels only: no oracle); the dataset
+    task's is its grader's."""
+    if task.name == "dataset":
+        from .fuzz_graders import DATASET_PROFILES
+
+        return DATASET_PROFILES.get(task.grader_name, FuzzProfile())
     return PROFILES.get(task.name, FuzzProfile())
 
 
-def oracle(task, problem: Problem, completion: str) -> bool:
-    """Whether ``completion`` is right by the task's rules, judged without the task's verifier."""
+def fuzz_name(task) -> str:
+    """The task's name in a report: ``dataset:<grader>`` for the dataset task."""
+    return f"dataset:{task.grader_name}" if task.name == "dataset" else task.name
+
+
+def oracle(task, problem: Problem, completion: str) -> bool | None:
+    """Whether ``completion`` is right by the task's rules, judged without the task's verifier (None:
+    the oracle cannot tell)."""
     answer = _tagged(completion)
     if answer is None:
         return False
@@ -285,6 +301,8 @@ class FuzzReport:
     """Completions the verifier called right (and the oracle too)."""
     stricter: int = 0
     """Completions the oracle calls right that the verifier rejects (its length and depth limits)."""
+    beyond: int = 0
+    """Completions the verifier accepts that the oracle cannot judge (its right() gave None)."""
     seconds: list = field(default_factory=list, repr=False)
     examples: list = field(default_factory=list)
     """The first few exceptions and escapes, for the record."""
@@ -296,6 +314,7 @@ class FuzzReport:
     def summary(self) -> dict:
         return {"task": self.task, "tried": self.tried, "exceptions": self.exceptions, "escapes": self.escapes,
                 "right": self.right, "stricter_than_oracle": self.stricter,
+                "accepted_beyond_oracle": self.beyond,
                 "p50_ms": round(self.quantile_ms(0.50), 3), "p99_ms": round(self.quantile_ms(0.99), 3),
                 "max_ms": round(1000 * max(self.seconds, default=0.0), 1), "examples": self.examples[:10]}
 
@@ -308,7 +327,7 @@ def _host_state(workdir: str) -> tuple:
 def corpus(task, n: int, seed: int, hostile_share: float = 0.05):
     """n (problem, completion, label) triples: random completions, with the hostile list (of every
     problem, shuffled and cycled) drawn at the rate ``hostile_share``."""
-    rng = random.Random(f"fuzz:{task.name}:{seed}")
+    rng = random.Random(f"fuzz:{fuzz_name(task)}:{seed}")
     prof = profile(task)
     problems = task.problems("test", prof.problems, seed=seed)
     hostile_all = [(p, c, label) for p in problems for c, label in hostile(task, p)]
@@ -325,7 +344,7 @@ def corpus(task, n: int, seed: int, hostile_share: float = 0.05):
 
 def fuzz(task, n: int, seed: int = 0, hostile_share: float = 0.05, workdir: str | None = None) -> FuzzReport:
     """Verify n completions of ``corpus`` and count exceptions, escapes and time (see the module doc)."""
-    rep = FuzzReport(task.name)
+    rep = FuzzReport(fuzz_name(task))
     workdir = workdir or os.getcwd()
     before = _host_state(workdir)
     for p, text, label in corpus(task, n, seed, hostile_share):
@@ -344,7 +363,9 @@ def fuzz(task, n: int, seed: int = 0, hostile_share: float = 0.05, workdir: str 
             rep.examples.append({"kind": "not a verdict", "got": repr(v)[:200], "completion": text[:200]})
             continue
         truth = label if label is not None else oracle(task, p, text)
-        if v.correct and not truth:
+        if truth is None:
+            rep.beyond += bool(v.correct)
+        elif v.correct and not truth:
             rep.escapes += 1
             rep.examples.append({"kind": "escape", "completion": text[:300], "answer": p.answer})
         elif v.correct:

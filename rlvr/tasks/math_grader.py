@@ -9,7 +9,8 @@ Rules:
     ``tests/test_math_grader.py`` records them).
   - It never raises: any error is a wrong answer. An answer or reference longer than ``MAX_CHARS`` is
     wrong without being parsed; so is an empty one, and one with a control character (C0 other than tab,
-    newline and carriage return, or DEL).
+    newline and carriage return, or DEL) or an invisible format character (Unicode category Cf: the
+    right-to-left marks and overrides, zero-width joiners), which math-verify would otherwise skip.
   - Time: math-verify guards parsing and each comparison with SIGALRM, which works only on a process's
     main thread. On the main thread (the verifier pool's workers verify there) each step gets an alarm
     from what is left of ``TIME_LIMIT_S`` for the whole call (at least one second, as ``signal.alarm``
@@ -27,6 +28,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import unicodedata
 
 from .graders import Grader
 
@@ -36,6 +38,10 @@ TIME_LIMIT_S = 3.0
 """Budget for one call on the main thread (math-verify's alarms; whole seconds, at least one a step)."""
 _DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
 _CONTROL = frozenset(chr(c) for c in [*range(32), 127]) - {"\t", "\n", "\r"}
+
+
+def _has_format_char(text: str) -> bool:
+    return any(unicodedata.category(c) == "Cf" for c in text)
 
 
 def _on_main_thread() -> bool:
@@ -75,7 +81,7 @@ def _parse(text: str, clock: _Clock) -> list:
     from math_verify import parse
 
     text = text.strip()
-    if not text or len(text) > MAX_CHARS or not _CONTROL.isdisjoint(text):
+    if not text or len(text) > MAX_CHARS or not _CONTROL.isdisjoint(text) or _has_format_char(text):
         return []
     tries = [text] if any(d in text for d in _DELIMITERS) else ["\\boxed{" + text + "}", text]
     for t in tries:
