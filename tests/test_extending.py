@@ -101,3 +101,19 @@ def test_the_page_config_trains_with_all_four(ext, tmp_path):
     assert [r["step"] for r in recs] == [1, 2]
     assert all("reward/brevity" in r and "loss/ratio_max" in r for r in recs)
     assert (out / "final" / "config.json").exists()
+
+
+def test_the_python_entry_point_trains_with_the_yaml_config_classes(tmp_path):
+    import subprocess
+
+    import rlvr
+    from rlvr import GRPOConfig, SamplingConfig, TaskConfig, train_grpo
+
+    assert set(rlvr.__all__) >= {"GRPOConfig", "train_grpo", "SFTConfig", "EvalConfig", "get_task", "load_config"}
+    cfg = GRPOConfig(out=str(tmp_path / "nb"), steps=1, prompts_per_step=2, group_size=2, eval_every=0,
+                     task=TaskConfig(name="arithmetic", kwargs={"ops": "+", "min_digits": 2, "max_digits": 2}),
+                     sampling=SamplingConfig(max_new_tokens=30))
+    assert (train_grpo(cfg) / "config.json").exists()
+    # importing the package alone loads neither torch nor transformers
+    probe = "import sys, rlvr; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.split() == ["False", "False"]
