@@ -80,7 +80,7 @@ def cmd_run(args) -> int:
 
 # ------------------------------------------------------------------------------ eval
 # flag -> config field: the flags are shortcuts for dotted overrides
-EVAL_FLAGS = {"task": "task", "split": "split", "n_problems": "n_problems", "samples": "samples", "k": "ks",
+EVAL_FLAGS = {"split": "split", "n_problems": "n_problems", "samples": "samples", "k": "ks",
               "budgets": "budgets", "temperature": "temperature", "seed": "seed", "batch_size": "batch_size",
               "subsets": "max_subsets", "force_min": "force_min", "force_problems": "force_problems",
               "force_samples": "force_samples", "faithfulness": "probes.faithfulness", "markers": "markers",
@@ -91,21 +91,17 @@ LIST_FLAGS = ("k", "budgets", "force_min")
 def eval_config(args, models: list[str], overrides: list[str]) -> EvalConfig:
     """The eval config: its defaults (with the first run directory's task), then the YAML file, then the
     flags, then the dotted overrides; ``--task-arg`` sets task arguments last."""
-    data = to_dict(EvalConfig())
+    data = to_dict(load_config(EvalConfig, args.config) if args.config else EvalConfig())
+    in_file = (yaml.safe_load(Path(args.config).read_text()) or {}) if args.config else {}
     run_task = next((t for t in map(run_task_config, models) if t), None)
-    if run_task:
+    if run_task and "task" not in in_file:            # a run directory's own task, unless the file names one
         data["task"], data["task_kwargs"] = run_task[0], dict(run_task[1])
-    if args.config:
-        data = to_dict(load_config(EvalConfig, args.config))
-        file_data = yaml.safe_load(Path(args.config).read_text()) or {}
-        if run_task and "task" not in file_data:
-            data["task"], data["task_kwargs"] = run_task[0], dict(run_task[1])
     if args.task and args.task != data["task"]:
         data["task"], data["task_kwargs"] = args.task, {}
     if args.faithfulness is not None:
         data["probes"].setdefault("faithfulness", 0)
     flags = [f"{key}=[{getattr(args, flag)}]" if flag in LIST_FLAGS else f"{key}={getattr(args, flag)}"
-             for flag, key in EVAL_FLAGS.items() if flag != "task" and getattr(args, flag) is not None]
+             for flag, key in EVAL_FLAGS.items() if getattr(args, flag) is not None]
     cfg = from_dict(EvalConfig, apply_overrides(data, flags + overrides))
     for kv in args.task_arg:
         k, sep, v = kv.partition("=")
