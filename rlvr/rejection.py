@@ -32,6 +32,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
 from .eval.scoring import sample_many
 from .models import is_model_folder, resolve_model
+from .prompts import prompt_text
 from .registry import import_object
 from .rollout import SamplingConfig
 from .tasks import TaskConfig, get_task
@@ -192,7 +193,7 @@ def _sample_problems(cfg: SampleConfig, task, problems: list, model, tokenizer, 
                 for j, p in enumerate(chunk):
                     if p.id in done:
                         continue
-                    rec = _one_problem(cfg, task, p, smp.text[j * cfg.n:(j + 1) * cfg.n],
+                    rec = _one_problem(cfg, task, p, prompt_text(tokenizer, p), smp.text[j * cfg.n:(j + 1) * cfg.n],
                                        [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], keep_if)
                     _append(data_f, prob_f, rec)
                     records.append(rec)
@@ -218,8 +219,10 @@ def _append(data_f, prob_f, rec: dict) -> None:
     os.fsync(prob_f.fileno())
 
 
-def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: list[int], keep_if) -> dict:
-    """2-3. verify, filter, deduplicate and select one problem's completions; its record and data rows."""
+def _one_problem(cfg: SampleConfig, task, problem, prompt: str, texts: list[str], lengths: list[int],
+                 keep_if) -> dict:
+    """2-3. verify, filter, deduplicate and select one problem's completions; its record and data rows (with
+    ``prompt``, the text the model read)."""
     verdicts = [task.verify(problem, t) for t in texts]
     correct = [v.correct for v in verdicts]
     fmt = [v.format_ok or not cfg.require_format for v in verdicts]
@@ -228,7 +231,7 @@ def _one_problem(cfg: SampleConfig, task, problem, texts: list[str], lengths: li
     rng = random.Random(f"select:{cfg.seed}:{problem.id}")
     kept = select(texts, lengths, ok, cfg.keep, cfg.order, cfg.dedup, rng)
     pass_rate = sum(correct) / len(texts)
-    rows = [{"prompt": problem.prompt, "completion": texts[i], "problem_id": problem.id, "answer": problem.answer,
+    rows = [{"prompt": prompt, "completion": texts[i], "problem_id": problem.id, "answer": problem.answer,
              "difficulty": problem.difficulty, "tokens": lengths[i], "pass_rate": pass_rate} for i in kept]
     dropped = {"format": sum(c and not f for c, f in zip(correct, fmt)),
                "keep_if": sum(c and f and not r for c, f, r in zip(correct, fmt, legible)),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from ..prompts import prompt_texts
 from ..rollout import SamplingConfig, generate
 from ..tasks.base import answer_key
 from .behaviour import behaviour
@@ -31,7 +32,8 @@ def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConf
                 force=None) -> Samples:
     """Generate ``n`` completions per problem (each forced to open with ``prefix``)."""
     t0 = time.time()
-    ro = generate(model, tokenizer, [p.prompt + prefix for p in problems], n=n, sampling=sampling, force=force)
+    ro = generate(model, tokenizer, [t + prefix for t in prompt_texts(tokenizer, problems)], n=n, sampling=sampling,
+                  force=force)
     return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],
                    ro.finish_reason, time.time() - t0)
 

@@ -8,8 +8,10 @@ and dropped from the batch and the cache once a quarter of the batch has finishe
 compute without the cache being copied at every step. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
 prompts and batch size give the same tokens.
 
-``completion_ids`` end with the EOS token when the completion stopped on it (stopping is an action the
-policy takes, so it is trained like any other token); ``text`` leaves it out.
+A completion ends at EOS, at the chat template's end-of-turn token (``prompts.stop_token_ids``) or at a
+stop string. ``completion_ids`` end with that token when the completion stopped on it (stopping is an
+action the policy takes, so it is trained like any other token); ``text`` leaves it out. Text prompts
+are encoded by ``prompts.encode_prompt`` (no second BOS after a template that writes one).
 ``logprobs`` are the log-probabilities of the sampled tokens under the temperature-scaled distribution
 (before top-k / top-p truncation), which is what a policy-gradient ratio needs.
 
@@ -28,6 +30,7 @@ from transformers import DynamicCache
 from transformers.cache_utils import DynamicLayer
 
 from ..config import require, require_number
+from ..prompts import encode_prompt, stop_token_ids
 
 
 @dataclass
@@ -137,7 +140,7 @@ COMPACT_BELOW = 0.75
 
 
 @torch.inference_mode()
-def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, eos_id: int,
+def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, stop_ids: set[int],
                     pad_id: int, gen: torch.Generator, stop_check, force=None) -> tuple[list, list, list]:
     B = len(prompt_ids)
     L = max(len(p) for p in prompt_ids)
@@ -179,7 +182,7 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
                     l = float(logp_all[j, t]) if logp_all is not None else 0.0
             out_ids[row].append(t)
             out_lp[row].append(l)
-            if t == eos_id or (stop_check is not None and stop_check(out_ids[row])):
+            if t in stop_ids or (stop_check is not None and stop_check(out_ids[row])):
                 reason[row] = "stop"
                 live[r] = False
         n_live = int(live.sum())
@@ -209,7 +212,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     if sampling.max_new_tokens < 1:
         raise ValueError("max_new_tokens must be >= 1")
     if prompt_ids is None:
-        prompt_ids = [tokenizer(p)["input_ids"] for p in prompts]
+        prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
     if any(len(p) == 0 for p in prompt_ids):
         raise ValueError("empty prompt: a prompt needs at least one token")
     positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
@@ -218,8 +221,8 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
         warnings.warn(f"a prompt of {longest_prompt} tokens plus max_new_tokens={sampling.max_new_tokens} passes the "
                       f"model's {positions} positions (max_position_embeddings): tokens past them are sampled at "
                       f"positions it never trained on", stacklevel=2)
-    eos_id = tokenizer.eos_token_id
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_id
+    stop_ids = stop_token_ids(tokenizer)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     stop_check = None
     if sampling.stop:
         longest = max(len(s) for s in sampling.stop)
@@ -235,7 +238,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     try:
         for s in range(0, len(rows), sampling.batch_size):
             chunk = [p for _, p in rows[s:s + sampling.batch_size]]
-            o, l, r = _generate_batch(model, chunk, sampling, eos_id, pad_id, gen, stop_check, force)
+            o, l, r = _generate_batch(model, chunk, sampling, stop_ids, pad_id, gen, stop_check, force)
             comp += o
             lps += l
             reasons += r

@@ -10,8 +10,10 @@
 - **Splits**: a source with named splits is used as it is (``splits`` maps rlvr's train / validation /
   test to the source's names; a split the source lacks is an error when it is asked for); a single
   table is split by a hash of each row's id, seeded by ``split_seed`` (80 / 10 / 10).
-- **Prompts**: ``raw`` (the template's text as it is) or ``r1_zero`` (DeepSeek-R1-Zero's template:
-  the assistant thinks inside ``<think>`` and answers inside ``<answer>``; DeepSeek-AI 2025, Table 1).
+- **Prompts**: ``raw`` (the template's text as it is), ``r1_zero`` (DeepSeek-R1-Zero's template:
+  the assistant thinks inside ``<think>`` and answers inside ``<answer>``; DeepSeek-AI 2025, Table 1) or
+  ``chat`` (the text is the user's message, after ``system``'s when given, rendered by each model's own
+  chat template with the generation prompt: ``rlvr.prompts``; completions stop at its end of turn).
 - **Verdicts**: the answer is read from the completion as ``answer_from`` says (the answer tag, the
   last ``\\boxed{}``, the last number) and judged by ``grader`` (``tasks.graders``: numeric, exact,
   choice, math, or a dotted path), which also gives majority votes their canonical answers.
@@ -36,7 +38,7 @@ R1_ZERO = ("A conversation between User and Assistant. The user asks a question,
            "the answer. The reasoning process and answer are enclosed within <think> </think> and <answer> "
            "</answer> tags, respectively, i.e., <think> reasoning process here </think> <answer> answer here "
            "</answer>. User: {prompt}. Assistant:")
-PROMPT_FORMATS = {"raw": "{prompt}", "r1_zero": R1_ZERO}
+PROMPT_FORMATS = {"raw": "{prompt}", "r1_zero": R1_ZERO, "chat": "{prompt}"}
 
 
 def _template_fields(template: str) -> list[str]:
@@ -62,7 +64,7 @@ class Dataset:
 
     def __init__(self, path: str = "", prompt: str = "{question}", answer: str = "answer", id: str = "",
                  difficulty: str = "", grader: str = "numeric", answer_from: str = "tag", prompt_format: str = "raw",
-                 splits: dict | None = None, split_seed: int = 0):
+                 splits: dict | None = None, split_seed: int = 0, system: str = ""):
         require(bool(path), "kwargs.path", "is empty", "name the data: a .jsonl, .csv or .parquet file, a "
                 "save_to_disk folder or a dataset name, e.g. task.kwargs.path=data/gsm8k.jsonl")
         require_choice(answer_from, ANSWER_FROM, "kwargs.answer_from")
@@ -71,6 +73,9 @@ class Dataset:
         self.path, self.template, self.answer_column = path, prompt, answer
         self.id_column, self.difficulty_column, self.split_seed = id, difficulty, split_seed
         self.grader_name, self.answer_from, self.prompt_format = grader, answer_from, prompt_format
+        require(not system or prompt_format == "chat", "kwargs.system", "a system prompt needs prompt_format=chat",
+                "set task.kwargs.prompt_format=chat, or drop system")
+        self.system = system
         self.fields = _template_fields(prompt)
         named = source_splits(path, "kwargs.path")
         self.split_names = None if named is None else {s: (splits or {}).get(s, s) for s in SPLITS}
@@ -103,7 +108,8 @@ class Dataset:
         difficulty = row[self.difficulty_column] if self.difficulty_column else 0
         require(isinstance(difficulty, int) or str(difficulty).strip().lstrip("-").isdigit(), "kwargs.difficulty",
                 f"{where}: difficulty {difficulty!r} is not a whole number", "give whole numbers, or no difficulty column")
-        return Problem(id=pid, prompt=prompt, answer=ref, difficulty=int(difficulty), meta={"row": dict(row)})
+        meta = {"row": dict(row), **({"chat": {"system": self.system}} if self.prompt_format == "chat" else {})}
+        return Problem(id=pid, prompt=prompt, answer=ref, difficulty=int(difficulty), meta=meta)
 
     def _load(self, split: str) -> list[Problem]:
         """The problems of rlvr's ``split``, read once."""

@@ -2,8 +2,9 @@
 
 - ``load_pairs``: the rows of ``rlvr.data.read_rows``: JSONL, CSV, Parquet, or a ``datasets`` dataset (a
   folder written by ``save_to_disk``, a folder of data files, or a dataset name available offline).
-- ``encode``: ``prompt`` tokens as the rollout engine feeds them (``tokenizer(prompt)``, special tokens
-  included), then the completion's tokens and EOS, the tokens the policy would generate.
+- ``encode``: ``prompt`` tokens as the rollout engine feeds them (``prompts.encode_prompt``, special
+  tokens included), then the completion's tokens and the end token, the tokens the policy would
+  generate: EOS, or the chat template's end of turn after a prompt rendered with the template.
 - ``targets``: completion-only next-token targets: position t predicts token t+1 when that token is
   part of the completion (EOS included), else -100. Targets are set per example, so no position ever
   predicts the first token of the next example in a packed block.
@@ -21,6 +22,7 @@ import torch
 
 from ..config import ConfigError
 from ..data import read_rows
+from ..prompts import encode_prompt, end_token_id
 
 IGNORE = -100
 
@@ -57,9 +59,9 @@ class Example:
 
 
 def encode(tokenizer, prompt: str, completion: str) -> Example:
-    p = tokenizer(prompt)["input_ids"]
+    p = encode_prompt(tokenizer, prompt)
     c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-    return Example(list(p) + list(c) + [tokenizer.eos_token_id], len(p))
+    return Example(list(p) + list(c) + [end_token_id(tokenizer, prompt)], len(p))
 
 
 def targets(ex: Example) -> list[int]:
