@@ -12,7 +12,7 @@ from rlvr.algorithms.advantages import AdvantageConfig, compute_advantages
 from rlvr.algorithms.losses import LossConfig, policy_loss
 from rlvr.cli import main
 from rlvr.config import ConfigError, load_config
-from rlvr.rewards import score
+from rlvr.rewards import Scorer, is_batched, reward_means, score
 from rlvr.tasks import TaskConfig, get_task
 from rlvr.train.grpo import GRPOConfig
 
@@ -25,8 +25,8 @@ def ext(tmp_path_factory):
     """The page's files written out, importable as ``my_ext``; the folder they are in."""
     root = tmp_path_factory.mktemp("ext")
     files = dict(BLOCK.findall(PAGE.read_text()))
-    assert set(files) == {"my_ext/tasks.py", "my_ext/rewards.py", "my_ext/advantages.py", "my_ext/losses.py",
-                          "my_ext.yaml"}
+    assert set(files) == {"my_ext/tasks.py", "my_ext/rewards.py", "my_ext/batched.py", "my_ext/advantages.py",
+                          "my_ext/losses.py", "my_ext.yaml"}
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
@@ -68,6 +68,21 @@ def test_the_reward_by_dotted_path(ext):
     assert total == pytest.approx(1.0 + 0.1 * (1 - len(right) / 400))
 
 
+def test_the_batched_reward_by_dotted_path(ext):
+    from my_ext.batched import mentions_unit
+
+    assert is_batched(mentions_unit)
+    task = get_task("my_ext.tasks:ListSum")
+    ps = task.problems("train", 2, seed=0)
+    ps[0].meta["row"] = {"unit": "km"}                          # as the dataset task's rows carry
+    texts = ["12 km", "12"]
+    verdicts = [task.verify(p, t) for p, t in zip(ps, texts)]
+    scorer = Scorer({"accuracy": 1.0, "my_ext.batched:mentions_unit": 0.5})
+    totals, parts = scorer(ps, [p.prompt for p in ps], texts, verdicts)
+    assert parts["mentions_unit"] == [1.0, None] and totals == [0.5, 0.0]
+    assert reward_means(parts) == {"reward/accuracy": 0.0, "reward/mentions_unit": 1.0}
+
+
 def test_the_estimator_by_dotted_path(ext):
     r, g = torch.tensor([1.0, 0.0, 0.0, 5.0, 1.0, 1.0]), torch.tensor([0, 0, 0, 1, 1, 1])
     adv = compute_advantages(r, g, AdvantageConfig(estimator="my_ext.advantages:median_baseline"))
@@ -100,6 +115,7 @@ def test_the_page_config_trains_with_all_four(ext, tmp_path):
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2]
     assert all("reward/brevity" in r and "loss/ratio_max" in r for r in recs)
+    assert not any("reward/mentions_unit" in r for r in recs)     # the task has no rows: it never applies
     assert (out / "final" / "config.json").exists()
 
 

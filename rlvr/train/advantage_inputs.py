@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM
 
 from ..algorithms.advantages import AdvantageConfig, estimator_needs
 from ..algorithms.losses import LossConfig, kl_reward_penalty
-from ..rewards import score
+from ..rewards import Scorer
 from ..rollout import SamplingConfig, generate
 from .forward import completion_logprobs, hidden_states, right_padded
 
@@ -55,9 +55,10 @@ class Critic(torch.nn.Module):
 
 class AdvantageInputs:
     def __init__(self, adv_cfg: AdvantageConfig, loss_cfg: LossConfig, critic_cfg: CriticConfig,
-                 start_path, rewards: dict):
+                 start_path, rewards: dict | Scorer):
         self.needs = estimator_needs(adv_cfg.estimator)
-        self.loss_cfg, self.critic_cfg, self.rewards = loss_cfg, critic_cfg, rewards
+        self.loss_cfg, self.critic_cfg = loss_cfg, critic_cfg
+        self.scorer = rewards if isinstance(rewards, Scorer) else Scorer(rewards)     # weights, or the run's scorer
         self.critic = self.opt = None
         if "values" in self.needs:
             self.critic = Critic(start_path)
@@ -84,8 +85,9 @@ class AdvantageInputs:
         if "greedy_rewards" in self.needs:
             s = SamplingConfig(**{**sampling.__dict__, "temperature": 0.0})
             g = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
-            greedy = [score(problems[i], t, task.verify(problems[i], t), self.rewards)[0]
-                      for i, t in zip(g.group, g.text)]
+            rows = [problems[i] for i in g.group]
+            greedy, _ = self.scorer(rows, [p.prompt for p in rows], g.text,
+                                    [task.verify(p, t) for p, t in zip(rows, g.text)])
             inputs["greedy_rewards"] = torch.tensor(greedy)[torch.tensor(ro.group)]    # [B]
             metrics["reward/greedy_mean"] = sum(greedy) / len(greedy)
         if self.critic is not None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informative, overlong_penalty
-from ..rewards import score
+from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
 
 ROUND_SEED_STRIDE = 10 ** 12   # round r > 0 of a step draws with seed + r * stride: never a step's own seed
@@ -52,16 +52,19 @@ def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):
                                                                             difficulty=d)]
 
 
-def _groups(model, tokenizer, task, problems, group_size: int, sampling: SamplingConfig, reward_weights: dict,
+def _groups(model, tokenizer, task, problems, group_size: int, sampling: SamplingConfig, scorer: Scorer,
             overlong_buffer: int, verifier=None) -> list[dict]:
-    """Sample and score; one dict per problem holding its rollouts' rows. ``verifier`` (a VerifierPool)
-    verifies in worker processes; without it the task verifies in this process."""
+    """Sample and score (the run's ``Scorer``, one call for the whole batch); one dict per problem holding
+    its rollouts' rows. ``verifier`` (a VerifierPool) verifies in worker processes; without it the task
+    verifies in this process."""
     ro = generate(model, tokenizer, [p.prompt for p in problems], n=group_size, sampling=sampling)
     groups = [{"problem": p, "rows": []} for p in problems]
     verdicts = verifier.verify_many([problems[g] for g in ro.group], ro.text) if verifier is not None \
         else [task.verify(problems[g], text) for g, text in zip(ro.group, ro.text)]
-    for i, (g, text, verdict) in enumerate(zip(ro.group, ro.text, verdicts)):
-        total, each = score(problems[g], text, verdict, reward_weights)
+    rows = [problems[g] for g in ro.group]
+    totals, parts = scorer(rows, [p.prompt for p in rows], ro.text, verdicts)
+    for i, (g, verdict) in enumerate(zip(ro.group, verdicts)):
+        total, each = totals[i], {k: v[i] for k, v in parts.items()}
         if overlong_buffer:
             pen = overlong_penalty(len(ro.completion_ids[i]), sampling.max_new_tokens, overlong_buffer)
             total += pen
@@ -86,9 +89,11 @@ def _merge(groups: list[dict]) -> StepBatch:
 
 
 def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum | None,
-                verifier=None) -> StepBatch:
+                verifier=None, scorer: Scorer | None = None) -> StepBatch:
     """The step's scored batch (``cfg`` is the GRPOConfig) and its sampling metrics; ``verifier``: the
-    verifier pool, if any (see ``_groups``)."""
+    verifier pool, if any (see ``_groups``); ``scorer``: the run's reward functions (built from
+    ``cfg.rewards`` when not given)."""
+    scorer = scorer if scorer is not None else Scorer(cfg.rewards)
     comp: CompetenceConfig = cfg.competence
     base = cfg.seed * 1_000_003 + step
     drawn_all: list[dict] = []
@@ -97,7 +102,7 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
         seed = base + r * ROUND_SEED_STRIDE
         problems = _draw_problems(task, cfg.prompts_per_step, seed, curriculum)
         sampling = SamplingConfig(**{**cfg.sampling.__dict__, "seed": seed})
-        groups = _groups(model, tokenizer, task, problems, cfg.group_size, sampling, cfg.rewards,
+        groups = _groups(model, tokenizer, task, problems, cfg.group_size, sampling, scorer,
                          comp.overlong_buffer, verifier if verifier is not task else None)
         drawn_all.extend(groups)
         return groups

@@ -49,7 +49,8 @@ from ..config import ConfigError, require, require_choice, require_number, requi
 from ..eval.behaviour import behaviour
 from ..eval.scoring import validation_figures
 from ..models import is_model_folder, resolve_model
-from ..rewards import REWARDS
+from ..reward_model import RewardModelConfig
+from ..rewards import REWARDS, Scorer, reward_means
 from ..rollout import SamplingConfig
 from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
@@ -106,7 +107,9 @@ class GRPOConfig:
     """The critic of ppo_gae (unused by the other estimators)."""
     rewards: dict = field(default_factory=lambda: {"accuracy": 1.0})
     """Reward functions and their weights: built-ins (accuracy, format, partial, think_format_strict,
-    think_format_soft, tag_count) or dotted paths package.module:function."""
+    think_format_soft, tag_count, reward_model) or dotted paths package.module:function (``rlvr.rewards``)."""
+    reward_model: RewardModelConfig = field(default_factory=RewardModelConfig)
+    """The sequence-classification model of the ``reward_model`` reward (``rlvr.reward_model``)."""
     eval_every: int = 10
     """Steps between validation evaluations (0: never)."""
     eval_problems: int = 200
@@ -151,6 +154,9 @@ class GRPOConfig:
         for name, weight in self.rewards.items():
             REWARDS.check(name, f"rewards.{name}")
             require_number(weight, f"rewards.{name}", fix="a weight such as 1.0")
+        require("reward_model" not in self.rewards or bool(self.reward_model.path), "rewards.reward_model",
+                "needs a model, but reward_model.path is empty", "set reward_model.path=FOLDER of a "
+                "sequence-classification model, or drop reward_model from rewards")
         require_number(self.eval_every, "eval_every", 0, fix="0 never evaluates")
         if self.eval_every:
             require_number(self.eval_problems, "eval_problems", 1, fix="e.g. eval_problems=200, or eval_every=0")
@@ -167,9 +173,10 @@ class GRPOConfig:
 
 
 # ------------------------------------------------------------------------------ pieces
-def check_run(cfg: GRPOConfig) -> None:
+def check_run(cfg: GRPOConfig) -> Scorer:
     """Everything that can be known wrong before a run starts, besides ``validate``: enough problems
-    for a step and for evaluation, and prompts plus the token budget within the model's positions."""
+    for a step and for evaluation, and prompts plus the token budget within the model's positions.
+    Returns the run's reward functions (``rewards.Scorer``; a reward model is loaded here, once)."""
     validate(cfg)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
     try:
@@ -190,6 +197,7 @@ def check_run(cfg: GRPOConfig) -> None:
         require(longest + budget <= positions, "sampling.max_new_tokens",
                 f"prompts of up to {longest} tokens plus {budget} new tokens exceed the model's {positions} positions",
                 f"set sampling.max_new_tokens={positions - longest} or less")
+    return Scorer(cfg.rewards, cfg.reward_model)
 
 
 def load_policy(cfg: GRPOConfig, run: Run):
@@ -213,7 +221,7 @@ def step_record(batch, r: torch.Tensor, stats: dict, adv_metrics: dict, gnorm: f
     """The metrics of one step, namespaced (reward/, task/, rollout/, loss/, train/, perf/, behaviour/)."""
     ro, n_tok = batch.ro, [len(c) for c in batch.ro.completion_ids]
     flat, n_groups = zero_variance_groups(r, torch.tensor(ro.group))
-    rec = {"reward/mean": float(r.mean()), **{f"reward/{k}": sum(v) / len(v) for k, v in batch.parts.items()},
+    rec = {"reward/mean": float(r.mean()), **reward_means(batch.parts),
            "task/accuracy": sum(batch.correct) / len(batch.correct),
            "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
            "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
@@ -244,13 +252,13 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     """Run GRPO as configured; returns the folder of the final policy. ``resume`` continues the run in
     ``cfg.out`` from its newest valid checkpoint, ``overwrite`` replaces it (without either, an existing run
     is an error); ``on_step(step, record)`` is called after each step is logged."""
-    check_run(cfg)                                   # nothing is written before this passes
+    scorer = check_run(cfg)                          # nothing is written before this passes
     run = Run(cfg, "grpo", resume, overwrite)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
     model, tokenizer, pad_id, ref, opt = load_policy(cfg, run)
     curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
                   if cfg.competence.curriculum.enabled else None)
-    adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, resolve_model(cfg.model).path, cfg.rewards)
+    adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, resolve_model(cfg.model).path, scorer)
     run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step},
                                "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
     state = run.restore(model, tokenizer, opt)
@@ -264,7 +272,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
             while run.step < cfg.steps:
                 t0 = time.time()
                 # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
-                batch = sample_step(model, tokenizer, task, cfg, run.step, curriculum, verifier)
+                batch = sample_step(model, tokenizer, task, cfg, run.step, curriculum, verifier, scorer)
                 t1 = time.time()
                 # 4. advantages; the hook adds the inputs the estimator needs (KL in reward, greedy, critic)
                 r, inputs, adv_metrics = adv_inputs.prepare(
