@@ -4,7 +4,8 @@ A model is named by
   - nothing (``""``): the base model shipped inside the package;
   - ``@NAME``: a model shipped inside the package (``@base``, ``@student_quarter``, ``@student_half``);
   - a run directory: its ``final/`` model, or while it trains its newest valid checkpoint;
-  - a Hugging Face model folder (a ``save_pretrained`` folder with ``config.json``).
+  - a Hugging Face model folder (a ``save_pretrained`` folder with ``config.json``);
+  - a hub id (``Qwen/Qwen2.5-0.5B``), loaded by transformers from its cache or the hub.
 
 ``resolve_model`` returns the folder to load with the training step it stands for (when known) and a
 short name for tables; every stage and command resolves models through it.
@@ -12,10 +13,14 @@ short name for tables; every stage and command resolves models through it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
+"""A Hugging Face hub id: NAME or OWNER/NAME."""
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 """Where the package keeps its shipped models, one folder each."""
@@ -60,12 +65,30 @@ def resolve_model(model: str) -> ResolvedModel:
     return ResolvedModel(model, model.rstrip("/").split("/")[-1], None)
 
 
-def is_model_folder(model: str) -> bool:
-    """Whether ``model`` resolves to a folder holding a Hugging Face model (config.json)."""
+def model_config_file(model: str) -> Path | None:
+    """The config.json of the model ``model`` names: in its folder, or for a hub id in the local Hugging Face
+    cache (never fetched here: a check must not wait on the network). None when there is none."""
     try:
-        return (Path(resolve_model(model).path) / "config.json").is_file()
+        path = resolve_model(model).path
     except ValueError:
-        return False
+        return None
+    if (Path(path) / "config.json").is_file():
+        return Path(path) / "config.json"
+    if Path(path).exists() or not HUB_ID.fullmatch(path):
+        return None
+    from huggingface_hub import try_to_load_from_cache
+    found = try_to_load_from_cache(path, "config.json")
+    return Path(found) if isinstance(found, str) else None
+
+
+def is_model(model: str) -> bool:
+    """Whether ``model`` names a Hugging Face model that loads without the network (a folder, a run, a
+    shipped model, or a hub id in the local cache)."""
+    return model_config_file(model) is not None
+
+
+MISSING_MODEL_FIX = ("point model= at a folder written by save_pretrained or a run directory, leave it empty for "
+                     "the shipped base, or download a hub model first (hf download OWNER/NAME)")
 
 
 def _run_steps(folder: Path) -> int | None:

@@ -31,7 +31,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
 from .eval.scoring import sample_many
-from .models import is_model_folder, resolve_model
+from .models import MISSING_MODEL_FIX, is_model, resolve_model
 from .prompts import prompt_text
 from .registry import import_object
 from .rollout import SamplingConfig
@@ -78,9 +78,8 @@ class SampleConfig:
     def check(self) -> None:
         """Ranges and choices of every field (``config.validate``)."""
         require(bool(self.out), "out", "is empty", "name the output folder, e.g. out=runs/sample")
-        require(is_model_folder(self.model), "model",
-                f"{self.model} is not a Hugging Face model folder or a run directory with a model",
-                "point model= at a folder written by save_pretrained or a run directory, or leave it empty")
+        require(is_model(self.model), "model", f"{self.model} is not a model folder, a run with a model, or a hub id "
+                "in the local cache", MISSING_MODEL_FIX)
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
         require_choice(self.split, SPLITS, "split")
         require_number(self.problems, "problems", 1, fix="e.g. problems=500")

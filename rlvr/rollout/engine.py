@@ -149,10 +149,12 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
     for i, p in enumerate(prompt_ids):
         input_ids[i, L - len(p):] = torch.tensor(p, dtype=torch.long)
         attn[i, L - len(p):] = 1
+    dev = next(model.parameters()).device
+    input_ids, attn = input_ids.to(dev), attn.to(dev)
     pos = (attn.cumsum(-1) - 1).clamp(min=0)                                  # [B, L]
     cache = _room_cache(model)
-    rows = torch.arange(B)                                                    # cache row -> batch row
-    live = torch.ones(B, dtype=torch.bool)                                    # [R] still decoding
+    rows = torch.arange(B, device=dev)                                        # cache row -> batch row
+    live = torch.ones(B, dtype=torch.bool, device=dev)                        # [R] still decoding
     out_ids = [[] for _ in range(B)]
     out_lp = [[] for _ in range(B)]
     reason = ["length"] * B
@@ -188,14 +190,14 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
         n_live = int(live.sum())
         if n_live == 0:
             break
-        feed = torch.full((len(rows),), pad_id, dtype=torch.long)             # [R]
+        feed = torch.full((len(rows),), pad_id, dtype=torch.long, device=dev)  # [R]
         feed[at] = tok
         if n_live <= COMPACT_BELOW * len(rows):
             keep = live.nonzero().squeeze(-1)                                  # [R']
             rows, live, feed, next_pos, attn = rows[keep], live[keep], feed[keep], next_pos[keep], attn[keep]
             for layer in cache.layers:
                 layer.batch_select_indices(keep)
-        attn = torch.cat([attn, torch.ones((len(rows), 1), dtype=torch.long)], dim=-1)  # [R, L+t]
+        attn = torch.cat([attn, attn.new_ones((len(rows), 1))], dim=-1)      # [R, L+t]
         logits = model(input_ids=feed[:, None], attention_mask=attn, position_ids=next_pos[:, None],
                        cache=cache, use_cache=True).logits[:, -1, :].float()  # [R, V]
         next_pos = next_pos + 1
@@ -230,7 +232,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
         def stop_check(ids):
             tail = tokenizer.decode(ids[-(longest + 2):], skip_special_tokens=True)
             return any(s in tail for s in sampling.stop)
-    gen = torch.Generator().manual_seed(sampling.seed)
+    gen = torch.Generator(device=next(model.parameters()).device).manual_seed(sampling.seed)
     rows = [(i, p) for i, p in enumerate(prompt_ids) for _ in range(n)]
     was_training = model.training
     model.eval()

@@ -21,9 +21,11 @@ from transformers import AutoModelForCausalLM
 
 from ..algorithms.advantages import AdvantageConfig, estimator_needs
 from ..algorithms.losses import LossConfig, kl_reward_penalty
+from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import SamplingConfig, generate
 from .forward import completion_logprobs, hidden_states, right_padded
+from .policy import as_reference
 
 
 @dataclass
@@ -78,13 +80,14 @@ class AdvantageInputs:
                 pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
                 with torch.no_grad():
                     logp, _, mask = completion_logprobs(model, pids, cids, pad_id, sampling.temperature, False)
-                    ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id, sampling.temperature, False)
-                pen[sl] = kl_reward_penalty(logp, ref_logp, mask, self.loss_cfg)
+                    with as_reference(ref) as reference:
+                        ref_logp, _, _ = completion_logprobs(reference, pids, cids, pad_id, sampling.temperature, False)
+                pen[sl] = kl_reward_penalty(logp, ref_logp, mask, self.loss_cfg).cpu()
             rewards = rewards - pen
             metrics["reward/kl_penalty"] = float(pen.mean())
         if "greedy_rewards" in self.needs:
             s = SamplingConfig(**{**sampling.__dict__, "temperature": 0.0})
-            g = generate(model, tokenizer, [p.prompt for p in problems], n=1, sampling=s)
+            g = generate(model, tokenizer, prompt_texts(tokenizer, problems), n=1, sampling=s)
             rows = [problems[i] for i in g.group]
             greedy, _ = self.scorer(rows, [p.prompt for p in rows], g.text,
                                     [task.verify(p, t) for p, t in zip(rows, g.text)])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informative, overlong_penalty
+from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
 
@@ -57,7 +58,7 @@ def _groups(model, tokenizer, task, problems, group_size: int, sampling: Samplin
     """Sample and score (the run's ``Scorer``, one call for the whole batch); one dict per problem holding
     its rollouts' rows. ``verifier`` (a VerifierPool) verifies in worker processes; without it the task
     verifies in this process."""
-    ro = generate(model, tokenizer, [p.prompt for p in problems], n=group_size, sampling=sampling)
+    ro = generate(model, tokenizer, prompt_texts(tokenizer, problems), n=group_size, sampling=sampling)
     groups = [{"problem": p, "rows": []} for p in problems]
     verdicts = verifier.verify_many([problems[g] for g in ro.group], ro.text) if verifier is not None \
         else [task.verify(problems[g], text) for g, text in zip(ro.group, ro.text)]

@@ -101,7 +101,8 @@ def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list
     tokens), aligned so that column t is the t-th completion token of each row. Rows are right-padded,
     so positions start at 0 as in sampling (where prompts were left-padded with matching position ids).
     A temperature of 0 (greedy sampling) scores at temperature 1."""
-    ids, attn, mask, targets, index = right_padded(prompt_ids, completion_ids, pad_id)
+    dev = next(model.parameters()).device
+    ids, attn, mask, targets, index = (t.to(dev) for t in right_padded(prompt_ids, completion_ids, pad_id))
     h = hidden_states(model, ids, attn)                                        # [B, L, H]
     sel = h.gather(1, index[:, :, None].expand(-1, -1, h.size(-1)))            # [B, Tc, H]
     logp, ent = chosen_logprobs(model, sel, targets, temperature if temperature > 0 else 1.0, entropy=entropy)

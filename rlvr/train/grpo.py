@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
 from ..algorithms.competence import Curriculum
@@ -48,7 +47,8 @@ from ..algorithms.losses import LossConfig
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
 from ..eval.behaviour import behaviour
 from ..eval.scoring import validation_figures
-from ..models import is_model_folder, resolve_model
+from ..models import MISSING_MODEL_FIX, is_model, model_config_file, resolve_model
+from ..prompts import encode_prompt, prompt_texts
 from ..reward_model import RewardModelConfig
 from ..rewards import REWARDS, Scorer, reward_means
 from ..rollout import SamplingConfig
@@ -58,6 +58,8 @@ from ..utils import atomic_write_text
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from .harness import Run, lr_factor
+from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, merged, pick_device, precision, reference, \
+    trainable
 from .update import policy_update
 
 
@@ -66,8 +68,12 @@ class GRPOConfig:
     out: str = "runs/grpo"
     """Run directory."""
     model: str = ""
-    """Policy to start from: a Hugging Face model folder, a run directory, @NAME of a shipped model, or
-    empty for the shipped base (``rlvr.models``)."""
+    """Policy to start from: a Hugging Face model folder or hub id, a run directory, @NAME of a shipped
+    model, or empty for the shipped base (``rlvr.models``)."""
+    load: LoadConfig = field(default_factory=LoadConfig)
+    """Device, dtype and gradient checkpointing of the policy (``train/policy.py``)."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    """LoRA adapters (rank 0: off, every weight trains)."""
     seed: int = 0
     """Seed of problem draws, sampling and initialisation of anything random."""
     threads: int = 1
@@ -134,9 +140,8 @@ class GRPOConfig:
     def check(self) -> None:
         """Ranges, choices and paths of every field (``config.validate``); nothing is loaded or written."""
         require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/grpo")
-        require(is_model_folder(self.model), "model",
-                f"{self.model} is not a Hugging Face model folder or a finished run (no config.json there)",
-                "point model= at a folder written by save_pretrained, or leave it empty for the shipped base")
+        require(is_model(self.model), "model", f"{self.model} is not a model folder, a run with a model, or a hub id "
+                "in the local cache", MISSING_MODEL_FIX)
         require_number(self.threads, "threads", 1, fix="e.g. threads=1")
         require_wandb(self.wandb_project)
         require_number(self.steps, "steps", 1, fix="e.g. steps=40")
@@ -188,11 +193,12 @@ def check_run(cfg: GRPOConfig) -> Scorer:
             problems += task.problems("validation", cfg.eval_problems, seed=cfg.seed)
         except ValueError as e:
             raise ConfigError("eval_problems", str(e), "ask for fewer, or set eval_every=0") from None
-    path = Path(resolve_model(cfg.model).path)
-    positions = json.loads((path / "config.json").read_text()).get("max_position_embeddings")
+    path = resolve_model(cfg.model).path
+    positions = json.loads(model_config_file(cfg.model).read_text()).get("max_position_embeddings")
+    tok = load_tokenizer(path)
+    texts = prompt_texts(tok, problems)               # a chat prompt without a chat template fails here
     if positions:
-        tok = AutoTokenizer.from_pretrained(path)
-        longest = max(len(tok(p.prompt)["input_ids"]) for p in problems)
+        longest = max(len(encode_prompt(tok, t)) for t in texts)
         budget = cfg.sampling.max_new_tokens
         require(longest + budget <= positions, "sampling.max_new_tokens",
                 f"prompts of up to {longest} tokens plus {budget} new tokens exceed the model's {positions} positions",
@@ -202,17 +208,15 @@ def check_run(cfg: GRPOConfig) -> Scorer:
 
 def load_policy(cfg: GRPOConfig, run: Run):
     """(policy, tokenizer, pad id, frozen reference or None, optimizer): the newest checkpoint's weights
-    when resuming, else the starting model's; the reference (beta > 0) is always the starting model."""
+    when resuming, else the starting model's, on the configured device and in its precision
+    (``train/policy.py``); the reference (beta > 0) is always the starting model (under LoRA: the policy
+    with its adapters off); the optimizer holds the trainable weights (the adapters under LoRA)."""
     start = resolve_model(cfg.model).path
-    model = AutoModelForCausalLM.from_pretrained(run.last or start)
-    tokenizer = AutoTokenizer.from_pretrained(run.last or start)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    ref = None
-    if cfg.loss.beta > 0:
-        ref = AutoModelForCausalLM.from_pretrained(start).eval()
-        for p in ref.parameters():
-            p.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    model = load_model(start, cfg.load, cfg.lora, resume_from=run.last)
+    tokenizer = load_tokenizer(run.last or start)
+    pad_id = tokenizer.pad_token_id
+    ref = reference(start, model, cfg.load, cfg.lora) if cfg.loss.beta > 0 else None
+    opt = torch.optim.AdamW(trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     return model, tokenizer, pad_id, ref, opt
 
 
@@ -268,7 +272,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
     try:
-        with run.progress(cfg.steps) as bar:
+        with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
                 t0 = time.time()
                 # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
@@ -307,4 +311,5 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     finally:
         if verifier is not task:
             verifier.close()
+    run.model = merged(model, run.out / "adapter")   # under LoRA: the adapter saved, final/ the merged model
     return run.finish()

@@ -30,15 +30,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
 from ..eval.scoring import validation_figures
-from ..models import is_model_folder, resolve_model
+from ..models import MISSING_MODEL_FIX, is_model, model_config_file, resolve_model
 from ..rollout import SamplingConfig
 from ..tasks import TaskConfig, get_task
 from .forward import chosen_logprobs, hidden_states
 from .harness import Run, lr_factor
+from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, merged, pick_device, precision, trainable
 from .sft_data import IGNORE, collate, encode, load_pairs, pack
 
 
@@ -59,6 +59,10 @@ class SFTConfig:
     """Field holding the completion (trained on, followed by EOS)."""
     max_examples: int = 0
     """Use only the first N examples (0: all)."""
+    load: LoadConfig = field(default_factory=LoadConfig)
+    """Device, dtype and gradient checkpointing of the model (``train/policy.py``)."""
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    """LoRA adapters (rank 0: off, every weight trains)."""
     seed: int = 0
     """Seed of the data order and of anything random."""
     threads: int = 1
@@ -105,9 +109,8 @@ class SFTConfig:
     def check(self) -> None:
         """Ranges and choices of every field (``config.validate``); the data is read by ``check_run``."""
         require(bool(self.out), "out", "is empty", "name the run directory, e.g. out=runs/sft")
-        require(is_model_folder(self.model), "model",
-                f"{self.model} is not a Hugging Face model folder or a finished run (no config.json there)",
-                "point model= at a folder written by save_pretrained, or leave it empty for the shipped base")
+        require(is_model(self.model), "model", f"{self.model} is not a model folder, a run with a model, or a hub id "
+                "in the local cache", MISSING_MODEL_FIX)
         require(bool(self.data), "data", "is empty", "give the training pairs, e.g. data=runs/sample/data.jsonl")
         require(bool(self.prompt_field), "prompt_field", "is empty", "e.g. prompt_field=prompt")
         require(bool(self.completion_field), "completion_field", "is empty", "e.g. completion_field=completion")
@@ -166,12 +169,12 @@ def update(model, opt, examples, idx: list[int], cfg: SFTConfig, pad_id: int) ->
     lengths = [len(e.ids) for e in chosen]
     blocks = pack(lengths, cfg.block_len) if cfg.pack else [[i] for i in range(len(chosen))]
     n_targets = sum(len(e.ids) - e.n_prompt for e in chosen)
-    dtype = next(model.parameters()).dtype
+    dtype, dev = next(model.parameters()).dtype, next(model.parameters()).device
     model.train()
     opt.zero_grad(set_to_none=True)
     total, padded = 0.0, 0
     for s in range(0, len(blocks), cfg.microbatch_size):
-        batch = collate(chosen, blocks[s:s + cfg.microbatch_size], pad_id, dtype)
+        batch = {k: v.to(dev) for k, v in collate(chosen, blocks[s:s + cfg.microbatch_size], pad_id, dtype).items()}
         padded += batch["input_ids"].numel()
         loss = sft_loss(model, batch, n_targets)
         if not torch.isfinite(loss):
@@ -194,8 +197,8 @@ def check_run(cfg: SFTConfig) -> tuple[list, object]:
     and enough validation problems. Returns the tokenized examples and the tokenizer."""
     validate(cfg)
     pairs = load_pairs(cfg.data, cfg.data_split, cfg.prompt_field, cfg.completion_field, cfg.max_examples)
-    path = Path(resolve_model(cfg.model).path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    path = resolve_model(cfg.model).path
+    tokenizer = load_tokenizer(path)
     if tokenizer.eos_token_id is None:
         raise ConfigError("model", f"the tokenizer of {path} has no EOS token",
                           "give a model whose tokenizer sets eos_token")
@@ -206,7 +209,7 @@ def check_run(cfg: SFTConfig) -> tuple[list, object]:
     require(longest <= cfg.block_len, "block_len",
             f"the longest example has {longest} tokens, more than block_len={cfg.block_len}",
             f"set block_len={longest} or more, or drop long examples")
-    positions = json.loads((path / "config.json").read_text()).get("max_position_embeddings")
+    positions = json.loads(model_config_file(cfg.model).read_text()).get("max_position_embeddings")
     if positions:
         require(cfg.block_len <= positions, "block_len",
                 f"block_len={cfg.block_len} exceeds the model's {positions} positions", f"set block_len={positions} or less")
@@ -228,12 +231,12 @@ def train_sft(cfg: SFTConfig, resume: bool = False, overwrite: bool = False, on_
     examples, tokenizer = check_run(cfg)             # nothing is written before this passes
     run = Run(cfg, "sft", resume, overwrite)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
-    model = AutoModelForCausalLM.from_pretrained(run.last or resolve_model(cfg.model).path)
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    model = load_model(resolve_model(cfg.model).path, cfg.load, cfg.lora, resume_from=run.last)
+    pad_id = tokenizer.pad_token_id
+    opt = torch.optim.AdamW(trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     run.restore(model, tokenizer, opt)
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
-    with run.progress(cfg.steps) as bar:
+    with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
         while run.step < cfg.steps:
             t0 = time.time()
             # 1-4. the step's examples, packed, microbatched loss, clip, AdamW
@@ -261,4 +264,5 @@ def train_sft(cfg: SFTConfig, resume: bool = False, overwrite: bool = False, on_
             bar.show(run.step, info, f"sft step {run.step}/{cfg.steps} {info} {dt:.1f}s")
             if on_step is not None:
                 on_step(run.step, rec)
+    run.model = merged(model, run.out / "adapter")   # under LoRA: the adapter saved, final/ the merged model
     return run.finish(examples=len(examples))

@@ -11,6 +11,7 @@ import torch
 
 from ..algorithms.losses import entropy_bonus, microbatch_weight, policy_loss
 from .forward import completion_logprobs
+from .policy import as_reference
 
 
 def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
@@ -44,8 +45,8 @@ def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: 
     mask = mask * keep[sl, None]
     ref_logp = None
     if kl_in_loss:
-        with torch.no_grad():
-            ref_logp, _, _ = completion_logprobs(ref, pids, cids, pad_id, temp, entropy=False)
+        with torch.no_grad(), as_reference(ref) as reference:
+            ref_logp, _, _ = completion_logprobs(reference, pids, cids, pad_id, temp, entropy=False)
     loss, m = policy_loss(logp, old_all[sl, :logp.size(1)], ref_logp, adv[sl], mask, cfg.loss, cfg.sampling.max_new_tokens)
     if cfg.loss.entropy_coef:
         loss = loss - entropy_bonus(ent, mask, cfg.loss, cfg.sampling.max_new_tokens)
@@ -63,9 +64,11 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     called for that pass or any after it, so the weights and optimizer state stay as the last finite
     pass left them (with ``num_iterations = 1``, as they were before the step)."""
     Tc = max(len(c) for c in ro.completion_ids)
-    keep = torch.ones(len(ro)) if keep is None else keep                      # [B]
-    old_all = pad_rows(ro.logprobs, Tc)                                       # [B, Tc]
-    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc) * keep[:, None]   # [B, Tc]
+    dev = next(model.parameters()).device
+    keep = (torch.ones(len(ro)) if keep is None else keep).to(dev)            # [B]
+    old_all = pad_rows(ro.logprobs, Tc).to(dev)                               # [B, Tc]
+    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc).to(dev) * keep[:, None]   # [B, Tc]
+    adv = adv.to(dev)
     kl_in_loss = ref is not None and not cfg.loss.kl_in_reward
     model.train()
     stats: dict = {}
