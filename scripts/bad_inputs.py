@@ -48,7 +48,15 @@ CASES = [
      "reward_model.path: {d}/no-such-rm is not a folder; give a folder written by save_pretrained"),
     ("no threads", "grpo out={out} threads=0", "threads: must be >= 1, got 0"),
     ("missing model", "grpo out={out} model={d}/no-such-model",
-     "model: {d}/no-such-model is not a Hugging Face model folder or a finished run (no config.json there)"),
+     "model: {d}/no-such-model is not a model folder, a run with a model, or a hub id in the local cache"),
+    ("hub model not downloaded", "grpo out={out} model=no-org/no-such-model",
+     "model: no-org/no-such-model is not a model folder, a run with a model, or a hub id in the local cache; "
+     "point model= at a folder"),
+    ("unknown device", "grpo out={out} load.device=tpu", "load.device: 'tpu' is not a device; use auto, cpu, cuda or cuda:N"),
+    ("unknown dtype", "grpo out={out} load.dtype=float8", "load.dtype: unknown value 'float8'; did you mean 'float32'?"),
+    ("chat prompt for a model without a chat template",
+     "grpo out={out} task.name=dataset 'task.kwargs={{path: {d}/qa.jsonl, prompt_format: chat}}' eval_every=0",
+     "task.kwargs.prompt_format: the tokenizer of"),
     ("unknown task", "grpo out={out} task.name=arithmatic", "task.name: unknown value 'arithmatic'; did you mean 'arithmetic'?"),
     ("unknown task argument", "grpo out={out} \"task.kwargs={{ops: '+', min_digit: 2}}\"",
      "task.kwargs.min_digit: the arithmetic task takes no argument 'min_digit'; did you mean 'min_digits'?"),
@@ -103,6 +111,7 @@ def prepare(d: Path) -> None:
     (d / "nostage.yaml").write_text("steps: 3\n")
     (d / "no-tests.jsonl").write_text('{"name": "one", "signature": "def one():", "tests": [[[], 1]]}\n'
                                       '{"name": "two", "signature": "def two():"}\n')
+    (d / "qa.jsonl").write_text("".join(f'{{"question": "{i}+1", "answer": "{i + 1}"}}\n' for i in range(40)))
     (d / "pairs.jsonl").write_text('{"prompt": "1+1=\\n", "completion": "<answer>2</answer>"}\n')
     (d / "no-completion.jsonl").write_text('{"prompt": "1+1=\\n", "completion": "<answer>2</answer>"}\n'
                                            '{"prompt": "2+2=\\n"}\n')

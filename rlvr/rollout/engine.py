@@ -133,6 +133,17 @@ def _room_cache(model):
     return cache
 
 
+def _left_padded(prompt_ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompts left-padded to the longest: token ids [B, L] and attention mask [B, L] on ``device``."""
+    L = max(len(p) for p in prompt_ids)
+    input_ids = torch.full((len(prompt_ids), L), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(prompt_ids), L), dtype=torch.long)
+    for i, p in enumerate(prompt_ids):
+        input_ids[i, L - len(p):] = torch.tensor(p, dtype=torch.long)
+        attn[i, L - len(p):] = 1
+    return input_ids.to(device), attn.to(device)
+
+
 # Finished rows stay in the batch (fed padding, their outputs ignored) until the live ones fall to this
 # share of it; then the batch and the cache are compacted. Compacting at every finish copied the cache
 # at almost every step.
@@ -142,15 +153,8 @@ COMPACT_BELOW = 0.75
 @torch.inference_mode()
 def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, stop_ids: set[int],
                     pad_id: int, gen: torch.Generator, stop_check, force=None) -> tuple[list, list, list]:
-    B = len(prompt_ids)
-    L = max(len(p) for p in prompt_ids)
-    input_ids = torch.full((B, L), pad_id, dtype=torch.long)                  # [B, L]
-    attn = torch.zeros((B, L), dtype=torch.long)                              # [B, L]
-    for i, p in enumerate(prompt_ids):
-        input_ids[i, L - len(p):] = torch.tensor(p, dtype=torch.long)
-        attn[i, L - len(p):] = 1
-    dev = next(model.parameters()).device
-    input_ids, attn = input_ids.to(dev), attn.to(dev)
+    B, dev = len(prompt_ids), next(model.parameters()).device
+    input_ids, attn = _left_padded(prompt_ids, pad_id, dev)                   # [B, L], [B, L]
     pos = (attn.cumsum(-1) - 1).clamp(min=0)                                  # [B, L]
     cache = _room_cache(model)
     rows = torch.arange(B, device=dev)                                        # cache row -> batch row

@@ -58,7 +58,7 @@ from ..utils import atomic_write_text
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from .harness import Run, lr_factor
-from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, merged, pick_device, precision, reference, \
+from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, reference, \
     trainable
 from .update import policy_update
 
@@ -311,5 +311,4 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     finally:
         if verifier is not task:
             verifier.close()
-    run.model = merged(model, run.out / "adapter")   # under LoRA: the adapter saved, final/ the merged model
     return run.finish()

@@ -34,6 +34,7 @@ from .. import checkpoint
 from ..config import to_dict, to_yaml
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, \
     rewind_metrics, rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
+from .policy import merged
 
 
 def weights_finite(model) -> bool:
@@ -133,13 +134,15 @@ class Run:
 
     def finish(self, folder: str = "final", files: dict | None = None, **run_info) -> Path:
         """Save the model to ``out/folder`` with ``run.json`` (steps, config, environment, the best
-        checkpoint by validation accuracy, and ``run_info``); refused when the weights are not finite."""
+        checkpoint by validation accuracy, and ``run_info``); refused when the weights are not finite.
+        Under LoRA the adapter goes to ``out/adapter`` and ``out/folder`` holds the merged model."""
         if not weights_finite(self.model):
             raise TrainingDiverged(f"the weights hold NaN or Inf at the end; last good checkpoint: "
                                    f"{checkpoint.latest(self.ckpts)}")
         best = checkpoint.best(self.ckpts)
         run = {"steps": self.step, "config": str(self.out / "config.yaml"), **run_info,
                "environment": environment(), "best_checkpoint": str(best) if best else None}
+        self.model = merged(self.model, self.out / "adapter")
         return save_model_dir(self.out / folder, self.model, self.tokenizer,
                               files={"run.json": json.dumps(run, indent=2), **(files or {})})
 

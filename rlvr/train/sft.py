@@ -38,7 +38,7 @@ from ..rollout import SamplingConfig
 from ..tasks import TaskConfig, get_task
 from .forward import chosen_logprobs, hidden_states
 from .harness import Run, lr_factor
-from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, merged, pick_device, precision, trainable
+from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, trainable
 from .sft_data import IGNORE, collate, encode, load_pairs, pack
 
 
@@ -264,5 +264,4 @@ def train_sft(cfg: SFTConfig, resume: bool = False, overwrite: bool = False, on_
             bar.show(run.step, info, f"sft step {run.step}/{cfg.steps} {info} {dt:.1f}s")
             if on_step is not None:
                 on_step(run.step, rec)
-    run.model = merged(model, run.out / "adapter")   # under LoRA: the adapter saved, final/ the merged model
     return run.finish(examples=len(examples))
