@@ -27,16 +27,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
 from .eval.scoring import sample_many
-from .models import MISSING_MODEL_FIX, is_model, resolve_model
+from .models import MISSING_MODEL_FIX, LoadConfig, is_model, resolve_model
 from .prompts import prompt_text
 from .registry import import_object
 from .rollout import SamplingConfig
 from .tasks import TaskConfig, get_task
 from .tasks.base import SPLITS
+from .train.policy import load_for_inference
 from .utils import atomic_write_text, prepare_run_dir, set_threads
 
 
@@ -51,6 +51,8 @@ class SampleConfig:
     """Seed of the problem draw and of the random selection."""
     threads: int = 1
     """Torch threads for this process."""
+    load: LoadConfig = field(default_factory=LoadConfig)
+    """Device and dtype of the sampling model (bfloat16: weights stored in bfloat16)."""
     task: TaskConfig = field(default_factory=TaskConfig)
     """The task whose problems are sampled and whose verifier judges them."""
     split: str = "train"
@@ -152,8 +154,7 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     resolved = resolve_model(cfg.model)
     path, step = resolved.path, resolved.step
     keep_if = import_object(cfg.keep_if) if cfg.keep_if else None
-    model = AutoModelForCausalLM.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    model, tokenizer = load_for_inference(path, cfg.load)
     records = _rewind(out, resume)
     t0 = time.time()
     _sample_problems(cfg, task, problems, model, tokenizer, keep_if, out, records)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import require, require_choice, require_number
-from ..models import resolve_model
+from ..models import LoadConfig, resolve_model
 from ..plugins import plugins
 from ..rollout import SamplingConfig
 from ..tasks import TASKS, get_task
@@ -64,6 +64,8 @@ class EvalConfig:
     """Samples per problem for budget forcing and its unforced baseline."""
     probes: dict = field(default_factory=dict)
     """Probes of installed plugins to run, name: problems (the world's: {faithfulness: 200}; none by default)."""
+    load: LoadConfig = field(default_factory=LoadConfig)
+    """Device and dtype of the models evaluated (bfloat16: weights stored in bfloat16)."""
     markers: str = "world"
     """Reflection marker set: world or nl."""
     aha_threshold: float = 0.05
@@ -108,13 +110,12 @@ def pass_ks(n: int, ks: list[int]) -> list[int]:
 
 def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     """Every figure of one model (see the module docstring)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from ..train.policy import load_for_inference
 
     t0 = time.time()
     resolved = resolve_model(path)
     load, name = resolved.path, resolved.name
-    model = AutoModelForCausalLM.from_pretrained(load)
-    tok = AutoTokenizer.from_pretrained(load)
+    model, tok = load_for_inference(load, cfg.load)
     task = get_task(cfg.task, **cfg.task_kwargs)
     problems = sorted(task.problems(cfg.split, cfg.n_problems, cfg.seed), key=lambda p: len(p.prompt))
     sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=max(cfg.budgets), seed=cfg.seed,
@@ -123,7 +124,7 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     n_tokens = sum(len(c) for c in samples.completion_ids)
     progress(f"{name}: {len(problems)} problems x {cfg.samples} samples, {n_tokens} tokens in "
              f"{samples.seconds:.1f} s ({n_tokens / max(samples.seconds, 1e-9):.0f} tokens/s)")
-    res: dict = {"model": path, "name": name, "loaded": load, "config": cfg.__dict__,
+    res: dict = {"model": path, "name": name, "loaded": load, "config": asdict(cfg),
                  "sampling_seconds": round(samples.seconds, 1), "tokens_sampled": n_tokens}
     res["sweep"] = budget_sweep(samples, task, tok, cfg.budgets, cfg.ks, cfg.max_subsets, cfg.seed)
     full = score_at_budget(samples, task, tok, max(cfg.budgets))

@@ -23,54 +23,13 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from ..config import require, require_choice, require_number
+from ..models import LoadConfig, LoraConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
-
-@dataclass
-class LoadConfig:
-    device: str = "auto"
-    """Where the policy runs: auto (CUDA when there is a GPU, else the CPU), cpu, cuda or cuda:N."""
-    dtype: str = "float32"
-    """float32, or bfloat16: forward passes under autocast, float32 master weights and optimizer state."""
-    gradient_checkpointing: bool = False
-    """Recompute activations in the backward pass instead of keeping them (less memory, more compute)."""
-
-    def check(self) -> None:
-        require(self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:"), "device",
-                f"{self.device!r} is not a device", "use auto, cpu, cuda or cuda:N")
-        if self.device.startswith("cuda"):
-            require(torch.cuda.is_available(), "device", "torch sees no GPU (a CPU build, or no CUDA device)",
-                    "use device=auto or cpu, or install torch's CUDA build on a GPU machine")
-        require_choice(self.dtype, DTYPES, "dtype")
-
-
-@dataclass
-class LoraConfig:
-    rank: int = 0
-    """LoRA rank r (0: no LoRA, every weight trains)."""
-    alpha: float = 32.0
-    """LoRA scale numerator: the adapter's update is scaled by alpha / rank."""
-    dropout: float = 0.0
-    """Dropout on the adapter's input (0 keeps the update exact and the run deterministic)."""
-    target_modules: list | str = "all-linear"
-    """Modules that get adapters: all-linear (every linear layer but the output head) or names, e.g. [q_proj, v_proj]."""
-
-    def check(self) -> None:
-        require_number(self.rank, "rank", 0, fix="e.g. lora.rank=16, or 0 for no LoRA")
-        if self.rank:
-            require_number(self.alpha, "alpha", 0, low_open=True, fix="e.g. lora.alpha=32")
-            require_number(self.dropout, "dropout", 0, 1, fix="e.g. lora.dropout=0.05")
-            try:
-                import peft  # noqa: F401
-            except ImportError:
-                require(False, "rank", "LoRA needs the peft package", "pip install 'rlvr[lora]'")
 
 
 def pick_device(name: str) -> torch.device:
@@ -117,6 +76,13 @@ def load_model(start: str, load: LoadConfig, lora: LoraConfig, resume_from=None)
     if load.gradient_checkpointing:
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     return model
+
+
+def load_for_inference(path: str, load: LoadConfig):
+    """(model, tokenizer) to sample from: the weights in ``load.dtype`` (no update will touch them) on the
+    chosen device, in eval mode."""
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[load.dtype]).to(pick_device(load.device))
+    return model.eval(), load_tokenizer(path)
 
 
 def trainable(model) -> list[torch.nn.Parameter]:
