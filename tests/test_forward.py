@@ -72,3 +72,34 @@ def test_under_autograd_the_head_keeps_no_logits_beyond_the_budget():
     assert whole == 4 * 50 * V                                  # the [B, T, V] log-softmax, kept
     assert small == 0                                           # chunks checkpointed: no logits kept
     assert torch.allclose(h_small, h_whole, atol=1e-5) and torch.allclose(w_small, w_whole, atol=1e-4)
+
+
+def test_at_qwen_vocabulary_the_chunked_completion_logprobs_and_gradients_equal_a_full_log_softmax():
+    """Qwen2.5's 151,936 tokens on a tiny random Qwen2: at the default budget 2 rows x 150 completion
+    tokens take two chunks (110 positions each), checkpointed; a full log-softmax gives the same numbers."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from rlvr.train.forward import LOGITS_BUDGET
+
+    torch.manual_seed(0)
+    V = 151_936
+    model = Qwen2ForCausalLM(Qwen2Config(vocab_size=V, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, tie_word_embeddings=True))
+    prompts = [torch.randint(3, V, (n,)).tolist() for n in (3, 7)]
+    completions = [torch.randint(3, V, (n,)).tolist() for n in (150, 120)]
+    assert 150 > LOGITS_BUDGET // (2 * V)                        # more than one chunk
+    logp, ent, mask = completion_logprobs(model, prompts, completions, pad_id=0)
+    (logp * mask).sum().backward()
+    got_grad = model.get_input_embeddings().weight.grad.clone()
+    model.zero_grad()
+    want, want_ent = torch.zeros_like(logp), torch.zeros_like(logp)
+    for i, (p, c) in enumerate(zip(prompts, completions)):
+        full = model(input_ids=torch.tensor([p + c])).logits.float().log_softmax(-1)[0]   # [L, V]
+        rows = full[len(p) - 1:len(p) + len(c) - 1]                                       # predicting c
+        want[i, :len(c)] = rows.gather(-1, torch.tensor(c)[:, None]).squeeze(-1)
+        want_ent[i, :len(c)] = -(rows.exp() * rows).sum(-1).detach()
+    (want * mask).sum().backward()
+    m = mask.bool()
+    assert torch.allclose(logp[m], want[m], atol=1e-5) and torch.allclose(ent[m], want_ent[m], atol=1e-4)
+    want_grad = model.get_input_embeddings().weight.grad           # tied: the head's and the embedding's
+    assert torch.allclose(got_grad, want_grad, atol=1e-5 * float(want_grad.abs().max()))
