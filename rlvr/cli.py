@@ -156,7 +156,7 @@ def _add_eval(sub) -> None:
                             ("force-problems", int, "problems for budget forcing"),
                             ("force-samples", int, "samples per problem for budget forcing"),
                             ("faithfulness", int, "problems sampled for the faithfulness probe (probes.faithfulness)"),
-                            ("markers", str, "reflection marker set: world or nl"),
+                            ("markers", str, "reflection marker set: world, nl or auto (the default: world for the world's tasks)"),
                             ("aha-threshold", float, "fix rate that marks the aha step")):
         p.add_argument(f"--{flag}", type=kind, default=None, help=doc)
     p.add_argument("--threads", type=int, default=1, help="torch threads")

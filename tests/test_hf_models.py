@@ -199,3 +199,32 @@ def test_bad_device_and_dtype_are_config_errors():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="sees no GPU"):
             validate(GRPOConfig(load=LoadConfig(device="cuda")))
+
+
+# ---------------------------------------------------------------- the other stages
+def test_eval_sample_and_sft_take_the_dataset_task_on_a_users_model(tmp_path, qwen_dir, problems_file):
+    from rlvr.eval.evaluate import EvalConfig, evaluate_models
+    from rlvr.rejection import SampleConfig, rejection_sample
+    from rlvr.train.sft import SFTConfig, train_sft
+    from rlvr.train.sft_data import encode
+
+    task = chat_task(problems_file)
+    ev = EvalConfig(task="dataset", task_kwargs=task.kwargs, n_problems=4, samples=4, ks=[1, 4], budgets=[4, 8],
+                    batch_size=16)
+    res = evaluate_models([str(qwen_dir)], ev, tmp_path / "eval", progress=lambda s: None)
+    r = next(iter(res["models"].values()))
+    assert set(r["markers"]) >= {"wait", "check", "verify"}                     # natural-language markers
+    assert {"pass@1", "pass@4", "maj@4"} <= set(r["at_max_budget"])
+    rejection_sample(SampleConfig(out=str(tmp_path / "sample"), model=str(qwen_dir), task=task, problems=3, n=2,
+                                  sampling=SamplingConfig(max_new_tokens=6)))
+    records = [json.loads(x) for x in (tmp_path / "sample" / "problems.jsonl").read_text().splitlines()]
+    assert len(records) == 3 and all(rec["n"] == 2 for rec in records)
+    tok = load_tokenizer(str(qwen_dir))
+    probs = get_task("dataset", **task.kwargs).problems("train", 6, seed=0)
+    pairs = [{"prompt": t, "completion": f"The answer is {p.answer}."} for t, p in zip(prompt_texts(tok, probs), probs)]
+    data = write_jsonl(tmp_path / "pairs.jsonl", pairs)
+    assert encode(tok, pairs[0]["prompt"], pairs[0]["completion"]).ids[-1] == end_of_turn_id(tok)   # not EOS
+    train_sft(SFTConfig(out=str(tmp_path / "sft"), model=str(qwen_dir), data=str(data), steps=4, batch_size=6,
+                        block_len=128, lr=1e-2, warmup_steps=0, eval_every=0, task=task))
+    losses = [rec["loss/train"] for rec in metrics(tmp_path / "sft")]
+    assert losses[-1] < losses[0]

@@ -66,8 +66,9 @@ class EvalConfig:
     """Probes of installed plugins to run, name: problems (the world's: {faithfulness: 200}; none by default)."""
     load: LoadConfig = field(default_factory=LoadConfig)
     """Device and dtype of the models evaluated (bfloat16: weights stored in bfloat16)."""
-    markers: str = "world"
-    """Reflection marker set: world or nl."""
+    markers: str = "auto"
+    """Reflection marker set: world (the embedded world's moves), nl (wait, check, verify, ...) or auto (world
+    for a task with the world's styles, nl for any other)."""
     aha_threshold: float = 0.05
     """Share of completions with a check that fixes a wrong step that marks the aha step."""
 
@@ -82,7 +83,7 @@ class EvalConfig:
         require(bool(self.ks) and all(isinstance(k, int) and 1 <= k <= self.samples for k in self.ks), "ks",
                 f"needs values between 1 and samples ({self.samples}), got {self.ks!r}", "e.g. ks=[1,4,16]")
         require_number(self.temperature, "temperature", 0, fix="1.0 samples the model as it is")
-        require_choice(self.markers, MARKER_SETS, "markers")
+        require_choice(self.markers, (*MARKER_SETS, "auto"), "markers")
         for name, n in self.probes.items():
             require_choice(name, plugins("rlvr.probes"), f"probes.{name}")
             require_number(n, f"probes.{name}", 1, fix="the number of problems it samples, e.g. 200")
@@ -96,6 +97,13 @@ def run_task_config(path: str) -> tuple[str, dict] | None:
     data = yaml.safe_load(f.read_text()) or {}
     t = data.get("task") or (data.get("grpo") or {}).get("task")
     return (t["name"], t.get("kwargs") or {}) if isinstance(t, dict) and "name" in t else None
+
+
+def marker_set(name: str, task) -> str:
+    """The reflection marker set ``name`` means for ``task`` (``auto``: world for the world's tasks, else nl)."""
+    if name != "auto":
+        return name
+    return "world" if has_capability(task, "styles") else "nl"
 
 
 def pass_ks(n: int, ks: list[int]) -> list[int]:
@@ -135,7 +143,8 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     flat_x = [x for row in full.texts for x in row]
     res["by_difficulty"] = {str(d): v for d, v in by_difficulty(flat_p, flat_c, flat_t).items()}
     res["length"] = length_analysis([p.difficulty for p in flat_p], flat_t, flat_c)
-    res["markers"] = marker_rates(flat_x, MARKER_SETS[cfg.markers])
+    markers = MARKER_SETS[marker_set(cfg.markers, task)]
+    res["markers"] = marker_rates(flat_x, markers)
     if has_capability(task, "styles"):
         styles = [task.style_of(x) for x in flat_x]
         res["styles"] = {s: {"share": styles.count(s) / len(styles),
@@ -155,7 +164,7 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
         res[probe_name] = plugins("rlvr.probes")[probe_name](model, tok, task, probe_problems, s, seed=cfg.seed)
         progress(f"{name}: {probe_name} probe done ({time.time() - t0:.1f} s so far)")
     if Path(path, "samples").is_dir():
-        res["training"] = training_curve(path, task, MARKER_SETS[cfg.markers], cfg.aha_threshold)
+        res["training"] = training_curve(path, task, markers, cfg.aha_threshold)
     res["seconds"] = round(time.time() - t0, 1)
     return res
 
