@@ -49,8 +49,9 @@ def _rows_parquet(path: Path, field: str):
         yield f"{path}, row {i}", row
 
 
-def _load_dataset(name: str, field: str):
-    """A ``datasets`` Dataset or DatasetDict: a save_to_disk folder, or a name loaded offline."""
+def _load_dataset(name: str, field: str, subset: str = ""):
+    """A ``datasets`` Dataset or DatasetDict: a save_to_disk folder, or a name (with its ``subset``, the
+    configuration some datasets need, e.g. GSM8K's ``main``) loaded offline."""
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
@@ -62,7 +63,7 @@ def _load_dataset(name: str, field: str):
     try:
         if p.is_dir() and any((p / f).exists() for f in ("dataset_info.json", "state.json", "dataset_dict.json")):
             return datasets.load_from_disk(str(p))
-        return datasets.load_dataset(name)
+        return datasets.load_dataset(name, subset or None)
     except Exception as e:  # noqa: BLE001  (datasets raises many kinds)
         first = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
         raise ConfigError(field, f"could not load the dataset {name!r} offline ({first})",
@@ -79,16 +80,17 @@ def _kind(source: str, field: str) -> str:
     return "datasets"
 
 
-def source_splits(source: str, field: str = "data") -> list[str] | None:
+def source_splits(source: str, field: str = "data", subset: str = "") -> list[str] | None:
     """The split names a source holds (a DatasetDict's), or None for a single table."""
     if _kind(source, field) != "datasets":
         return None
-    ds = _load_dataset(source, field)
+    ds = _load_dataset(source, field, subset)
     return list(ds) if hasattr(ds, "keys") else None
 
 
-def read_rows(source: str, split: str | None = None, field: str = "data"):
-    """``(where, row)`` of every row of ``source`` (of its ``split``, for a source with splits)."""
+def read_rows(source: str, split: str | None = None, field: str = "data", subset: str = ""):
+    """``(where, row)`` of every row of ``source`` (of its ``split``, for a source with splits; ``subset``:
+    the configuration of a dataset name)."""
     kind = _kind(source, field)
     if kind in (".jsonl", ".json"):
         yield from _rows_jsonl(Path(source), field)
@@ -97,7 +99,7 @@ def read_rows(source: str, split: str | None = None, field: str = "data"):
     elif kind == ".parquet":
         yield from _rows_parquet(Path(source), field)
     else:
-        ds = _load_dataset(source, field)
+        ds = _load_dataset(source, field, subset)
         if hasattr(ds, "keys"):
             if split not in ds:
                 raise ConfigError(field, f"{source} has no split {split!r}", f"choose among {', '.join(ds)}")
