@@ -171,6 +171,18 @@ def test_fuzz_dataset_graders_long(grader, n, tmp_path, monkeypatch):
     assert (rep.tried, rep.exceptions, rep.escapes) == (n, 0, 0), rep.summary()
 
 
+def test_fuzz_dataset_code_grader(tmp_path, monkeypatch):
+    """Every completion that defines the function starts a sandbox process, so n is small (40, half of
+    them from the hostile list, sandbox attacks included); scripts/fuzz_verifiers.py runs 2,000."""
+    task = dataset_task(tmp_path, "code")
+    assert profile(task) is DATASET_PROFILES["code"]
+    for p in task.problems("test", len(task._load("test")), seed=0):      # pairs and asserts rows alike
+        assert task.verify(p, tag(p.answer)).correct and task.verify(p, tag(f"```python\n{p.answer}```")).correct
+    monkeypatch.chdir(tmp_path)
+    rep = fuzz(task, 40, seed=0, hostile_share=0.5)
+    assert (rep.tried, rep.exceptions, rep.escapes) == (40, 0, 0), rep.summary()
+
+
 def test_grader_oracles_read_the_rules(tmp_path):
     num, ex, ch, ma = (dataset_task(tmp_path, g) for g in ("numeric", "exact", "choice", "math"))
     p = num.problems("test", 8, seed=0)

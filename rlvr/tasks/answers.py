@@ -1,7 +1,8 @@
 """Reading answers: the final answer of a completion, and the reference answer of a dataset's row.
 
-``read_answer(completion, where)`` reads a completion's final answer from one of three places
-(``ANSWER_FROM``): the answer tag (``base.extract_answer``), the last ``\\boxed{...}`` or the last number.
+``read_answer(completion, where)`` reads a completion's final answer from one of four places
+(``ANSWER_FROM``): the answer tag (``base.extract_answer``), the last ``\\boxed{...}``, the last number or
+the last Markdown code fence (for code).
 It never raises on a completion of any kind and looks at no more than the last ``MAX_SCAN_CHARS``
 characters. ``reference_answer(raw)`` normalises a dataset's reference answer once, when it is loaded.
 Pure functions of the standard library.
@@ -10,11 +11,12 @@ from __future__ import annotations
 
 import re
 
-from .base import MAX_ANSWER_CHARS, extract_answer
+from .base import ASCII_SPACE, MAX_ANSWER_CHARS, extract_answer
 
-ANSWER_FROM = ("tag", "boxed", "last_number")
+ANSWER_FROM = ("tag", "boxed", "last_number", "fence")
 MAX_SCAN_CHARS = 10_000   # only this tail of a completion is scanned for a box or a number
 
+_FENCE_INFO = re.compile(r"[A-Za-z0-9_+-]*[ \t\r]*\n")   # a fence's first line: its language word
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 # A number as a model writes it: 1,234.5 / -3 / .5 / 3/4 / 1e3 / 50% (or 50\%). A bad thousands group
 # ("1,0000") ends a number. Linear time: groups are possessive, and no number starts inside a run of
@@ -30,14 +32,18 @@ _NUMBER = re.compile(
 )
 
 
-def read_answer(completion: str, where: str) -> tuple[str | None, bool, str]:
+def read_answer(completion: str, where: str, max_chars: int = MAX_ANSWER_CHARS) -> tuple[str | None, bool, str]:
     """The final answer of ``completion`` read from ``where`` (one of ``ANSWER_FROM``).
 
     Returns (answer or None, format_ok, info), like ``base.extract_answer``:
       - ``tag``: the answer tag, exactly as ``extract_answer`` reads it;
       - ``boxed``: the content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), nested braces
         matched; format_ok when one is found and closed;
-      - ``last_number``: the last number in the text (see ``_NUMBER``); format_ok when one is found.
+      - ``last_number``: the last number in the text (see ``_NUMBER``); format_ok when one is found;
+      - ``fence``: the content of the last closed Markdown code fence (three backticks, an optional
+        language word and a newline, the code, three backticks), ASCII whitespace stripped; format_ok
+        when one is found.
+    An answer longer than ``max_chars`` is not read (a number is short by nature).
     A completion that is not text gives no answer. An unknown ``where`` is a ValueError (a config error).
     """
     if where not in ANSWER_FROM:
@@ -45,22 +51,37 @@ def read_answer(completion: str, where: str) -> tuple[str | None, bool, str]:
     if not isinstance(completion, str):
         return None, False, "not text"
     if where == "tag":
-        return extract_answer(completion)
+        return extract_answer(completion, max_chars=max_chars)
     tail = completion[-MAX_SCAN_CHARS:]
     if where == "boxed":
-        return _read_boxed(tail)
+        return _read_boxed(tail, max_chars)
+    if where == "fence":
+        return _read_fence(tail, max_chars)
     return _read_last_number(tail)
 
 
-def _read_boxed(text: str) -> tuple[str | None, bool, str]:
+def _read_boxed(text: str, max_chars: int) -> tuple[str | None, bool, str]:
     found, inner = last_boxed(text)
     if not found:
         return None, False, "no \\boxed"
     if inner is None:
         return None, False, "unclosed \\boxed"
-    if len(inner) > MAX_ANSWER_CHARS:
+    if len(inner) > max_chars:
         return None, False, "answer too long"
     return inner.strip(), True, "ok"
+
+
+def _read_fence(text: str, max_chars: int) -> tuple[str | None, bool, str]:
+    """Fences pair up from the start of ``text``: the last pair's content, without its language word."""
+    parts = text.split("```")
+    if len(parts) < 3:
+        return None, False, "no code fence" if len(parts) == 1 else "unclosed code fence"
+    inner = parts[-2] if len(parts) % 2 else parts[-3]
+    m = _FENCE_INFO.match(inner)
+    inner = inner[m.end():] if m else inner
+    if len(inner) > max_chars:
+        return None, False, "answer too long"
+    return inner.strip(ASCII_SPACE), True, "ok"
 
 
 def _read_last_number(text: str) -> tuple[str | None, bool, str]:

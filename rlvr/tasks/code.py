@@ -25,17 +25,13 @@ The task ships a few dozen problems; ``path`` names a JSONL file of others, one 
 """
 from __future__ import annotations
 
-import ast
 import json
 import random
-import re
 from pathlib import Path
 
-from ..sandbox import SandboxLimits, run_tests, same
-from .base import Problem, Verdict, check_split, extract_answer, split_of
-
-MAX_CODE_CHARS = 4000
-_FENCE = re.compile(r"\A\s*```[A-Za-z0-9_+-]*[ \t]*\n(.*?)\n?```\s*\Z", re.DOTALL)
+from ..sandbox import SandboxLimits
+from .base import Problem, Verdict, check_split, split_of
+from .code_grader import MAX_CODE_CHARS, code_key, extract_code, grade
 
 # (name, signature, docstring, difficulty, reference solution, tests as (arguments, expected))
 PROBLEMS = [
@@ -189,15 +185,6 @@ def load_problems(path: str | Path) -> list[Problem]:
     return out
 
 
-def extract_code(completion: str, max_chars: int = MAX_CODE_CHARS) -> tuple[str | None, bool, str]:
-    """The code in the answer tag, without a Markdown fence: (code or None, format_ok, info)."""
-    code, format_ok, info = extract_answer(completion, max_chars=max_chars)
-    if code is None:
-        return None, False, info
-    m = _FENCE.match(code)
-    return (m.group(1) if m else code), format_ok, info
-
-
 class Code:
     """The code task: embedded problems (or those of ``path``), verified in the sandbox."""
 
@@ -239,34 +226,16 @@ class Code:
     def verify(self, problem: Problem, completion: str) -> Verdict:
         try:
             code, format_ok, info = extract_code(completion, self.max_code_chars)
-            n = len(problem.meta["tests"])
-            base = {"passed": 0, "tests": n, "score": 0.0}
+            tests = [["call", list(args), want, "same"] for args, want in problem.meta["tests"]]
             if code is None:
-                return Verdict(False, None, False, {**base, "reason": info})
-            func = problem.meta["func"]
-            try:
-                tree = ast.parse(code)
-            except Exception as e:  # SyntaxError, and the parser's own limits (too deep, too long)
-                return Verdict(False, code, False, {**base, "reason": f"does not parse: {type(e).__name__}"})
-            if not any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == func
-                       for node in tree.body):
-                return Verdict(False, code, False, {**base, "reason": f"no function {func}"})
-            tests = problem.meta["tests"]
-            res = run_tests(code, func, [args for args, _ in tests], self.limits)
-            passed = sum(1 for v, e, (_, want) in zip(res.values, res.errors, tests) if e is None and same(v, want))
-            reason = "ok" if passed == n else (res.status if res.status != "ok" else "tests failed")
-            return Verdict(passed == n, code, format_ok,
-                           {"passed": passed, "tests": n, "score": passed / n, "reason": reason,
-                            "sandbox": res.status, "isolation": res.isolation})
+                return Verdict(False, None, False, {"passed": 0, "tests": len(tests), "score": 0.0, "reason": info})
+            return grade(code, format_ok, problem.meta["func"], tests, "", self.limits)
         except Exception as e:  # a verifier never raises
             return Verdict(False, None, False, {"reason": f"error: {type(e).__name__}", "score": 0.0})
 
     def normalize(self, parsed: str | None) -> str | None:
         """Canonical form of an answer, for majority voting: the code's syntax tree."""
-        try:
-            return ast.dump(ast.parse(parsed)) if isinstance(parsed, str) else None
-        except Exception:
-            return None
+        return code_key(parsed)
 
     @staticmethod
     def style_of(completion: str) -> str:

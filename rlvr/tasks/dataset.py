@@ -15,11 +15,20 @@
   ``chat`` (the text is the user's message, after ``system``'s when given, rendered by each model's own
   chat template with the generation prompt: ``rlvr.prompts``; completions stop at its end of turn).
 - **Verdicts**: the answer is read from the completion as ``answer_from`` says (the answer tag, the
-  last ``\\boxed{}``, the last number) and judged by ``grader`` (``tasks.graders``: numeric, exact,
-  choice, math, or a dotted path), which also gives majority votes their canonical answers.
+  last ``\\boxed{}``, the last number, the last code fence) and judged by ``grader`` (``tasks.graders``:
+  numeric, exact, choice, math, code, or a dotted path), which also gives majority votes their canonical
+  answers.
+- **Code** (``grader: code``, ``tasks.code_grader``): the completion's code (the answer tag's, a Markdown
+  fence inside allowed, or with ``answer_from: fence`` the last fenced block) runs in the sandbox against
+  the tests of the column(s) ``tests`` names (``[[args...], expected]`` pairs or assert statements) and
+  ``entry_point`` names the function (a column, the name itself, or by default the one the asserts call);
+  ``sandbox`` sets its limits. The ``answer`` column is optional (a reference solution, kept as it is);
+  the verdict's ``info["score"]`` is the share of tests passed (the ``partial`` reward); majority votes
+  count the code's syntax tree. E.g. MBPP: ``{grader: code, tests: [test_imports, test_list], answer_from: fence}``.
 
 Bad data is caught when the task is built, before anything runs: a missing file, a missing column (the
-message lists the columns found), an empty answer, a template field that is not a column.
+message lists the columns found), an empty answer, a template field that is not a column, grader code
+without a ``tests`` column, tests in no accepted form.
 """
 from __future__ import annotations
 
@@ -31,6 +40,7 @@ from ..config import ConfigError, require, require_choice
 from ..data import read_rows, source_splits
 from .answers import ANSWER_FROM, read_answer, reference_answer
 from .base import SPLITS, Problem, Verdict, check_split, split_of
+from .code_grader import code_settings, grade, read_code, row_tests
 from .graders import GRADERS
 
 R1_ZERO = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
@@ -64,12 +74,15 @@ class Dataset:
 
     def __init__(self, path: str = "", prompt: str = "{question}", answer: str = "answer", id: str = "",
                  difficulty: str = "", grader: str = "numeric", answer_from: str = "tag", prompt_format: str = "raw",
-                 splits: dict | None = None, split_seed: int = 0, system: str = ""):
+                 splits: dict | None = None, split_seed: int = 0, system: str = "", tests: str | list = "",
+                 entry_point: str = "", sandbox: dict | None = None):
         require(bool(path), "kwargs.path", "is empty", "name the data: a .jsonl, .csv or .parquet file, a "
                 "save_to_disk folder or a dataset name, e.g. task.kwargs.path=data/gsm8k.jsonl")
         require_choice(answer_from, ANSWER_FROM, "kwargs.answer_from")
         require_choice(prompt_format, PROMPT_FORMATS, "kwargs.prompt_format")
         GRADERS.check(grader, "kwargs.grader")
+        self.test_columns, self.limits = code_settings(grader, tests, entry_point, sandbox, answer_from)
+        self.entry_point = entry_point
         self.path, self.template, self.answer_column = path, prompt, answer
         self.id_column, self.difficulty_column, self.split_seed = id, difficulty, split_seed
         self.grader_name, self.answer_from, self.prompt_format = grader, answer_from, prompt_format
@@ -94,22 +107,34 @@ class Dataset:
 
     # ---------------------------------------------------------------- rows to problems
     def _problem(self, row: dict, where: str) -> Problem:
-        need = [("answer", self.answer_column), *(("prompt", f) for f in self.fields),
+        code = self.grader_name == "code"
+        need = [*(() if code else [("answer", self.answer_column)]), *(("tests", c) for c in self.test_columns),
+                *(("prompt", f) for f in self.fields),
                 *((k, c) for k, c in (("id", self.id_column), ("difficulty", self.difficulty_column)) if c)]
         _check_columns(row, need, where)
-        try:
-            ref = reference_answer(row[self.answer_column])
-        except ValueError:
-            raise ConfigError("kwargs.answer", f"{where}: the answer column {self.answer_column!r} is empty",
-                              "give every row a reference answer, or drop the row") from None
+        ref = self._reference(row, where)
+        tests = row_tests(row, self.test_columns, self.entry_point, where) if code else {}
         text = self.template.format(**{f: row[f] for f in self.fields})
         prompt = PROMPT_FORMATS[self.prompt_format].format(prompt=text)
-        pid = str(row[self.id_column]) if self.id_column else hashlib.sha256(f"{text}\0{ref}".encode()).hexdigest()[:16]
+        key = f"{text}\0{ref}" + (f"\0{tests['code_tests']}" if code else "")
+        pid = str(row[self.id_column]) if self.id_column else hashlib.sha256(key.encode()).hexdigest()[:16]
         difficulty = row[self.difficulty_column] if self.difficulty_column else 0
         require(isinstance(difficulty, int) or str(difficulty).strip().lstrip("-").isdigit(), "kwargs.difficulty",
                 f"{where}: difficulty {difficulty!r} is not a whole number", "give whole numbers, or no difficulty column")
-        meta = {"row": dict(row), **({"chat": {"system": self.system}} if self.prompt_format == "chat" else {})}
+        meta = {"row": dict(row), **({"chat": {"system": self.system}} if self.prompt_format == "chat" else {}), **tests}
         return Problem(id=pid, prompt=prompt, answer=ref, difficulty=int(difficulty), meta=meta)
+
+    def _reference(self, row: dict, where: str) -> str:
+        """The row's reference answer, normalised; under grader code the answer column's text as it is (a
+        reference solution), or nothing: the tests decide."""
+        if self.grader_name == "code":
+            value = row.get(self.answer_column)
+            return value if isinstance(value, str) else ""
+        try:
+            return reference_answer(row[self.answer_column])
+        except ValueError:
+            raise ConfigError("kwargs.answer", f"{where}: the answer column {self.answer_column!r} is empty",
+                              "give every row a reference answer, or drop the row") from None
 
     def _load(self, split: str) -> list[Problem]:
         """The problems of rlvr's ``split``, read once."""
@@ -145,6 +170,8 @@ class Dataset:
 
     def verify(self, problem: Problem, completion: str) -> Verdict:
         try:
+            if self.grader_name == "code":
+                return self._verify_code(problem, completion)
             answer, format_ok, info = read_answer(completion, self.answer_from)
             if answer is None:
                 return Verdict(False, None, False, {"reason": info})
@@ -152,6 +179,14 @@ class Dataset:
             return Verdict(correct, answer, format_ok, {"reason": "ok" if correct else "wrong answer"})
         except Exception as e:  # noqa: BLE001  a verifier never raises
             return Verdict(False, None, False, {"reason": f"error: {type(e).__name__}"})
+
+    def _verify_code(self, problem: Problem, completion: str) -> Verdict:
+        """The completion's code against the row's tests, in the sandbox (``code_grader.grade``)."""
+        code, format_ok, info = read_code(completion, self.answer_from)
+        tests = problem.meta["code_tests"]
+        if code is None:
+            return Verdict(False, None, False, {"passed": 0, "tests": len(tests), "score": 0.0, "reason": info})
+        return grade(code, format_ok, problem.meta["func"], tests, problem.meta["code_setup"], self.limits)
 
     def normalize(self, parsed: str | None) -> str | None:
         """The grader's canonical form of an answer, for majority votes."""

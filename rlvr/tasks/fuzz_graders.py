@@ -11,6 +11,10 @@ Each oracle reads the grader's documented rule again, independently:
   - exact: NFKC, ``\\text{}`` unwrapped, whitespace collapsed, wrapping quotes, ``*`` and ``$`` and
     trailing punctuation stripped, case folded, then equal;
   - choice: one letter A to J, bare, in brackets, after ``the answer is``, or before ``) text``;
+  - code: the code task's profile (``fuzz._code_hostile``: its sandbox attacks, all wrong, and the
+    reference solution, bare and fenced, right) on a few of its problems written as a user's rows, half
+    with ``[[args], expected]`` tests and half with ``assert f(...) == ...`` strings; random completions are
+    labelled wrong (none holds a solution);
   - math: math-verify's acceptance is richer than any short oracle (``\\frac{1}{2}`` is ``0.5``), so the
     oracle knows only plain numbers (``-7``, ``0.5``): two plain numbers are equal exactly, unequal when
     they differ by more than 1e-6 relative; about anything else it answers None (it cannot tell), and an
@@ -25,15 +29,30 @@ from fractions import Fraction
 from pathlib import Path
 
 from .base import Problem, split_of
-from .fuzz import FuzzProfile, tag
+from .fuzz import FuzzProfile, _code_hostile, tag
 
 ROWS = {
     "numeric": ["1,234", "0.5", "-7", "$12", "50%", "3/4", "1000000", "2.5"],
     "exact": ["Paris", "New York", "H2O", "Jean-Paul Sartre", "mitochondria", "42 apples", "Ünïcode", "the Moon"],
     "choice": ["A", "B", "C", "D", "(E)", "J", "I", "b"],
     "math": ["\\frac{1}{2}", "\\sqrt{2}", "-7", "0.5", "12", "\\pi", "3.25", "2\\sqrt{3}"],
+    "code": ["add", "is_even", "reverse_string", "gcd", "count_words", "second_largest"],
 }
-"""The reference answers of each grader's fuzz dataset."""
+"""The reference answers of each grader's fuzz dataset (for code: the code task's problems used)."""
+CODE_LIMITS = {"cpu_s": 1, "wall_s": 2.0}
+"""The code grader's sandbox limits under fuzz (as the code task is fuzzed)."""
+
+
+def _code_row(i: int, name: str) -> dict:
+    """A code task's problem as a user's row: tests as pairs (even i) or as assert strings (odd i)."""
+    from .code import PROBLEMS
+
+    _, signature, doc, _, solution, tests = next(p for p in PROBLEMS if p[0] == name)
+    if i % 2 == 0:
+        cases = [[list(args), want] for args, want in tests]
+    else:
+        cases = [f"assert {name}({', '.join(map(repr, args))}) == {want!r}" for args, want in tests]
+    return {"question": f'{signature}\n    """{doc}"""', "answer": solution, "tests": cases, "entry_point": name}
 
 
 def dataset_task(folder, grader: str):
@@ -46,10 +65,12 @@ def dataset_task(folder, grader: str):
         k = 0
         while split_of(f"0:{grader}-{i}-{k}") != "test":
             k += 1
-        lines.append(json.dumps({"id": f"{grader}-{i}-{k}", "question": f"Question {i}?", "answer": answer}))
+        row = _code_row(i, answer) if grader == "code" else {"question": f"Question {i}?", "answer": answer}
+        lines.append(json.dumps({"id": f"{grader}-{i}-{k}", **row}))
     path = Path(folder) / f"{grader}.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return get_task("dataset", path=str(path), id="id", grader=grader)
+    code = {"tests": "tests", "entry_point": "entry_point", "sandbox": CODE_LIMITS} if grader == "code" else {}
+    return get_task("dataset", path=str(path), id="id", grader=grader, **code)
 
 
 # ---- numeric -------------------------------------------------------------------------------------
@@ -201,5 +222,6 @@ DATASET_PROFILES = {
     "exact": FuzzProfile(right=_exact_right, problems=len(ROWS["exact"]), hostile=_exact_hostile),
     "choice": FuzzProfile(right=_choice_right, problems=len(ROWS["choice"]), hostile=_choice_hostile),
     "math": FuzzProfile(right=_math_right, problems=len(ROWS["math"]), hostile=_math_hostile),
+    "code": FuzzProfile(problems=len(ROWS["code"]), random_label=False, code=_code_hostile),
 }
 """The dataset task's fuzz profile per grader (``fuzz.profile`` picks one by ``task.grader_name``)."""

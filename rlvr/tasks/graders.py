@@ -5,6 +5,7 @@ in the verifier pool's worker processes) and ``normalize(answer) -> str | None``
 majority votes count (so ``0.5`` and ``\\frac{1}{2}`` vote together under ``math``). The ``dataset`` task
 reads the answer from the completion (``answers.read_answer``: the answer tag, the last ``\\boxed{}`` or
 the last number) and asks its grader. A config names a built-in grader or a user's own by dotted path.
+The ``code`` grader (``code_grader``) runs code against each row's tests in the sandbox instead.
 """
 from __future__ import annotations
 
@@ -208,9 +209,10 @@ CHOICE = Grader("choice", _never_raises(_choice_correct), _choice_normalize)
 
 
 def _builtins() -> dict:
+    from .code_grader import CODE
     from .math_grader import MATH
 
-    return {"numeric": NUMERIC, "exact": EXACT, "choice": CHOICE, "math": MATH}
+    return {"numeric": NUMERIC, "exact": EXACT, "choice": CHOICE, "math": MATH, "code": CODE}
 
 
 GRADERS = Registry("grader", _builtins)
