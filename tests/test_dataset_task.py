@@ -103,3 +103,24 @@ def test_grpo_trains_on_a_users_jsonl(tmp_path):
                  "sampling.max_new_tokens=60"]) == 0
     recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in recs] == [1, 2] and "eval/accuracy" in recs[-1]
+
+
+def test_a_dataset_subset_is_loaded_by_name(tmp_path):
+    """A dataset with configurations (GSM8K's main and socratic) reads the one ``subset`` names."""
+    import pytest
+
+    pytest.importorskip("datasets")
+    root = tmp_path / "twoconf"
+    for conf, answer in (("main", "4"), ("other", "5")):
+        (root / conf).mkdir(parents=True)
+        (root / conf / "train.jsonl").write_text("".join(
+            f'{{"question": "q{i}", "answer": "#### {answer}"}}\n' for i in range(12)))
+        (root / conf / "test.jsonl").write_text('{"question": "t", "answer": "#### 1"}\n')
+    (root / "README.md").write_text(
+        "---\nconfigs:\n- config_name: main\n  data_files:\n  - {split: train, path: main/train.jsonl}\n"
+        "  - {split: test, path: main/test.jsonl}\n- config_name: other\n  data_files:\n"
+        "  - {split: train, path: other/train.jsonl}\n  - {split: test, path: other/test.jsonl}\n---\n")
+    task = get_task("dataset", path=str(root), subset="other", prompt="{question}")
+    assert {p.answer for p in task.problems("train", 12, seed=0)} == {"5"}
+    main = get_task("dataset", path=str(root), subset="main", prompt="{question}")
+    assert {p.answer for p in main.problems("train", 12, seed=0)} == {"4"}

@@ -3,8 +3,8 @@
     task: {name: dataset, kwargs: {path: gsm8k.jsonl, prompt: "{question}", answer: answer, grader: numeric}}
 
 - **Rows** come from ``rlvr.data``: JSONL, CSV or Parquet files, a ``save_to_disk`` folder, or a dataset
-  name loaded offline. ``prompt`` is a template over a row's columns (``"{question}"``) and ``answer``
-  the column of the reference answer, normalised on load (``answers.reference_answer``: GSM8K's
+  name loaded offline (``subset``: its configuration, e.g. GSM8K's ``main``). ``prompt`` is a template
+  over a row's columns (``"{question}"``) and ``answer`` the column of the reference answer, normalised on load (``answers.reference_answer``: GSM8K's
   ``#### 1,234``, the last ``\\boxed{}``, plain values); ``id`` and ``difficulty`` name optional columns.
   Every column of a row reaches reward functions in ``problem.meta["row"]``.
 - **Splits**: a source with named splits is used as it is (``splits`` maps rlvr's train / validation /
@@ -75,7 +75,7 @@ class Dataset:
     def __init__(self, path: str = "", prompt: str = "{question}", answer: str = "answer", id: str = "",
                  difficulty: str = "", grader: str = "numeric", answer_from: str = "tag", prompt_format: str = "raw",
                  splits: dict | None = None, split_seed: int = 0, system: str = "", tests: str | list = "",
-                 entry_point: str = "", sandbox: dict | None = None):
+                 entry_point: str = "", sandbox: dict | None = None, subset: str = ""):
         require(bool(path), "kwargs.path", "is empty", "name the data: a .jsonl, .csv or .parquet file, a "
                 "save_to_disk folder or a dataset name, e.g. task.kwargs.path=data/gsm8k.jsonl")
         require_choice(answer_from, ANSWER_FROM, "kwargs.answer_from")
@@ -90,7 +90,8 @@ class Dataset:
                 "set task.kwargs.prompt_format=chat, or drop system")
         self.system = system
         self.fields = _template_fields(prompt)
-        named = source_splits(path, "kwargs.path")
+        self.subset = subset
+        named = source_splits(path, "kwargs.path", subset)
         self.split_names = None if named is None else {s: (splits or {}).get(s, s) for s in SPLITS}
         self._tables: dict[str, list[Problem]] = {}
         self.skipped: dict[str, int] = {}
@@ -140,7 +141,7 @@ class Dataset:
         """The problems of rlvr's ``split``, read once."""
         if self.split_names is None:                  # one table: a seeded hash split of every row
             if not self._tables:
-                rows = [self._problem(row, where) for where, row in read_rows(self.path, None, "kwargs.path")]
+                rows = [self._problem(row, where) for where, row in read_rows(self.path, None, "kwargs.path", self.subset)]
                 require(bool(rows), "kwargs.path", f"{self.path} holds no rows", "give a file with at least one row")
                 for s in SPLITS:
                     self._tables[s] = [p for p in rows if split_of(f"{self.split_seed}:{p.id}") == s]
@@ -148,7 +149,7 @@ class Dataset:
         if split not in self._tables:                 # the first split read is checked whole, when the task is built;
             strict = not self._tables                 # a bad row of a later one is skipped and counted
             self._tables[split] = []
-            for where, row in read_rows(self.path, self.split_names[split], "kwargs.path"):
+            for where, row in read_rows(self.path, self.split_names[split], "kwargs.path", self.subset):
                 try:
                     self._tables[split].append(self._problem(row, where))
                 except ConfigError:
