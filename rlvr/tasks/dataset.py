@@ -4,8 +4,9 @@
 
 - **Rows** come from ``rlvr.data``: JSONL, CSV or Parquet files, a ``save_to_disk`` folder, or a dataset
   name loaded offline (``subset``: its configuration, e.g. GSM8K's ``main``). ``prompt`` is a template
-  over a row's columns (``"{question}"``) and ``answer`` the column of the reference answer, normalised on load (``answers.reference_answer``: GSM8K's
-  ``#### 1,234``, the last ``\\boxed{}``, plain values); ``id`` and ``difficulty`` name optional columns.
+  over a row's columns (``"{question}"``) and ``answer`` the column of the reference answer, normalised
+  on load (``answers.reference_answer``: GSM8K's ``#### 1,234``, the last ``\\boxed{}``, plain values);
+  ``id`` and ``difficulty`` name optional columns.
   Every column of a row reaches reward functions in ``problem.meta["row"]``.
 - **Splits**: a source with named splits is used as it is (``splits`` maps rlvr's train / validation /
   test to the source's names; a split the source lacks is an error when it is asked for); a single
