@@ -5,8 +5,11 @@ Prompts are left-padded; position ids follow the attention mask, so padding neve
 Each step feeds only the newest token through the model with the cache, which writes into preallocated
 room rather than growing by concatenation. Rows that have finished (EOS, a stop string) are fed padding
 and dropped from the batch and the cache once a quarter of the batch has finished, so they stop costing
-compute without the cache being copied at every step. Sampling draws from a ``torch.Generator`` seeded by ``sampling.seed``: the same seed,
-prompts and batch size give the same tokens.
+compute without the cache being copied at every step. Sampling draws from a ``torch.Generator`` seeded
+by ``sampling.seed``: the same seed, prompts and batch size give the same tokens. With ``seeds`` (one per
+prompt), each row draws from a counter-based generator keyed by its prompt's seed, its sample index and
+the position (``row_uniform``): its tokens then depend on nothing else in the batch, so a batch split
+over processes samples what one process would.
 
 A completion ends at EOS, at the chat template's end-of-turn token (``prompts.stop_token_ids``) or at a
 stop string. ``completion_ids`` end with that token when the completion stopped on it (stopping is an
@@ -133,6 +136,55 @@ def _room_cache(model):
     return cache
 
 
+def _draw(lg: torch.Tensor, sampling: SamplingConfig, draw) -> tuple:
+    """The next token of each live row from its logits ``lg`` [b, V]: (token [b], its log-prob [b], all
+    log-probs [b, V] or None for greedy). ``draw`` is the batch's generator, or (row keys [b], position)
+    for draws that depend on each row's own key and position only (``row_uniform``)."""
+    if sampling.temperature <= 0:
+        tok = lg.argmax(-1)
+        return tok, torch.zeros_like(tok, dtype=torch.float), None
+    scaled = lg / sampling.temperature
+    logp_all = scaled.log_softmax(-1)
+    probs = _filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)
+    if isinstance(draw, torch.Generator):
+        tok = torch.multinomial(probs, 1, generator=draw).squeeze(-1)
+    else:
+        keys, t = draw
+        cdf = probs.double().cumsum(-1)
+        u = row_uniform(keys, t) * cdf[:, -1]
+        tok = torch.searchsorted(cdf, u[:, None]).squeeze(-1).clamp(max=lg.size(-1) - 1)
+    return tok, logp_all.gather(-1, tok[:, None]).squeeze(-1), logp_all
+
+
+_MASK64 = (1 << 64) - 1
+
+
+def _signed(c: int) -> int:
+    return c - (1 << 64) if c >= 1 << 63 else c
+
+
+def _mix(z: torch.Tensor) -> torch.Tensor:
+    """splitmix64's finaliser on int64 tensors (wrapping multiplication, logical shifts)."""
+    def shr(x, k):
+        return (x >> k) & ((1 << (64 - k)) - 1)
+    z = (z ^ shr(z, 30)) * _signed(0xBF58476D1CE4E5B9)
+    z = (z ^ shr(z, 27)) * _signed(0x94D049BB133111EB)
+    return z ^ shr(z, 31)
+
+
+def row_uniform(keys: torch.Tensor, t: int) -> torch.Tensor:
+    """A uniform number in (0, 1) per row, a function of the row's key and the position ``t`` alone (a
+    counter-based generator): a row draws the same tokens whatever else shares its batch."""
+    z = _mix(keys * _signed(0x9E3779B97F4A7C15) + t)
+    return (((z >> 11) & ((1 << 53) - 1)).double() + 0.5) / float(1 << 53)
+
+
+def row_keys_of(seeds: list[int], n: int) -> torch.Tensor:
+    """The key of each of the ``n`` samples of each prompt, from the prompt's seed: rows i*n .. i*n+n-1."""
+    base = torch.tensor([s & _MASK64 if s < 1 << 63 else _signed(s & _MASK64) for s in seeds], dtype=torch.long)
+    return _mix(_mix(base).repeat_interleave(n) + torch.arange(n).repeat(len(seeds)))
+
+
 def _left_padded(prompt_ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Prompts left-padded to the longest: token ids [B, L] and attention mask [B, L] on ``device``."""
     L = max(len(p) for p in prompt_ids)
@@ -152,12 +204,14 @@ COMPACT_BELOW = 0.75
 
 @torch.inference_mode()
 def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig, stop_ids: set[int],
-                    pad_id: int, gen: torch.Generator, stop_check, force=None) -> tuple[list, list, list]:
+                    pad_id: int, gen: torch.Generator, stop_check, force=None,
+                    row_keys: torch.Tensor | None = None) -> tuple[list, list, list]:
     B, dev = len(prompt_ids), next(model.parameters()).device
     input_ids, attn = _left_padded(prompt_ids, pad_id, dev)                   # [B, L], [B, L]
     pos = (attn.cumsum(-1) - 1).clamp(min=0)                                  # [B, L]
     cache = _room_cache(model)
     rows = torch.arange(B, device=dev)                                        # cache row -> batch row
+    row_keys = None if row_keys is None else row_keys.to(dev)
     live = torch.ones(B, dtype=torch.bool, device=dev)                        # [R] still decoding
     out_ids = [[] for _ in range(B)]
     out_lp = [[] for _ in range(B)]
@@ -165,19 +219,10 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
     logits = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, cache=cache,
                    use_cache=True).logits[:, -1, :].float()                  # [R, V]
     next_pos = pos[:, -1] + 1                                                  # [R]
-    for _ in range(sampling.max_new_tokens):
+    for t in range(sampling.max_new_tokens):
         at = live.nonzero().squeeze(-1)                                        # [b] live cache rows
-        lg = logits[at]                                                        # [b, V]
-        logp_all = None
-        if sampling.temperature <= 0:
-            tok = lg.argmax(-1)                                                # [b]
-            lp = torch.zeros_like(tok, dtype=torch.float)
-        else:
-            scaled = lg / sampling.temperature                                 # [b, V]
-            logp_all = scaled.log_softmax(-1)
-            probs = _filter_logits(scaled, sampling.top_k, sampling.top_p).softmax(-1)
-            tok = torch.multinomial(probs, 1, generator=gen).squeeze(-1)      # [b]
-            lp = logp_all.gather(-1, tok[:, None]).squeeze(-1)                 # [b]
+        draw = gen if row_keys is None else (row_keys[rows[at]], t)
+        tok, lp, logp_all = _draw(logits[at], sampling, draw)                  # [b], [b], [b, V] or None
         row_of = rows.tolist()
         for j, (r, t, l) in enumerate(zip(at.tolist(), tok.tolist(), lp.tolist())):
             row = row_of[r]
@@ -209,7 +254,7 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
 
 
 def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None,
-             prompt_ids: list[list[int]] | None = None, force=None) -> Rollouts:
+             prompt_ids: list[list[int]] | None = None, force=None, seeds: list[int] | None = None) -> Rollouts:
     """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``);
     ``force(completion_ids, token) -> token`` may replace sampled tokens (see the module docstring)."""
     sampling = sampling or SamplingConfig()
@@ -238,13 +283,17 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
             return any(s in tail for s in sampling.stop)
     gen = torch.Generator(device=next(model.parameters()).device).manual_seed(sampling.seed)
     rows = [(i, p) for i, p in enumerate(prompt_ids) for _ in range(n)]
+    if seeds is not None and len(seeds) != len(prompt_ids):
+        raise ValueError(f"{len(seeds)} seeds for {len(prompt_ids)} prompts")
+    all_keys = None if seeds is None else row_keys_of(seeds, n)
     was_training = model.training
     model.eval()
     comp, lps, reasons = [], [], []
     try:
         for s in range(0, len(rows), sampling.batch_size):
             chunk = [p for _, p in rows[s:s + sampling.batch_size]]
-            o, l, r = _generate_batch(model, chunk, sampling, stop_ids, pad_id, gen, stop_check, force)
+            keys = None if seeds is None else all_keys[s:s + sampling.batch_size]
+            o, l, r = _generate_batch(model, chunk, sampling, stop_ids, pad_id, gen, stop_check, force, keys)
             comp += o
             lps += l
             reasons += r

@@ -17,6 +17,7 @@ from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informati
 from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
+from .distributed import World, gather, share
 
 ROUND_SEED_STRIDE = 10 ** 12   # round r > 0 of a step draws with seed + r * stride: never a step's own seed
 
@@ -45,6 +46,16 @@ class StepBatch:
     metrics: dict = field(default_factory=dict)
 
 
+def group_seeds(mode: str, world: World) -> bool:
+    """Whether groups are sampled with seeds of their own (``sampling_seeds``: group, or auto under torchrun)."""
+    return mode == "group" or (mode == "auto" and world.size > 1)
+
+
+def group_seed(seed: int, g: int) -> int:
+    """The sampling seed of group ``g`` of a round drawn with ``seed``: a function of the two alone."""
+    return seed * 1_000_033 + g
+
+
 def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):
     if curriculum is None:
         return task.problems("train", n, seed=seed)
@@ -54,11 +65,11 @@ def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):
 
 
 def _groups(model, tokenizer, task, problems, group_size: int, sampling: SamplingConfig, scorer: Scorer,
-            overlong_buffer: int, verifier=None) -> list[dict]:
+            overlong_buffer: int, verifier=None, seeds: list[int] | None = None) -> list[dict]:
     """Sample and score (the run's ``Scorer``, one call for the whole batch); one dict per problem holding
     its rollouts' rows. ``verifier`` (a VerifierPool) verifies in worker processes; without it the task
-    verifies in this process."""
-    ro = generate(model, tokenizer, prompt_texts(tokenizer, problems), n=group_size, sampling=sampling)
+    verifies in this process. ``seeds``: one per problem (per-group sampling), or None (the batch's seed)."""
+    ro = generate(model, tokenizer, prompt_texts(tokenizer, problems), n=group_size, sampling=sampling, seeds=seeds)
     groups = [{"problem": p, "rows": []} for p in problems]
     verdicts = verifier.verify_many([problems[g] for g in ro.group], ro.text) if verifier is not None \
         else [task.verify(problems[g], text) for g, text in zip(ro.group, ro.text)]
@@ -90,11 +101,13 @@ def _merge(groups: list[dict]) -> StepBatch:
 
 
 def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum | None,
-                verifier=None, scorer: Scorer | None = None) -> StepBatch:
+                verifier=None, scorer: Scorer | None = None, world: World = World()) -> StepBatch:
     """The step's scored batch (``cfg`` is the GRPOConfig) and its sampling metrics; ``verifier``: the
     verifier pool, if any (see ``_groups``); ``scorer``: the run's reward functions (built from
-    ``cfg.rewards`` when not given)."""
+    ``cfg.rewards`` when not given). Under torchrun each rank samples its share of every round's groups
+    and the groups are gathered: every rank returns the whole batch (``train/distributed.py``)."""
     scorer = scorer if scorer is not None else Scorer(cfg.rewards)
+    per_group = group_seeds(cfg.sampling_seeds, world)
     comp: CompetenceConfig = cfg.competence
     base = cfg.seed * 1_000_003 + step
     drawn_all: list[dict] = []
@@ -103,8 +116,11 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
         seed = base + r * ROUND_SEED_STRIDE
         problems = _draw_problems(task, cfg.prompts_per_step, seed, curriculum)
         sampling = SamplingConfig(**{**cfg.sampling.__dict__, "seed": seed})
-        groups = _groups(model, tokenizer, task, problems, cfg.group_size, sampling, scorer,
-                         comp.overlong_buffer, verifier if verifier is not task else None)
+        mine = share(len(problems), world)
+        seeds = [group_seed(seed, g) for g in mine] if per_group else None
+        groups = _groups(model, tokenizer, task, [problems[g] for g in mine], cfg.group_size, sampling, scorer,
+                         comp.overlong_buffer, verifier if verifier is not task else None, seeds)
+        groups = gather(groups, world)
         drawn_all.extend(groups)
         return groups
 

@@ -88,6 +88,9 @@ class GRPOConfig:
     """Completions per problem (K)."""
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=400))
     """Rollout sampling settings (temperature, top_p, top_k, max_new_tokens, ...)."""
+    sampling_seeds: str = "auto"
+    """batch: one generator per step; group: a seed per group, so the rollouts do not depend on how the
+    groups are split over processes; auto: batch in one process, group under torchrun."""
     lr: float = 1e-4
     """Peak learning rate of AdamW. Adam moves every weight by about lr per step whatever the gradient's
     size: 1e-3 wrecked the shipped base within two steps, 1e-4 climbs steadily."""
@@ -148,6 +151,7 @@ class GRPOConfig:
         require_number(self.prompts_per_step, "prompts_per_step", 1, fix="e.g. prompts_per_step=16")
         require_number(self.group_size, "group_size", 2,
                        fix="GRPO compares completions within a group: set group_size (K) to 2 or more, e.g. 8")
+        require_choice(self.sampling_seeds, ("auto", "batch", "group"), "sampling_seeds")
         require_number(self.lr, "lr", 0, low_open=True, fix="a learning rate such as lr=1e-4")
         require_choice(self.lr_schedule, ("constant", "cosine"), "lr_schedule")
         require_number(self.warmup_steps, "warmup_steps", 0, fix="e.g. warmup_steps=2")

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -33,9 +34,12 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 def pick_device(name: str) -> torch.device:
-    """The device ``name`` means (``auto``: CUDA when there is a GPU, else the CPU)."""
+    """The device ``name`` means (``auto``: CUDA when there is a GPU, else the CPU; under torchrun ``cuda``
+    is the process's own GPU, ``LOCAL_RANK``)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:       # one GPU per process under torchrun
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return torch.device(name)
 
 

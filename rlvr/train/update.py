@@ -11,7 +11,8 @@ import torch
 
 from ..algorithms.losses import entropy_bonus, microbatch_weight, policy_loss
 from .forward import completion_logprobs
-from .policy import as_reference
+from .distributed import World, any_rank, share, sum_grads, sum_values
+from .policy import as_reference, trainable
 
 
 def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
@@ -55,9 +56,12 @@ def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: 
     return loss, m, mask
 
 
-def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep: torch.Tensor | None = None):
+def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep: torch.Tensor | None = None,
+                  world: World = World()):
     """``num_iterations`` passes of microbatched policy-loss updates over the rollouts (``cfg`` is the
-    GRPOConfig); ``keep`` [B] leaves rollouts out of the loss (0: DAPO overlong filtering).
+    GRPOConfig); ``keep`` [B] leaves rollouts out of the loss (0: DAPO overlong filtering). Under torchrun
+    each rank runs its share of the groups, the loss normalised over the whole batch, and the gradients
+    and metrics are summed over ranks (``train/distributed.py``).
 
     Returns (metrics, gradient norm, cause): ``cause`` is None for a good step, or why the step was
     skipped ("non-finite loss", "non-finite gradient"): the gradients are zeroed and ``opt.step()`` is not
@@ -73,23 +77,30 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     model.train()
     stats: dict = {}
     gnorm = torch.tensor(0.0)
-    rows = update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
-                       needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
+    mine = set(share(len(ro.prompts), world))                                 # this rank's groups
+    rows = [i for i in update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
+                                   needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
+            if ro.group[i] in mine]
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
+        finite = True
         for s in range(0, len(rows), cfg.microbatch_size):
             sl = rows[s:s + cfg.microbatch_size]
             loss, m, mask = _microbatch(model, ref, ro, sl, adv, old_all, keep, cfg, pad_id, kl_in_loss)
             w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
             for k, v in m.items():
                 stats[k] = stats.get(k, 0.0) + v * w / cfg.num_iterations
-            if not torch.isfinite(loss):
-                opt.zero_grad(set_to_none=True)
-                return stats, float("nan"), "non-finite loss"
+            finite = bool(torch.isfinite(loss))
+            if not finite:
+                break
             (loss * w).backward()
+        if any_rank(not finite, world):
+            opt.zero_grad(set_to_none=True)
+            return sum_values(stats, world), float("nan"), "non-finite loss"
+        sum_grads(trainable(model), world)                                    # the whole batch's gradient
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         if not torch.isfinite(gnorm):
             opt.zero_grad(set_to_none=True)
-            return stats, float(gnorm), "non-finite gradient"
+            return sum_values(stats, world), float(gnorm), "non-finite gradient"
         opt.step()
-    return stats, float(gnorm), None
+    return sum_values(stats, world), float(gnorm), None
