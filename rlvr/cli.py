@@ -11,6 +11,7 @@ demonstrate, demo and eval-base.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def run_stage(stage: Stage, config, overrides: list[str], resume=False, overwrit
     if quick and not (stage.quick or stage.load):
         raise ConfigError("--quick", f"a {stage.name} run has no quick variant", "run it without --quick")
     cfg = stage.config(config, overrides, quick=quick)
-    print(stage.done(stage.run(cfg, resume=resume, overwrite=overwrite)))
+    done = stage.done(stage.run(cfg, resume=resume, overwrite=overwrite))
+    if os.environ.get("RANK", "0") == "0":           # under torchrun, rank 0 speaks for the run
+        print(done)
     return 0
 
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 
 from ..prompts import prompt_texts
+from ..train.distributed import World, gather, group_seed, share
 from ..rollout import SamplingConfig, generate
 from ..tasks.base import answer_key
 from .behaviour import behaviour
@@ -29,21 +30,23 @@ class Samples:
 
 
 def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConfig, prefix: str = "",
-                force=None) -> Samples:
-    """Generate ``n`` completions per problem (each forced to open with ``prefix``)."""
+                force=None, seeds: list[int] | None = None) -> Samples:
+    """Generate ``n`` completions per problem (each forced to open with ``prefix``; ``seeds``: one per
+    problem, see ``rollout.generate``)."""
     t0 = time.time()
     ro = generate(model, tokenizer, [t + prefix for t in prompt_texts(tokenizer, problems)], n=n, sampling=sampling,
-                  force=force)
+                  force=force, seeds=seeds)
     return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],
                    ro.finish_reason, time.time() - t0)
 
 
-def sample_once(model, tokenizer, task, problems, sampling: SamplingConfig, prefix: str = ""):
+def sample_once(model, tokenizer, task, problems, sampling: SamplingConfig, prefix: str = "",
+                seeds: list[int] | None = None):
     """Generate one completion per problem (forced to open with ``prefix``) and verify it.
 
     Returns (texts, correct, lengths): the completions with their prefix, the verdicts' strict accuracy,
     and the generated token counts."""
-    s = sample_many(model, tokenizer, task, problems, 1, sampling, prefix)
+    s = sample_many(model, tokenizer, task, problems, 1, sampling, prefix, seeds=seeds)
     correct = [task.verify(p, t).correct for p, t in zip(problems, s.text)]
     return s.text, correct, [len(c) for c in s.completion_ids]
 
@@ -97,13 +100,19 @@ def by_difficulty(problems, correct: list[bool], lengths: list[int]) -> dict:
                 "n": len(v)} for d, v in sorted(groups.items())}
 
 
-def validation_figures(model, tokenizer, task, problems, sampling: SamplingConfig, greedy: bool = True) -> dict:
-    """Validation figures: accuracy at the sampling temperature (and greedy), length, styles, by difficulty."""
+def validation_figures(model, tokenizer, task, problems, sampling: SamplingConfig, greedy: bool = True,
+                       world: World = World(), per_problem_seeds: bool = False) -> dict:
+    """Validation figures: accuracy at the sampling temperature (and greedy), length, styles, by difficulty.
+    Under torchrun each rank samples its share of the problems (each with a seed of its own with
+    ``per_problem_seeds``) and the results are gathered."""
     out = {}
+    mine = share(len(problems), world)
     modes = [("", sampling.temperature)] + ([("_greedy", 0.0)] if greedy else [])
     for suffix, temp in modes:
         s = SamplingConfig(**{**sampling.__dict__, "temperature": temp})
-        texts, correct, lengths = sample_once(model, tokenizer, task, problems, s)
+        seeds = [group_seed(s.seed, i) for i in mine] if per_problem_seeds else None
+        texts, correct, lengths = (gather(x, world) for x in sample_once(
+            model, tokenizer, task, [problems[i] for i in mine], s, seeds=seeds))
         out[f"eval/accuracy{suffix}"] = sum(correct) / len(problems)
         out[f"eval/mean_tokens{suffix}"] = sum(lengths) / len(problems)
         if not suffix:

@@ -17,7 +17,7 @@ from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informati
 from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
-from .distributed import World, gather, share
+from .distributed import World, gather, group_seed, group_seeds, share
 
 ROUND_SEED_STRIDE = 10 ** 12   # round r > 0 of a step draws with seed + r * stride: never a step's own seed
 
@@ -44,16 +44,6 @@ class StepBatch:
     parts: dict[str, list[float]]
     correct: list[bool]
     metrics: dict = field(default_factory=dict)
-
-
-def group_seeds(mode: str, world: World) -> bool:
-    """Whether groups are sampled with seeds of their own (``sampling_seeds``: group, or auto under torchrun)."""
-    return mode == "group" or (mode == "auto" and world.size > 1)
-
-
-def group_seed(seed: int, g: int) -> int:
-    """The sampling seed of group ``g`` of a round drawn with ``seed``: a function of the two alone."""
-    return seed * 1_000_033 + g
 
 
 def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):

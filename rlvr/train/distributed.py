@@ -51,6 +51,16 @@ def _device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
 
 
+def group_seeds(mode: str, world: World) -> bool:
+    """Whether groups are sampled with seeds of their own (``sampling_seeds``: group, or auto under torchrun)."""
+    return mode == "group" or (mode == "auto" and world.size > 1)
+
+
+def group_seed(seed: int, g: int) -> int:
+    """The sampling seed of group (or problem) ``g`` of a draw with ``seed``: a function of the two alone."""
+    return seed * 1_000_033 + g
+
+
 def share(n: int, world: World) -> range:
     """The indices of ``n`` items that ``world``'s rank handles: a contiguous share, the first ``n % size``
     ranks one more."""

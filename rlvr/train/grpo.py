@@ -41,7 +41,7 @@ from pathlib import Path
 
 import torch
 
-from ..algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
+from ..algorithms.advantages import AdvantageConfig, compute_advantages, estimator_needs, zero_variance_groups
 from ..algorithms.competence import Curriculum
 from ..algorithms.losses import LossConfig
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
@@ -57,6 +57,7 @@ from ..tasks.pool import VerifierPool
 from ..utils import atomic_write_text
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
+from .distributed import World, group_seeds, init_world
 from .harness import Run, lr_factor
 from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, reference, \
     trainable
@@ -256,12 +257,70 @@ def write_samples(out: Path, step: int, batch, adv: torch.Tensor, n: int) -> Non
 
 
 # ------------------------------------------------------------------------------ the loop
+@dataclass
+class Parts:
+    """What a GRPO step works with (built once per run by ``train_grpo``)."""
+    model: object
+    tokenizer: object
+    pad_id: int
+    ref: object
+    opt: object
+    task: object
+    curriculum: object
+    adv_inputs: AdvantageInputs
+    verifier: object
+    scorer: object
+    world: World
+
+
+def check_world(cfg: GRPOConfig, world: World) -> None:
+    """What a run split over ranks needs: per-group seeds, and no estimator input computed on one rank."""
+    if world.size == 1:
+        return
+    require(cfg.sampling_seeds != "batch", "sampling_seeds", "batch seeds depend on how the batch is split over "
+            "ranks", "use sampling_seeds=auto or group under torchrun")
+    require(cfg.prompts_per_step >= world.size, "prompts_per_step", f"{cfg.prompts_per_step} prompts for "
+            f"{world.size} ranks", f"give every rank a group: prompts_per_step={world.size} or more")
+    require(not estimator_needs(cfg.advantage.estimator), "advantage.estimator", f"{cfg.advantage.estimator} needs "
+            "inputs (a critic, greedy rollouts) not yet computed under torchrun", "use grpo, dr_grpo, rloo or reinforce_pp")
+    require(not (cfg.loss.kl_in_reward and cfg.loss.beta > 0), "loss.kl_in_reward", "KL in the reward is not yet "
+            "computed under torchrun", "use loss.kl_in_reward=false (the KL term in the loss)")
+
+
+def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.Tensor, str | None]:
+    """Steps 1-5 of one GRPO step (the module docstring); returns (metrics, batch, advantages, cause of a
+    skipped update or None). Advances ``run.step``."""
+    t0 = time.time()
+    # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
+    batch = sample_step(c.model, c.tokenizer, c.task, cfg, run.step, c.curriculum, c.verifier, c.scorer, c.world)
+    t1 = time.time()
+    # 4. advantages; the hook adds the inputs the estimator needs (KL in reward, greedy, critic)
+    r, inputs, adv_metrics = c.adv_inputs.prepare(
+        model=c.model, ref=c.ref, tokenizer=c.tokenizer, task=c.task, problems=batch.problems, ro=batch.ro,
+        rewards=torch.tensor(batch.rewards), sampling=cfg.sampling, pad_id=c.pad_id)
+    adv = compute_advantages(r, torch.tensor(batch.ro.group), cfg.advantage, inputs)  # [B] or [B, T]
+    adv_metrics.update(c.adv_inputs.after(batch.ro, adv, inputs, c.pad_id))
+    t2 = time.time()
+    # 5. update (skipped when the loss or the gradient is not finite)
+    lr = cfg.lr * lr_factor(run.step, cfg)
+    for g in c.opt.param_groups:
+        g["lr"] = lr
+    keep = loss_row_keep(batch.ro.finish_reason, cfg.competence.mask_truncated)   # [B]
+    stats, gnorm, bad = policy_update(c.model, c.ref, c.opt, batch.ro, adv, cfg, c.pad_id, keep, c.world)
+    run.step += 1
+    times = {"t0": t0, "sample": t1 - t0, "score": t2 - t1, "update": time.time() - t2}
+    return step_record(batch, r, stats, adv_metrics, gnorm, lr, bad, times, c.task), batch, adv, bad
+
+
 def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, on_step=None) -> Path:
     """Run GRPO as configured; returns the folder of the final policy. ``resume`` continues the run in
     ``cfg.out`` from its newest valid checkpoint, ``overwrite`` replaces it (without either, an existing run
-    is an error); ``on_step(step, record)`` is called after each step is logged."""
+    is an error); ``on_step(step, record)`` is called after each step is logged. Under torchrun the run is
+    data parallel (``train/distributed.py``)."""
     scorer = check_run(cfg)                          # nothing is written before this passes
-    run = Run(cfg, "grpo", resume, overwrite)
+    world = init_world(pick_device(cfg.load.device))
+    check_world(cfg, world)
+    run = Run(cfg, "grpo", resume, overwrite, world)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
     model, tokenizer, pad_id, ref, opt = load_policy(cfg, run)
     curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
@@ -275,35 +334,18 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
+    c = Parts(model, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
     try:
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
-                t0 = time.time()
-                # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
-                batch = sample_step(model, tokenizer, task, cfg, run.step, curriculum, verifier, scorer)
-                t1 = time.time()
-                # 4. advantages; the hook adds the inputs the estimator needs (KL in reward, greedy, critic)
-                r, inputs, adv_metrics = adv_inputs.prepare(
-                    model=model, ref=ref, tokenizer=tokenizer, task=task, problems=batch.problems, ro=batch.ro,
-                    rewards=torch.tensor(batch.rewards), sampling=cfg.sampling, pad_id=pad_id)
-                adv = compute_advantages(r, torch.tensor(batch.ro.group), cfg.advantage, inputs)  # [B] or [B, T]
-                adv_metrics.update(adv_inputs.after(batch.ro, adv, inputs, pad_id))
-                t2 = time.time()
-                # 5. update (skipped when the loss or the gradient is not finite)
-                lr = cfg.lr * lr_factor(run.step, cfg)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                keep = loss_row_keep(batch.ro.finish_reason, cfg.competence.mask_truncated)   # [B]
-                stats, gnorm, bad = policy_update(model, ref, opt, batch.ro, adv, cfg, pad_id, keep)
-                run.step += 1
+                rec, batch, adv, bad = grpo_step(cfg, run, c)              # 1-5
                 # 6. metrics, samples, evaluation, checkpoints
-                times = {"t0": t0, "sample": t1 - t0, "score": t2 - t1, "update": time.time() - t2}
-                rec = step_record(batch, r, stats, adv_metrics, gnorm, lr, bad, times, task)
-                if cfg.sample_every and run.step % cfg.sample_every == 0:
+                if world.main and cfg.sample_every and run.step % cfg.sample_every == 0:
                     write_samples(run.out, run.step, batch, adv, cfg.samples_kept)
                 evaluated = run.due(cfg.eval_every, cfg.steps)
                 if evaluated:
-                    rec.update(validation_figures(model, tokenizer, verifier, val, cfg.sampling, greedy=True))
+                    rec.update(validation_figures(model, tokenizer, verifier, val, cfg.sampling, greedy=True, world=world,
+                                                  per_problem_seeds=group_seeds(cfg.sampling_seeds, world)))
                 run.log(rec)
                 run.guard(bad)
                 if not bad and (run.due(cfg.checkpoint_every, cfg.steps) or evaluated or run.step == cfg.steps):

@@ -34,6 +34,7 @@ from .. import checkpoint
 from ..config import to_dict, to_yaml
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, \
     rewind_metrics, rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
+from .distributed import World, barrier, broadcast
 from .policy import merged
 
 
@@ -56,23 +57,35 @@ def lr_factor(step: int, cfg) -> float:
 class Run:
     """One run directory and its bookkeeping: checkpoints, resume, metrics, the NaN/Inf guard, progress."""
 
-    def __init__(self, cfg, kind: str, resume: bool = False, overwrite: bool = False):
-        self.cfg, self.kind = cfg, kind
+    def __init__(self, cfg, kind: str, resume: bool = False, overwrite: bool = False, world: World = World()):
+        self.cfg, self.kind, self.world = cfg, kind, world
         self.keep = getattr(cfg, "keep_checkpoints", 2)
         self.max_bad_steps = getattr(cfg, "max_bad_steps", 3)
-        self.out = prepare_run_dir(cfg.out, resume, overwrite)
+        self.out, self.ckpts = Path(cfg.out), Path(cfg.out) / "checkpoints"
+        failed, self.last = None, None
+        if world.main:                               # rank 0 alone writes the run directory
+            try:
+                self.last = self._prepare(resume, overwrite)
+            except Exception as e:  # noqa: BLE001  every rank raises it, none waits on rank 0
+                failed = e
+        failed, self.last = broadcast((failed, self.last), world)
+        if failed is not None:
+            raise failed
         set_threads(cfg.threads)
         seed_everything(cfg.seed)
-        self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(self.out / "config.yaml", to_yaml(cfg))
-        self.ckpts = self.out / "checkpoints"
-        self.last = checkpoint.latest(self.ckpts) if resume else None
-        # leftovers of a crash: temporary folders, damaged checkpoints, any newer than the one resumed from
-        checkpoint.prune(self.ckpts, keep=self.keep,
-                         newest=int(self.last.name.split("-")[1]) if self.last is not None else -1)
         self.step = self.bad_streak = 0
         self.model = self.tokenizer = self.opt = self.metrics = None
         self.extra_state = dict
+
+    def _prepare(self, resume: bool, overwrite: bool):
+        """The run directory, its config.yaml, the checkpoint to resume from (None for a fresh run)."""
+        prepare_run_dir(self.out, resume, overwrite)
+        self.out.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(self.out / "config.yaml", to_yaml(self.cfg))
+        last = checkpoint.latest(self.ckpts) if resume else None
+        # leftovers of a crash: temporary folders, damaged checkpoints, any newer than the one resumed from
+        checkpoint.prune(self.ckpts, keep=self.keep, newest=int(last.name.split("-")[1]) if last is not None else -1)
+        return last
 
     def restore(self, model, tokenizer, opt) -> dict:
         """Attach the model, tokenizer and optimizer; when resuming, load the checkpoint's optimizer, RNG
@@ -85,13 +98,15 @@ class Run:
             opt.load_state_dict(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.bad_streak = state["step"], state.get("bad_streak", 0)
-        rewind_metrics(self.out / "metrics.jsonl", state.get("metrics_bytes", 0), self.step)
-        self.metrics = MetricsLog(self.out / "metrics.jsonl", self.out / "tb", purge_step=self.step + 1,
-                                  wandb_project=self.cfg.wandb_project, config=to_dict(self.cfg))
+        if self.world.main:
+            rewind_metrics(self.out / "metrics.jsonl", state.get("metrics_bytes", 0), self.step)
+            self.metrics = MetricsLog(self.out / "metrics.jsonl", self.out / "tb", purge_step=self.step + 1,
+                                      wandb_project=self.cfg.wandb_project, config=to_dict(self.cfg))
         return state
 
     def log(self, rec: dict) -> None:
-        self.metrics.log(self.step, rec)
+        if self.world.main:
+            self.metrics.log(self.step, rec)
 
     def guard(self, bad: str | None) -> None:
         """Count a step skipped for a NaN or Inf (``bad`` is its cause, None for a good step); after
@@ -116,6 +131,8 @@ class Run:
         if not weights_finite(self.model):
             raise TrainingDiverged(f"the weights hold NaN or Inf after step {self.step}; nothing was saved; "
                                    f"last good checkpoint: {checkpoint.latest(self.ckpts)}")
+        if not self.world.main:                      # the weights are the same on every rank
+            return
         full = {"optimizer": self.opt.state_dict(), "rng": rng_state(), "step": self.step,
                 "bad_streak": self.bad_streak, "metrics_bytes": self.metrics.sync(), **self.extra_state(), **state}
         checkpoint.save(self.ckpts, self.step, self.model, self.tokenizer, full, metrics)
@@ -125,12 +142,13 @@ class Run:
     def progress(self, total: int):
         """A progress bar on a terminal, one line per update in a log file or pipe; closes the metrics
         log on the way out, whatever happened."""
-        bar = _Bar(self.kind, total, self.step)
+        bar = _Bar(self.kind, total, self.step, quiet=not self.world.main)
         try:
             with bar.progress:
                 yield bar
         finally:
-            self.metrics.close()
+            if self.metrics is not None:
+                self.metrics.close()
 
     def finish(self, folder: str = "final", files: dict | None = None, **run_info) -> Path:
         """Save the model to ``out/folder`` with ``run.json`` (steps, config, environment, the best
@@ -139,25 +157,30 @@ class Run:
         if not weights_finite(self.model):
             raise TrainingDiverged(f"the weights hold NaN or Inf at the end; last good checkpoint: "
                                    f"{checkpoint.latest(self.ckpts)}")
+        if not self.world.main:
+            barrier(self.world)                      # rank 0 writes the final model
+            return self.out / folder
         best = checkpoint.best(self.ckpts)
         run = {"steps": self.step, "config": str(self.out / "config.yaml"), **run_info,
                "environment": environment(), "best_checkpoint": str(best) if best else None}
         self.model = merged(self.model, self.out / "adapter")
-        return save_model_dir(self.out / folder, self.model, self.tokenizer,
-                              files={"run.json": json.dumps(run, indent=2), **(files or {})})
+        final = save_model_dir(self.out / folder, self.model, self.tokenizer,
+                               files={"run.json": json.dumps(run, indent=2), **(files or {})})
+        barrier(self.world)
+        return final
 
 
 class _Bar:
-    def __init__(self, kind: str, total: int, done: int):
-        self.kind, self.total = kind, total
+    def __init__(self, kind: str, total: int, done: int, quiet: bool = False):
+        self.kind, self.total, self.quiet = kind, total, quiet
         self.tty = sys.stderr.isatty()
         self.progress = Progress(TextColumn(kind), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 disable=not self.tty)
+                                 disable=not self.tty or quiet)
         self.task = self.progress.add_task(kind, total=total, completed=done, info="")
 
     def show(self, step: int, info: str, line: str | None = None) -> None:
         """Update the bar; without a terminal print ``line`` (default: the step and ``info``)."""
         self.progress.update(self.task, completed=step, info=info)
-        if not self.tty:
+        if not self.tty and not self.quiet:
             print(line or f"{self.kind} step {step}/{self.total} {info}", flush=True)

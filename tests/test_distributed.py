@@ -1,0 +1,90 @@
+"""Data parallel GRPO under a real torchrun: 2 processes on this CPU (gloo) against 1 process, the same
+rollouts, metrics and weights; resume under torchrun."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from rlvr.rollout import SamplingConfig
+from rlvr.train.distributed import World, share
+from rlvr.train.grpo import GRPOConfig, train_grpo
+
+STEPS, PROMPTS = 3, 16
+ARGS = {"steps": STEPS, "prompts_per_step": PROMPTS, "group_size": 4, "lr": 1e-3, "warmup_steps": 0,
+        "eval_every": 3, "eval_problems": 8, "sample_every": 1, "checkpoint_every": 1, "verify_workers": 0,
+        "microbatch_size": 8}
+REWARDS = {"accuracy": 1.0, "toy_rewards:digit_share": 1.0}      # spread, so the weights move
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory, world_tokenizer):
+    from rlvr.world.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64, max_positions=256),
+                        world_tokenizer)
+    d = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(d)
+    world_tokenizer.save_pretrained(d)
+    return d
+
+
+def torchrun(out, model, *extra: str) -> None:
+    """``torchrun --nproc_per_node 2 -m rlvr grpo`` with the test's settings (one thread a process)."""
+    overrides = [f"{k}={v}" for k, v in ARGS.items()] + ["sampling.max_new_tokens=24", "threads=1",
+                                                          f"rewards={json.dumps(REWARDS)}"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           "-m", "rlvr", "grpo", f"out={out}", f"model={model}", *overrides, *extra]
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def records(out) -> list[dict]:
+    steady = lambda r: {k: v for k, v in r.items() if not k.startswith("perf/") and k != "time"}  # noqa: E731
+    return [steady(json.loads(x)) for x in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_close(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b) and [set(x) for x in a] == [set(x) for x in b]
+    for x, y in zip(a, b):
+        for k in x:
+            if isinstance(x[k], float):
+                assert x[k] == pytest.approx(y[k], rel=1e-6, abs=1e-6), k
+            else:
+                assert x[k] == y[k], k
+
+
+def weights(folder) -> list[torch.Tensor]:
+    return [p.detach() for p in AutoModelForCausalLM.from_pretrained(folder).parameters()]
+
+
+def test_share_splits_every_group_once():
+    parts = [list(share(10, World(r, 3))) for r in range(3)]
+    assert parts == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+
+
+def test_two_ranks_match_one_process_and_resume(tmp_path, tiny_dir):
+    one = train_grpo(GRPOConfig(out=str(tmp_path / "one"), model=str(tiny_dir), sampling_seeds="group",
+                                sampling=SamplingConfig(max_new_tokens=24), rewards=REWARDS, **ARGS))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(tiny_dir), weights(one)))   # it learned something
+    torchrun(tmp_path / "two", tiny_dir)
+    assert_close(records(tmp_path / "one"), records(tmp_path / "two"))       # rollouts, rewards, loss, eval
+    for a, b in zip(weights(one), weights(tmp_path / "two" / "final")):
+        assert torch.allclose(a, b, atol=1e-6)
+    for step in range(1, STEPS + 1):                                          # the same rollouts, written once
+        assert (tmp_path / "one" / "samples" / f"step-{step}.jsonl").read_text() == \
+            (tmp_path / "two" / "samples" / f"step-{step}.jsonl").read_text()
+    # a torchrun run cut after step 2 and resumed under torchrun ends as the whole one
+    torchrun(tmp_path / "cut", tiny_dir, "steps=2")
+    torchrun(tmp_path / "cut", tiny_dir, "--resume")
+    cut = records(tmp_path / "cut")
+    cut[1] = {k: v for k, v in cut[1].items() if not k.startswith("eval/")}   # the cut run's last step evaluated
+    assert_close(records(tmp_path / "two"), cut)
+    for a, b in zip(weights(tmp_path / "two" / "final"), weights(tmp_path / "cut" / "final")):
+        assert torch.equal(a, b)
