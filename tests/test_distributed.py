@@ -69,20 +69,31 @@ def test_share_splits_every_group_once():
     assert parts == [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
 
 
-def test_two_ranks_match_one_process_and_resume(tmp_path, tiny_dir):
-    one = train_grpo(GRPOConfig(out=str(tmp_path / "one"), model=str(tiny_dir), sampling_seeds="group",
-                                sampling=SamplingConfig(max_new_tokens=24), rewards=REWARDS, **ARGS))
-    assert not all(torch.equal(a, b) for a, b in zip(weights(tiny_dir), weights(one)))   # it learned something
-    torchrun(tmp_path / "two", tiny_dir)
-    assert_close(records(tmp_path / "one"), records(tmp_path / "two"))       # rollouts, rewards, loss, eval
-    for a, b in zip(weights(one), weights(tmp_path / "two" / "final")):
+@pytest.fixture(scope="module")
+def one(tmp_path_factory, tiny_dir):
+    """The reference: one process, per-group seeds."""
+    out = tmp_path_factory.mktemp("one") / "run"
+    final = train_grpo(GRPOConfig(out=str(out), model=str(tiny_dir), sampling_seeds="group",
+                                  sampling=SamplingConfig(max_new_tokens=24), rewards=REWARDS, **ARGS))
+    assert not all(torch.equal(a, b) for a, b in zip(weights(tiny_dir), weights(final)))   # it learned something
+    return out
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_two_ranks_match_one_process_and_resume(tmp_path, tiny_dir, one, parallel):
+    torchrun(tmp_path / "two", tiny_dir, f"parallel={parallel}")
+    assert_close(records(one), records(tmp_path / "two"))                   # rollouts, rewards, loss, eval
+    for a, b in zip(weights(one / "final"), weights(tmp_path / "two" / "final")):
         assert torch.allclose(a, b, atol=1e-6)
     for step in range(1, STEPS + 1):                                          # the same rollouts, written once
-        assert (tmp_path / "one" / "samples" / f"step-{step}.jsonl").read_text() == \
+        assert (one / "samples" / f"step-{step}.jsonl").read_text() == \
             (tmp_path / "two" / "samples" / f"step-{step}.jsonl").read_text()
+    ckpt = sorted((tmp_path / "two" / "checkpoints").iterdir())[-1]
+    saved = torch.load(ckpt / "state.pt", weights_only=False)["optimizer"]["state"]
+    assert {type(k) for k in saved} == ({str} if parallel == "fsdp" else {int})   # FSDP's state gathered by name
     # a torchrun run cut after step 2 and resumed under torchrun ends as the whole one
-    torchrun(tmp_path / "cut", tiny_dir, "steps=2")
-    torchrun(tmp_path / "cut", tiny_dir, "--resume")
+    torchrun(tmp_path / "cut", tiny_dir, f"parallel={parallel}", "steps=2")
+    torchrun(tmp_path / "cut", tiny_dir, f"parallel={parallel}", "--resume")
     cut = records(tmp_path / "cut")
     cut[1] = {k: v for k, v in cut[1].items() if not k.startswith("eval/")}   # the cut run's last step evaluated
     assert_close(records(tmp_path / "two"), cut)

@@ -107,6 +107,15 @@ def sum_values(values: dict, world: World) -> dict:
     return {k: sum(p.get(k, 0.0) for p in parts) for k in sorted({k for p in parts for k in p})}
 
 
+def max_value(n: int, world: World) -> int:
+    """The largest ``n`` over ranks."""
+    if world.size == 1:
+        return n
+    t = torch.tensor([n], dtype=torch.long, device=_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def any_rank(flag: bool, world: World) -> bool:
     """Whether ``flag`` holds on some rank."""
     if world.size == 1:

@@ -59,6 +59,7 @@ from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from .distributed import World, group_seeds, init_world
 from .harness import Run, lr_factor
+from .sharding import full_optimizer_state, load_optimizer_state, shard, sync_sampler
 from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, reference, \
     trainable
 from .update import policy_update
@@ -89,6 +90,9 @@ class GRPOConfig:
     """Completions per problem (K)."""
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(max_new_tokens=400))
     """Rollout sampling settings (temperature, top_p, top_k, max_new_tokens, ...)."""
+    parallel: str = "ddp"
+    """Under torchrun: ddp (every rank holds the whole policy, gradients summed) or fsdp (weights, gradients
+    and AdamW's state sharded over ranks with FSDP2; a full replica samples)."""
     sampling_seeds: str = "auto"
     """batch: one generator per step; group: a seed per group, so the rollouts do not depend on how the
     groups are split over processes; auto: batch in one process, group under torchrun."""
@@ -153,6 +157,7 @@ class GRPOConfig:
         require_number(self.group_size, "group_size", 2,
                        fix="GRPO compares completions within a group: set group_size (K) to 2 or more, e.g. 8")
         require_choice(self.sampling_seeds, ("auto", "batch", "group"), "sampling_seeds")
+        require_choice(self.parallel, ("ddp", "fsdp"), "parallel")
         require_number(self.lr, "lr", 0, low_open=True, fix="a learning rate such as lr=1e-4")
         require_choice(self.lr_schedule, ("constant", "cosine"), "lr_schedule")
         require_number(self.warmup_steps, "warmup_steps", 0, fix="e.g. warmup_steps=2")
@@ -211,18 +216,24 @@ def check_run(cfg: GRPOConfig) -> Scorer:
     return Scorer(cfg.rewards, cfg.reward_model)
 
 
-def load_policy(cfg: GRPOConfig, run: Run):
-    """(policy, tokenizer, pad id, frozen reference or None, optimizer): the newest checkpoint's weights
-    when resuming, else the starting model's, on the configured device and in its precision
+def load_policy(cfg: GRPOConfig, run: Run, world: World = World()):
+    """(policy, sampler, tokenizer, pad id, frozen reference or None, optimizer): the newest checkpoint's
+    weights when resuming, else the starting model's, on the configured device and in its precision
     (``train/policy.py``); the reference (beta > 0) is always the starting model (under LoRA: the policy
-    with its adapters off); the optimizer holds the trainable weights (the adapters under LoRA)."""
+    with its adapters off); the optimizer holds the trainable weights (the adapters under LoRA). The
+    sampler is the policy itself, or under FSDP a full replica (``train/sharding.py``)."""
     start = resolve_model(cfg.model).path
     model = load_model(start, cfg.load, cfg.lora, resume_from=run.last)
     tokenizer = load_tokenizer(run.last or start)
-    pad_id = tokenizer.pad_token_id
     ref = reference(start, model, cfg.load, cfg.lora) if cfg.loss.beta > 0 else None
+    sampler = model
+    if world.size > 1 and cfg.parallel == "fsdp":
+        bf16_gpu = cfg.load.dtype == "bfloat16" and pick_device(cfg.load.device).type == "cuda"
+        model, sampler = shard(model, bf16_gpu)
+        run.optimizer_state = lambda: full_optimizer_state(model, opt)
+        run.load_optimizer = lambda state: load_optimizer_state(model, opt, state)
     opt = torch.optim.AdamW(trainable(model), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
-    return model, tokenizer, pad_id, ref, opt
+    return model, sampler, tokenizer, tokenizer.pad_token_id, ref, opt
 
 
 def step_record(batch, r: torch.Tensor, stats: dict, adv_metrics: dict, gnorm: float, lr: float, bad,
@@ -261,6 +272,7 @@ def write_samples(out: Path, step: int, batch, adv: torch.Tensor, n: int) -> Non
 class Parts:
     """What a GRPO step works with (built once per run by ``train_grpo``)."""
     model: object
+    sampler: object
     tokenizer: object
     pad_id: int
     ref: object
@@ -285,6 +297,8 @@ def check_world(cfg: GRPOConfig, world: World) -> None:
             "inputs (a critic, greedy rollouts) not yet computed under torchrun", "use grpo, dr_grpo, rloo or reinforce_pp")
     require(not (cfg.loss.kl_in_reward and cfg.loss.beta > 0), "loss.kl_in_reward", "KL in the reward is not yet "
             "computed under torchrun", "use loss.kl_in_reward=false (the KL term in the loss)")
+    require(cfg.parallel != "fsdp" or not cfg.lora.rank, "parallel", "FSDP with LoRA is not supported yet",
+            "use parallel=ddp with LoRA (the adapters are small)")
 
 
 def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.Tensor, str | None]:
@@ -292,11 +306,11 @@ def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.
     skipped update or None). Advances ``run.step``."""
     t0 = time.time()
     # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
-    batch = sample_step(c.model, c.tokenizer, c.task, cfg, run.step, c.curriculum, c.verifier, c.scorer, c.world)
+    batch = sample_step(c.sampler, c.tokenizer, c.task, cfg, run.step, c.curriculum, c.verifier, c.scorer, c.world)
     t1 = time.time()
     # 4. advantages; the hook adds the inputs the estimator needs (KL in reward, greedy, critic)
     r, inputs, adv_metrics = c.adv_inputs.prepare(
-        model=c.model, ref=c.ref, tokenizer=c.tokenizer, task=c.task, problems=batch.problems, ro=batch.ro,
+        model=c.sampler, ref=c.ref, tokenizer=c.tokenizer, task=c.task, problems=batch.problems, ro=batch.ro,
         rewards=torch.tensor(batch.rewards), sampling=cfg.sampling, pad_id=c.pad_id)
     adv = compute_advantages(r, torch.tensor(batch.ro.group), cfg.advantage, inputs)  # [B] or [B, T]
     adv_metrics.update(c.adv_inputs.after(batch.ro, adv, inputs, c.pad_id))
@@ -307,6 +321,8 @@ def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.
         g["lr"] = lr
     keep = loss_row_keep(batch.ro.finish_reason, cfg.competence.mask_truncated)   # [B]
     stats, gnorm, bad = policy_update(c.model, c.ref, c.opt, batch.ro, adv, cfg, c.pad_id, keep, c.world)
+    if c.sampler is not c.model:
+        sync_sampler(c.model, c.sampler)                                       # FSDP: the replica follows
     run.step += 1
     times = {"t0": t0, "sample": t1 - t0, "score": t2 - t1, "update": time.time() - t2}
     return step_record(batch, r, stats, adv_metrics, gnorm, lr, bad, times, c.task), batch, adv, bad
@@ -322,19 +338,19 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     check_world(cfg, world)
     run = Run(cfg, "grpo", resume, overwrite, world)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
-    model, tokenizer, pad_id, ref, opt = load_policy(cfg, run)
+    model, sampler, tokenizer, pad_id, ref, opt = load_policy(cfg, run, world)
     curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
                   if cfg.competence.curriculum.enabled else None)
     adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, resolve_model(cfg.model).path, scorer)
     run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step},
                                "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
-    state = run.restore(model, tokenizer, opt)
+    state = run.restore(sampler, tokenizer, opt)
     if state and curriculum is not None:
         curriculum.load(state["curriculum"])
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
-    c = Parts(model, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
+    c = Parts(model, sampler, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
     try:
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
@@ -344,7 +360,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
                     write_samples(run.out, run.step, batch, adv, cfg.samples_kept)
                 evaluated = run.due(cfg.eval_every, cfg.steps)
                 if evaluated:
-                    rec.update(validation_figures(model, tokenizer, verifier, val, cfg.sampling, greedy=True, world=world,
+                    rec.update(validation_figures(sampler, tokenizer, verifier, val, cfg.sampling, greedy=True, world=world,
                                                   per_problem_seeds=group_seeds(cfg.sampling_seeds, world)))
                 run.log(rec)
                 run.guard(bad)

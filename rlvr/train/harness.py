@@ -76,6 +76,8 @@ class Run:
         self.step = self.bad_streak = 0
         self.model = self.tokenizer = self.opt = self.metrics = None
         self.extra_state = dict
+        self.optimizer_state = lambda: self.opt.state_dict()     # FSDP: gathered whole (train/sharding.py)
+        self.load_optimizer = lambda state: self.opt.load_state_dict(state)
 
     def _prepare(self, resume: bool, overwrite: bool):
         """The run directory, its config.yaml, the checkpoint to resume from (None for a fresh run)."""
@@ -95,7 +97,7 @@ class Run:
         state = {}
         if self.last is not None:
             state = torch.load(self.last / "state.pt", weights_only=False)
-            opt.load_state_dict(state["optimizer"])
+            self.load_optimizer(state["optimizer"])
             set_rng_state(state["rng"])
             self.step, self.bad_streak = state["step"], state.get("bad_streak", 0)
         if self.world.main:
@@ -131,9 +133,10 @@ class Run:
         if not weights_finite(self.model):
             raise TrainingDiverged(f"the weights hold NaN or Inf after step {self.step}; nothing was saved; "
                                    f"last good checkpoint: {checkpoint.latest(self.ckpts)}")
+        optimizer = self.optimizer_state()           # on every rank: FSDP gathers it
         if not self.world.main:                      # the weights are the same on every rank
             return
-        full = {"optimizer": self.opt.state_dict(), "rng": rng_state(), "step": self.step,
+        full = {"optimizer": optimizer, "rng": rng_state(), "step": self.step,
                 "bad_streak": self.bad_streak, "metrics_bytes": self.metrics.sync(), **self.extra_state(), **state}
         checkpoint.save(self.ckpts, self.step, self.model, self.tokenizer, full, metrics)
         checkpoint.prune(self.ckpts, keep=self.keep)

@@ -7,12 +7,15 @@ gradient accumulation with each microbatch weighted by its share of the aggregat
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..algorithms.losses import entropy_bonus, microbatch_weight, policy_loss
 from .forward import completion_logprobs
-from .distributed import World, any_rank, share, sum_grads, sum_values
+from .distributed import World, any_rank, max_value, share, sum_grads, sum_values
 from .policy import as_reference, trainable
+from .sharding import is_sharded, start_microbatch, summed_grads
 
 
 def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: torch.Tensor | None = None) -> list[int]:
@@ -42,7 +45,8 @@ def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: 
     """(loss, metrics, mask) of rollouts ``sl``."""
     pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
     temp = cfg.sampling.temperature
-    logp, ent, mask = completion_logprobs(model, pids, cids, pad_id, temp)    # [b, t]
+    score = model if is_sharded(model) else functools.partial(completion_logprobs, model)
+    logp, ent, mask = score(pids, cids, pad_id, temp)                          # [b, t]
     mask = mask * keep[sl, None]
     ref_logp = None
     if kl_in_loss:
@@ -54,6 +58,26 @@ def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: 
     m["loss/entropy"] = float((ent.detach() * mask).sum() / mask.sum().clamp(min=1))
     m["loss/total"] = float(loss.detach())
     return loss, m, mask
+
+
+def _accumulate(model, ref, ro, batches: list, adv, old_all, keep, mask_all, cfg, pad_id: int, kl_in_loss: bool,
+                stats: dict) -> bool:
+    """One pass of microbatch forwards and backwards (gradients accumulate); False when a loss was not
+    finite. A ``None`` microbatch is an empty one (FSDP: every rank runs as many): rollout 0 with weight 0."""
+    sharded, finite = is_sharded(model), True
+    for k, sl in enumerate(batches):
+        if sharded:
+            start_microbatch(model, k, len(batches))
+        loss, m, mask = _microbatch(model, ref, ro, sl or [0], adv, old_all, keep, cfg, pad_id, kl_in_loss)
+        w = 0.0 if sl is None else microbatch_weight(cfg.loss.aggregation, mask, mask_all)
+        if sl is not None:
+            for key, v in m.items():
+                stats[key] = stats.get(key, 0.0) + v * w / cfg.num_iterations
+        finite = finite and bool(torch.isfinite(loss))
+        if not finite and not sharded:        # (FSDP runs on: every rank must call the same collectives)
+            break
+        (loss * w).backward()
+    return finite
 
 
 def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep: torch.Tensor | None = None,
@@ -81,24 +105,21 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     rows = [i for i in update_rows(adv, [len(p) + len(c) for p, c in zip(ro.prompt_ids, ro.completion_ids)],
                                    needs_all=kl_in_loss or bool(cfg.loss.entropy_coef), keep=keep)
             if ro.group[i] in mine]
+    batches = [rows[s:s + cfg.microbatch_size] for s in range(0, len(rows), cfg.microbatch_size)]
+    if is_sharded(model):                                                     # as many forwards on every rank
+        batches += [None] * (max_value(len(batches), world) - len(batches))
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
-        finite = True
-        for s in range(0, len(rows), cfg.microbatch_size):
-            sl = rows[s:s + cfg.microbatch_size]
-            loss, m, mask = _microbatch(model, ref, ro, sl, adv, old_all, keep, cfg, pad_id, kl_in_loss)
-            w = microbatch_weight(cfg.loss.aggregation, mask, mask_all)
-            for k, v in m.items():
-                stats[k] = stats.get(k, 0.0) + v * w / cfg.num_iterations
-            finite = bool(torch.isfinite(loss))
-            if not finite:
-                break
-            (loss * w).backward()
+        finite = _accumulate(model, ref, ro, batches, adv, old_all, keep, mask_all, cfg, pad_id, kl_in_loss, stats)
         if any_rank(not finite, world):
             opt.zero_grad(set_to_none=True)
             return sum_values(stats, world), float("nan"), "non-finite loss"
-        sum_grads(trainable(model), world)                                    # the whole batch's gradient
+        if is_sharded(model):                                                 # the whole batch's gradient
+            summed_grads(model, world.size)
+        else:
+            sum_grads(trainable(model), world)
         gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        gnorm = gnorm.full_tensor() if hasattr(gnorm, "full_tensor") else gnorm
         if not torch.isfinite(gnorm):
             opt.zero_grad(set_to_none=True)
             return sum_values(stats, world), float(gnorm), "non-finite gradient"
