@@ -128,6 +128,8 @@ def cmd_eval(args) -> int:
         first = models[0]
         out = str(Path(first) / "eval") if resolve_model(first).path != first else "eval"
     res = evaluate_models(models, cfg, out, progress=lambda s: print(s, file=sys.stderr))
+    if not res["main"]:                              # under torchrun, rank 0 reports
+        return 0
     print_tables(res)
     print(f"wrote {', '.join(sorted(str(p) for p in Path(res['out']).glob('*.json')))}")
     return 0

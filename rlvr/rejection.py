@@ -36,7 +36,8 @@ from .registry import import_object
 from .rollout import SamplingConfig
 from .tasks import TaskConfig, get_task
 from .tasks.base import SPLITS
-from .train.policy import load_for_inference
+from .train.distributed import World, barrier, gather, init_world, on_main, share
+from .train.policy import load_for_inference, pick_device
 from .utils import atomic_write_text, prepare_run_dir, set_threads
 
 
@@ -147,20 +148,29 @@ def rejection_sample(cfg: SampleConfig, resume: bool = False, overwrite: bool = 
     """Run rejection sampling as configured; returns the dataset's path (``out/data.jsonl``)."""
     validate(cfg)
     task, problems = task_problems(cfg)
-    out = prepare_run_dir(cfg.out, resume, overwrite)          # nothing was written before this
+    world = init_world(pick_device(cfg.load.device))
+    out = Path(cfg.out)
+    records = on_main(lambda: _start(cfg, out, resume, overwrite), world)  # nothing was written before this
     set_threads(cfg.threads)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.yaml", to_yaml(cfg))
     resolved = resolve_model(cfg.model)
     path, step = resolved.path, resolved.step
     keep_if = import_object(cfg.keep_if) if cfg.keep_if else None
     model, tokenizer = load_for_inference(path, cfg.load)
-    records = _rewind(out, resume)
     t0 = time.time()
-    _sample_problems(cfg, task, problems, model, tokenizer, keep_if, out, records)
-    summary = summarise(cfg, records, path, step, time.time() - t0)
-    atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    _sample_problems(cfg, task, problems, model, tokenizer, keep_if, out, records, world)
+    if world.main:
+        summary = summarise(cfg, records, path, step, time.time() - t0)
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
+    barrier(world)
     return out / "data.jsonl"
+
+
+def _start(cfg: SampleConfig, out: Path, resume: bool, overwrite: bool) -> list[dict]:
+    """The output folder checked and prepared, its config written; the records to go on from."""
+    prepare_run_dir(out, resume, overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.yaml", to_yaml(cfg))
+    return _rewind(out, resume)
 
 
 def _rewind(out: Path, resume: bool) -> list[dict]:
@@ -173,13 +183,14 @@ def _rewind(out: Path, resume: bool) -> list[dict]:
 
 
 def _sample_problems(cfg: SampleConfig, task, problems: list, model, tokenizer, keep_if, out: Path,
-                     records: list[dict]) -> None:
-    """1-4 for each problem not in ``records``, a chunk at a time; each new record is appended to ``records``."""
+                     records: list[dict], world: World = World()) -> None:
+    """1-4 for each problem not in ``records``, a chunk at a time; each new record is appended to ``records``.
+    Under torchrun the ranks share each chunk's sampling and verification, and rank 0 writes."""
     done = {r["id"] for r in records}
-    data_f, prob_f = open(out / "data.jsonl", "a"), open(out / "problems.jsonl", "a")
+    data_f, prob_f = (open(out / "data.jsonl", "a"), open(out / "problems.jsonl", "a")) if world.main else (None, None)
     progress = Progress(TextColumn("sample"), BarColumn(), TextColumn("{task.completed}/{task.total} problems"),
                         TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                        disable=not sys.stderr.isatty())
+                        disable=not sys.stderr.isatty() or not world.main)
     try:
         with progress:
             bar = progress.add_task("sample", total=len(problems), completed=len(done), info="")
@@ -189,21 +200,23 @@ def _sample_problems(cfg: SampleConfig, task, problems: list, model, tokenizer, 
                     continue
                 # 1. sample the whole chunk (the same batch as an uninterrupted run: the same tokens)
                 sampling = SamplingConfig(**{**asdict(cfg.sampling), "seed": cfg.sampling.seed + c})
-                smp = sample_many(model, tokenizer, task, chunk, cfg.n, sampling)
-                for j, p in enumerate(chunk):
-                    if p.id in done:
-                        continue
-                    rec = _one_problem(cfg, task, p, prompt_text(tokenizer, p), smp.text[j * cfg.n:(j + 1) * cfg.n],
-                                       [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]], keep_if)
-                    _append(data_f, prob_f, rec)
+                smp = sample_many(model, tokenizer, task, chunk, cfg.n, sampling, world=world)
+                for rec in gather([_one_problem(cfg, task, chunk[j], prompt_text(tokenizer, chunk[j]),
+                                                smp.text[j * cfg.n:(j + 1) * cfg.n],
+                                                [len(ids) for ids in smp.completion_ids[j * cfg.n:(j + 1) * cfg.n]],
+                                                keep_if)
+                                   for j in share(len(chunk), world) if chunk[j].id not in done], world):
+                    if world.main:
+                        _append(data_f, prob_f, rec)
                     records.append(rec)
                 kept = sum(r["kept"] for r in records)
                 progress.update(bar, completed=len(records), info=f"kept {kept}")
-                if not sys.stderr.isatty():
+                if not sys.stderr.isatty() and world.main:
                     print(f"sample {len(records)}/{len(problems)} problems, {kept} traces kept", flush=True)
     finally:
-        data_f.close()
-        prob_f.close()
+        if world.main:
+            data_f.close()
+            prob_f.close()
 
 
 def _append(data_f, prob_f, rec: dict) -> None:

@@ -99,3 +99,35 @@ def test_two_ranks_match_one_process_and_resume(tmp_path, tiny_dir, one, paralle
     assert_close(records(tmp_path / "two"), cut)
     for a, b in zip(weights(tmp_path / "two" / "final"), weights(tmp_path / "cut" / "final")):
         assert torch.equal(a, b)
+
+
+def launch(*args: str) -> None:
+    """``torchrun --nproc_per_node 2 -m rlvr ARGS`` (one thread a process)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29532",
+           "-m", "rlvr", *args]
+    done = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_eval_and_sample_share_their_problems_over_ranks(tmp_path, tiny_dir):
+    from rlvr.eval.scoring import sample_many
+    from rlvr.tasks import TaskConfig, get_task
+    from rlvr.train.distributed import group_seed
+    from rlvr.train.policy import load_tokenizer
+
+    launch("eval", str(tiny_dir), "n_problems=6", "--out", str(tmp_path / "eval"), "--samples", "2", "--k", "1,2",
+           "--budgets", "8,16")                                      # the default task: the demo's arithmetic
+    res = json.loads(next((tmp_path / "eval").glob("*.json")).read_text())
+    # what one process samples with the same per-problem seeds, the problems sorted as eval sorts them
+    task = get_task("arithmetic", ops="+-", min_digits=4, max_digits=6)
+    problems = sorted(task.problems("test", 6, 0), key=lambda p: len(p.prompt))
+    model, tok = AutoModelForCausalLM.from_pretrained(tiny_dir).eval(), load_tokenizer(str(tiny_dir))
+    alone = sample_many(model, tok, task, problems, 2, SamplingConfig(max_new_tokens=16, seed=0, batch_size=512),
+                        seeds=[group_seed(0, i) for i in range(6)])
+    assert res["tokens_sampled"] == sum(len(c) for c in alone.completion_ids)
+    launch("sample", f"out={tmp_path / 'sample'}", f"model={tiny_dir}", "problems=6", "n=2", "problems_per_batch=4",
+           "sampling.max_new_tokens=8")
+    recs = [json.loads(x) for x in (tmp_path / "sample" / "problems.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in recs] == [p.id for p in get_task("arithmetic", **TaskConfig().kwargs).problems("train", 6, 0)]
+    assert all(r["n"] == 2 for r in recs) and (tmp_path / "sample" / "summary.json").is_file()

@@ -25,6 +25,7 @@ from ..plugins import plugins
 from ..rollout import SamplingConfig
 from ..tasks import TASKS, get_task
 from ..tasks.base import SPLITS, has_capability
+from ..train.distributed import World
 from .behaviour import MARKER_SETS, length_analysis, marker_rates, training_curve
 from .compute import budget_sweep, compare, figures, forcing_effect
 from .scoring import by_difficulty, sample_many, score_at_budget
@@ -116,7 +117,7 @@ def pass_ks(n: int, ks: list[int]) -> list[int]:
     return sorted(out)
 
 
-def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
+def evaluate_model(path: str, cfg: EvalConfig, progress=print, world: World = World()) -> dict:
     """Every figure of one model (see the module docstring)."""
     from ..train.policy import load_for_inference
 
@@ -128,7 +129,7 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
     problems = sorted(task.problems(cfg.split, cfg.n_problems, cfg.seed), key=lambda p: len(p.prompt))
     sampling = SamplingConfig(temperature=cfg.temperature, max_new_tokens=max(cfg.budgets), seed=cfg.seed,
                               batch_size=cfg.batch_size)
-    samples = sample_many(model, tok, task, problems, cfg.samples, sampling)
+    samples = sample_many(model, tok, task, problems, cfg.samples, sampling, world=world)
     n_tokens = sum(len(c) for c in samples.completion_ids)
     progress(f"{name}: {len(problems)} problems x {cfg.samples} samples, {n_tokens} tokens in "
              f"{samples.seconds:.1f} s ({n_tokens / max(samples.seconds, 1e-9):.0f} tokens/s)")
@@ -170,26 +171,33 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print) -> dict:
 
 
 def evaluate_models(paths: list[str], cfg: EvalConfig, out: str | Path, progress=print) -> dict:
-    """Evaluate each model, write ``out/<name>.json`` (and ``out/comparison.json`` for several)."""
+    """Evaluate each model, write ``out/<name>.json`` (and ``out/comparison.json`` for several). Under
+    torchrun the ranks share the problems of the main sampling (``scoring.sample_many``) and rank 0 writes."""
+    from ..train.distributed import init_world
+    from ..train.policy import pick_device
+
+    world = init_world(pick_device(cfg.load.device))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
     for path in paths:
-        r = evaluate_model(path, cfg, progress)
+        r = evaluate_model(path, cfg, progress if world.main else (lambda s: None), world)
         name, i = r["name"], 2
         while name in results:
             name, i = f"{r['name']}-{i}", i + 1
         r["name"] = name
         results[name] = r
-        (out / f"{name}.json").write_text(json.dumps(r, indent=2))
+        if world.main:
+            (out / f"{name}.json").write_text(json.dumps(r, indent=2))
     cmp = None
     if len(results) > 1:
         cmp = compare({k: v["sweep"] for k, v in results.items()}, metric="pass@1")
         kmax = max(k for k in cfg.ks if k <= cfg.samples)
         cmp_maj = compare({k: v["sweep"] for k, v in results.items()}, metric=f"maj@{kmax}")
         cmp = {**cmp, f"pareto_maj@{kmax}": cmp_maj["pareto"], f"crossover_maj@{kmax}": cmp_maj["crossover"]}
-        (out / "comparison.json").write_text(json.dumps(cmp, indent=2))
-    return {"models": results, "comparison": cmp, "out": str(out)}
+        if world.main:
+            (out / "comparison.json").write_text(json.dumps(cmp, indent=2))
+    return {"models": results, "comparison": cmp, "out": str(out), "main": world.main}
 
 
 # ------------------------------------------------------------------------------ printing

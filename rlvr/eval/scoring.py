@@ -30,9 +30,16 @@ class Samples:
 
 
 def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConfig, prefix: str = "",
-                force=None, seeds: list[int] | None = None) -> Samples:
+                force=None, seeds: list[int] | None = None, world: World = World()) -> Samples:
     """Generate ``n`` completions per problem (each forced to open with ``prefix``; ``seeds``: one per
-    problem, see ``rollout.generate``)."""
+    problem, see ``rollout.generate``). Under torchrun each rank samples its share of the problems, each
+    with a seed of its own, and every rank returns all the samples."""
+    if world.size > 1:
+        mine = share(len(problems), world)
+        own = [group_seed(sampling.seed, i) for i in mine] if seeds is None else [seeds[i] for i in mine]
+        part = sample_many(model, tokenizer, task, [problems[i] for i in mine], n, sampling, prefix, force, own)
+        ids, text, reason = (gather(x, world) for x in (part.completion_ids, part.text, part.finish_reason))
+        return Samples(list(problems), n, prefix, ids, text, reason, max(gather([part.seconds], world)))
     t0 = time.time()
     ro = generate(model, tokenizer, [t + prefix for t in prompt_texts(tokenizer, problems)], n=n, sampling=sampling,
                   force=force, seeds=seeds)

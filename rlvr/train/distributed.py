@@ -61,6 +61,21 @@ def group_seed(seed: int, g: int) -> int:
     return seed * 1_000_033 + g
 
 
+def on_main(fn, world: World):
+    """``fn()`` run on rank 0 alone (what writes the run directory), its result on every rank; when it
+    raises, every rank raises it, so none waits for rank 0."""
+    failed = result = None
+    if world.main:
+        try:
+            result = fn()
+        except Exception as e:  # noqa: BLE001  re-raised on every rank below
+            failed = e
+    failed, result = broadcast((failed, result), world)
+    if failed is not None:
+        raise failed
+    return result
+
+
 def share(n: int, world: World) -> range:
     """The indices of ``n`` items that ``world``'s rank handles: a contiguous share, the first ``n % size``
     ranks one more."""

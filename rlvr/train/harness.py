@@ -34,7 +34,7 @@ from .. import checkpoint
 from ..config import to_dict, to_yaml
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, \
     rewind_metrics, rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
-from .distributed import World, barrier, broadcast
+from .distributed import World, barrier, on_main
 from .policy import merged
 
 
@@ -62,15 +62,7 @@ class Run:
         self.keep = getattr(cfg, "keep_checkpoints", 2)
         self.max_bad_steps = getattr(cfg, "max_bad_steps", 3)
         self.out, self.ckpts = Path(cfg.out), Path(cfg.out) / "checkpoints"
-        failed, self.last = None, None
-        if world.main:                               # rank 0 alone writes the run directory
-            try:
-                self.last = self._prepare(resume, overwrite)
-            except Exception as e:  # noqa: BLE001  every rank raises it, none waits on rank 0
-                failed = e
-        failed, self.last = broadcast((failed, self.last), world)
-        if failed is not None:
-            raise failed
+        self.last = on_main(lambda: self._prepare(resume, overwrite), world)   # rank 0 writes the run directory
         set_threads(cfg.threads)
         seed_everything(cfg.seed)
         self.step = self.bad_streak = 0
