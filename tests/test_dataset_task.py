@@ -124,3 +124,18 @@ def test_a_dataset_subset_is_loaded_by_name(tmp_path):
     assert {p.answer for p in task.problems("train", 12, seed=0)} == {"5"}
     main = get_task("dataset", path=str(root), subset="main", prompt="{question}")
     assert {p.answer for p in main.problems("train", 12, seed=0)} == {"4"}
+
+
+def test_a_single_tables_split_seed_is_stated_in_the_runs_config(tmp_path):
+    import yaml
+
+    from rlvr.train.grpo import GRPOConfig, train_grpo
+
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"question": f"{i}+1=", "answer": str(i + 1)}) + "\n" for i in range(60)))
+    cfg = GRPOConfig(out=str(tmp_path / "run"), task=TaskConfig("dataset", {"path": str(data)}), steps=1,
+                     prompts_per_step=2, group_size=2, eval_every=0, verify_workers=0)
+    cfg.sampling.max_new_tokens = 4
+    train_grpo(cfg)
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert written["task"]["kwargs"]["split_seed"] == 0

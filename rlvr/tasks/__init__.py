@@ -54,3 +54,5 @@ class TaskConfig:
         require(isinstance(task, Task), "name", f"{self.name} does not meet the task contract",
                 "give it name, problems(split, n, seed, difficulty=None) and verify(problem, completion) "
                 "(docs/extending.md)")
+        for k, v in getattr(task, "stated_kwargs", dict)().items():   # what the task chose, written to the config
+            self.kwargs.setdefault(k, v)

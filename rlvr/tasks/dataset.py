@@ -99,6 +99,10 @@ class Dataset:
         """Rows skipped per split (bad rows of a split read after the first)."""
         self._load("train" if named is None else next((s for s in SPLITS if self.split_names[s] in named), "train"))
 
+    def stated_kwargs(self) -> dict:
+        """What a run's config states beside the given arguments: the seed of a single table's hash split."""
+        return {"split_seed": self.split_seed} if self.split_names is None else {}
+
     @property
     def grader(self):
         return GRADERS.get(self.grader_name)
