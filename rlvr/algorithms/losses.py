@@ -40,6 +40,11 @@ class LossConfig:
     """Fold the KL into the reward (r - beta * sum_t KL_t, RLOO / REINFORCE++ style) instead of the loss."""
     aggregation: str = "token-mean"
     """How per-token terms become one number: token-mean, seq-mean-token-mean, seq-mean-token-sum-norm."""
+    tis_cap: float = 0.0
+    """Truncated importance sampling cap C (0: off): each token's policy-gradient term is weighted by
+    min(exp(logp_trainer - logp_sampler), C), correcting for a sampler (vLLM) and a trainer that compute
+    the same policy differently (Yao et al. 2025, "Your Efficient RL Framework Secretly Brings You
+    Off-Policy RL Training"); the mismatch is logged (rollout/mismatch_kl, rollout/tis_truncated)."""
     entropy_coef: float = 0.0
     """Entropy bonus coefficient (entropy is logged either way); a negative value minimises the entropy
     instead, sharpening the sampling distribution towards its mode (Agarwal et al. 2025, "The
@@ -56,6 +61,9 @@ class LossConfig:
         if 0 < self.dual_clip <= 1:
             raise ConfigError("dual_clip", f"is {self.dual_clip}", "use 0 (off) or a value above 1, e.g. 3")
         require_number(self.beta, "beta", 0, fix="0 turns the KL term off")
+        require_number(self.tis_cap, "tis_cap", 0, fix="0 turns it off; 2 is usual")
+        if self.tis_cap:
+            require_choice(self.loss, ("ppo_clip",), "loss")
         require_number(self.entropy_coef, "entropy_coef", -1, 1,
                        fix="0 turns the entropy term off; a bonus is usually 0.001-0.01")
 

@@ -80,6 +80,31 @@ def _accumulate(model, ref, ro, batches: list, adv, old_all, keep, mask_all, cfg
     return finite
 
 
+def sampler_correction(model, ro, batches: list, old_all, adv, mask_all, cfg, pad_id: int, world: World):
+    """Truncated importance sampling (``loss.tis_cap`` = C > 0): the trainer's own log-probs of the sampled
+    tokens become the old policy's, and each token's advantage is weighted by min(exp(logp_trainer -
+    logp_sampler), C), which weights its policy-gradient term (exactly, for ppo_clip). Returns (old log-probs
+    [B, Tc], advantages [B, Tc], metrics: the mean KL(sampler || trainer) per token (k3) and the share of
+    tokens whose weight was truncated, over the whole batch)."""
+    score = model if is_sharded(model) else functools.partial(completion_logprobs, model)
+    train = old_all.clone()
+    mine = torch.zeros_like(mask_all)
+    with torch.no_grad():
+        for sl in batches:                            # the update's microbatches (FSDP: as many on every rank)
+            lp, _, _ = score([ro.prompt_ids[i] for i in sl or [0]], [ro.completion_ids[i] for i in sl or [0]],
+                             pad_id, cfg.sampling.temperature, False)
+            if sl is not None:
+                train[sl, :lp.size(1)], mine[sl] = lp, mask_all[sl]
+    log_ratio = train - old_all                                                # trainer minus sampler
+    weight = log_ratio.exp().clamp(max=cfg.loss.tis_cap)
+    per_token = adv[:, None].expand_as(weight) if adv.dim() == 1 else adv[:, :weight.size(1)]
+    k3 = log_ratio.exp() - 1 - log_ratio                                      # KL(sampler || trainer), k3
+    sums = sum_values({"kl": float((k3 * mine).sum()), "cut": float(((log_ratio.exp() > cfg.loss.tis_cap)
+                       .float() * mine).sum()), "n": float(mine.sum())}, world)
+    n = max(sums["n"], 1.0)
+    return train, per_token * weight, {"rollout/mismatch_kl": sums["kl"] / n, "rollout/tis_truncated": sums["cut"] / n}
+
+
 def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep: torch.Tensor | None = None,
                   world: World = World()):
     """``num_iterations`` passes of microbatched policy-loss updates over the rollouts (``cfg`` is the
@@ -108,6 +133,8 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     batches = [rows[s:s + cfg.microbatch_size] for s in range(0, len(rows), cfg.microbatch_size)]
     if is_sharded(model):                                                     # as many forwards on every rank
         batches += [None] * (max_value(len(batches), world) - len(batches))
+    if cfg.loss.tis_cap > 0:                                                  # sampler and trainer differ
+        old_all, adv, tis = sampler_correction(model, ro, batches, old_all, adv, mask_all, cfg, pad_id, world)
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
         finite = _accumulate(model, ref, ro, batches, adv, old_all, keep, mask_all, cfg, pad_id, kl_in_loss, stats)
@@ -124,4 +151,5 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
             opt.zero_grad(set_to_none=True)
             return sum_values(stats, world), float(gnorm), "non-finite gradient"
         opt.step()
-    return sum_values(stats, world), float(gnorm), None
+    stats = sum_values(stats, world)
+    return ({**stats, **tis} if cfg.loss.tis_cap > 0 else stats), float(gnorm), None
