@@ -20,3 +20,17 @@ def tiny_model(world_tokenizer):
                                     max_positions=256), world_tokenizer)
     model.eval()
     return model
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory, world_tokenizer):
+    """The ``tiny_model`` (the same seed and shape) saved as a Hugging Face folder with its tokenizer."""
+    from rlvr.world.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64, max_positions=256),
+                        world_tokenizer)
+    d = tmp_path_factory.mktemp("tiny")
+    model.save_pretrained(d)
+    world_tokenizer.save_pretrained(d)
+    return d

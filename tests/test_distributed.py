@@ -20,19 +20,6 @@ ARGS = {"steps": STEPS, "prompts_per_step": PROMPTS, "group_size": 4, "lr": 1e-3
 REWARDS = {"accuracy": 1.0, "toy_rewards:digit_share": 1.0}      # spread, so the weights move
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, world_tokenizer):
-    from rlvr.world.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64, max_positions=256),
-                        world_tokenizer)
-    d = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(d)
-    world_tokenizer.save_pretrained(d)
-    return d
-
-
 def torchrun(out, model, *extra: str) -> None:
     """``torchrun --nproc_per_node 2 -m rlvr grpo`` with the test's settings (one thread a process)."""
     overrides = [f"{k}={v}" for k, v in ARGS.items()] + ["sampling.max_new_tokens=24", "threads=1",

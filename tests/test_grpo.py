@@ -12,19 +12,6 @@ from rlvr.train.grpo import GRPOConfig, train_grpo
 from rlvr.train.update import pad_rows, update_rows
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, world_tokenizer):
-    from rlvr.world.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64,
-                                    max_positions=256), world_tokenizer)
-    d = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(d)
-    world_tokenizer.save_pretrained(d)
-    return d
-
-
 def test_completion_logprobs_match_the_sampler(tiny_model, world_tokenizer):
     ro = generate(tiny_model, world_tokenizer, ["12+34=\n", "1234+4321=\n"], n=3,
                   sampling=SamplingConfig(max_new_tokens=15, seed=1))

@@ -10,19 +10,6 @@ from rlvr.train.sft import SFTConfig, sft_loss, step_examples, train_sft
 from rlvr.train.sft_data import IGNORE, Example, collate, encode, load_pairs, pack, targets
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, world_tokenizer):
-    from rlvr.world.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden_size=32, layers=2, heads=2, intermediate_size=64, max_positions=256),
-                        world_tokenizer)
-    d = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(d)
-    world_tokenizer.save_pretrained(d)
-    return d
-
-
 def sums(n: int) -> list[tuple[str, str]]:
     return [(f"{a}+{a + 3}=\n", f"<answer>{2 * a + 3}</answer>") for a in range(10, 10 + n)]
 
