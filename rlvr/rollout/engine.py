@@ -216,7 +216,7 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
     out_ids = [[] for _ in range(B)]
     out_lp = [[] for _ in range(B)]
     reason = ["length"] * B
-    logits = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, cache=cache,
+    logits = model(input_ids=input_ids, attention_mask=attn, position_ids=pos, past_key_values=cache,
                    use_cache=True).logits[:, -1, :].float()                  # [R, V]
     next_pos = pos[:, -1] + 1                                                  # [R]
     for t in range(sampling.max_new_tokens):
@@ -248,9 +248,19 @@ def _generate_batch(model, prompt_ids: list[list[int]], sampling: SamplingConfig
                 layer.batch_select_indices(keep)
         attn = torch.cat([attn, attn.new_ones((len(rows), 1))], dim=-1)      # [R, L+t]
         logits = model(input_ids=feed[:, None], attention_mask=attn, position_ids=next_pos[:, None],
-                       cache=cache, use_cache=True).logits[:, -1, :].float()  # [R, V]
+                       past_key_values=cache, use_cache=True).logits[:, -1, :].float()  # [R, V]
         next_pos = next_pos + 1
     return out_ids, out_lp, reason
+
+
+def completion_texts(tokenizer, completion_ids: list[list[int]], stop: list[str]) -> list[str]:
+    """The completions as text, special tokens left out, each cut just after its first stop string."""
+    text = tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+    for i, t in enumerate(text):
+        cuts = [t.find(s) + len(s) for s in stop if s in t]
+        if cuts:
+            text[i] = t[:min(cuts)]
+    return text
 
 
 def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: SamplingConfig | None = None,
@@ -258,6 +268,8 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     """Sample ``n`` completions for each prompt (text, or token ids through ``prompt_ids``);
     ``force(completion_ids, token) -> token`` may replace sampled tokens (see the module docstring)."""
     sampling = sampling or SamplingConfig()
+    if hasattr(model, "generate_rollouts"):          # another engine (rollout.vllm_engine.VLLMEngine)
+        return model.generate_rollouts(list(prompts), n, sampling, seeds)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if sampling.max_new_tokens < 1:
@@ -299,12 +311,6 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
             reasons += r
     finally:
         model.train(was_training)
-    text = tokenizer.batch_decode(comp, skip_special_tokens=True)
-    if sampling.stop:  # cut each text just after its first stop string
-        for i, t in enumerate(text):
-            cuts = [t.find(s) + len(s) for s in sampling.stop if s in t]
-            if cuts:
-                text[i] = t[:min(cuts)]
     return Rollouts(prompts=list(prompts) if prompts is not None else [], prompt_ids=[p for _, p in rows],
                     completion_ids=comp, logprobs=lps, group=[i for i, _ in rows],
-                    finish_reason=reasons, text=text)
+                    finish_reason=reasons, text=completion_texts(tokenizer, comp, sampling.stop))

@@ -41,27 +41,27 @@ from pathlib import Path
 
 import torch
 
-from ..algorithms.advantages import AdvantageConfig, compute_advantages, estimator_needs, zero_variance_groups
+from ..algorithms.advantages import AdvantageConfig, compute_advantages, estimator_needs
 from ..algorithms.competence import Curriculum
 from ..algorithms.losses import LossConfig
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
-from ..eval.behaviour import behaviour
 from ..eval.scoring import validation_figures
 from ..models import MISSING_MODEL_FIX, is_model, model_config_file, resolve_model
 from ..prompts import encode_prompt, prompt_texts
 from ..reward_model import RewardModelConfig
-from ..rewards import REWARDS, Scorer, reward_means
+from ..rewards import REWARDS, Scorer
 from ..rollout import SamplingConfig
+from ..rollout.vllm_engine import RolloutConfig
 from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
-from ..utils import atomic_write_text
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from .distributed import World, group_seeds, init_world
 from .harness import Run, lr_factor
+from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, named_weights, pick_device, precision, \
+    reference, trainable
+from .records import step_record, write_samples
 from .sharding import full_optimizer_state, load_optimizer_state, shard, sync_sampler
-from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, reference, \
-    trainable
 from .update import policy_update
 
 
@@ -93,6 +93,8 @@ class GRPOConfig:
     parallel: str = "ddp"
     """Under torchrun: ddp (every rank holds the whole policy, gradients summed) or fsdp (weights, gradients
     and AdamW's state sharded over ranks with FSDP2; a full replica samples)."""
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """The rollout engine: hf (rlvr's own) or vllm (colocated, weights synced in memory after each step)."""
     sampling_seeds: str = "auto"
     """batch: one generator per step; group: a seed per group, so the rollouts do not depend on how the
     groups are split over processes; auto: batch in one process, group under torchrun."""
@@ -236,35 +238,18 @@ def load_policy(cfg: GRPOConfig, run: Run, world: World = World()):
     return model, sampler, tokenizer, tokenizer.pad_token_id, ref, opt
 
 
-def step_record(batch, r: torch.Tensor, stats: dict, adv_metrics: dict, gnorm: float, lr: float, bad,
-                times: dict, task) -> dict:
-    """The metrics of one step, namespaced (reward/, task/, rollout/, loss/, train/, perf/, behaviour/)."""
-    ro, n_tok = batch.ro, [len(c) for c in batch.ro.completion_ids]
-    flat, n_groups = zero_variance_groups(r, torch.tensor(ro.group))
-    rec = {"reward/mean": float(r.mean()), **reward_means(batch.parts),
-           "task/accuracy": sum(batch.correct) / len(batch.correct),
-           "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
-           "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
-           "rollout/zero_variance_groups": flat / n_groups, **stats, **batch.metrics, **adv_metrics,
-           "rollout/entropy": -sum(map(sum, ro.logprobs)) / max(1, sum(n_tok)),  # sampled -log p
-           "loss/grad_norm": gnorm, "train/lr": lr, "train/skipped": float(bad is not None),
-           **({"train/skip_cause": bad} if bad else {}),
-           "perf/sample_s": times["sample"], "perf/score_s": times["score"], "perf/update_s": times["update"],
-           "perf/step_s": time.time() - times["t0"],
-           "perf/sample_tokens_per_s": sum(n_tok) / max(times["sample"], 1e-9)}
-    rec.update({f"behaviour/{k}": v for k, v in behaviour(task, ro.text, batch.correct).items()})
-    return rec
+def start_engine(cfg: GRPOConfig, model, tokenizer):
+    """The vLLM engine (``rollout.backend: vllm``) holding the policy's weights as they are now (a resumed
+    run's, LoRA's merged), or None for rlvr's own engine."""
+    if cfg.rollout.backend != "vllm":
+        return None
+    from ..rollout.vllm_engine import VLLMEngine
 
-
-def write_samples(out: Path, step: int, batch, adv: torch.Tensor, n: int) -> None:
-    """The step's first ``n`` rollouts with their rewards to samples/step-N.jsonl."""
-    ro = batch.ro
-    (out / "samples").mkdir(exist_ok=True)
-    atomic_write_text(out / "samples" / f"step-{step}.jsonl", "".join(
-        json.dumps({"step": step, "prompt": batch.problems[ro.group[i]].prompt, "completion": ro.text[i],
-                    "reward": batch.rewards[i], "advantage": float(adv[i].sum()), "correct": batch.correct[i],
-                    "group": ro.group[i], "finish_reason": ro.finish_reason[i]}) + "\n"
-        for i in range(min(n, len(ro)))))
+    positions = json.loads(model_config_file(cfg.model).read_text()).get("max_position_embeddings") or 0
+    engine = VLLMEngine(resolve_model(cfg.model).path, tokenizer, cfg.rollout, dtype=cfg.load.dtype,
+                        max_model_len=positions, seed=cfg.seed)
+    engine.load_weights(named_weights(model))
+    return engine
 
 
 # ------------------------------------------------------------------------------ the loop
@@ -272,7 +257,8 @@ def write_samples(out: Path, step: int, batch, adv: torch.Tensor, n: int) -> Non
 class Parts:
     """What a GRPO step works with (built once per run by ``train_grpo``)."""
     model: object
-    sampler: object
+    sampler: object           # what samples: the policy, its FSDP replica, or the vLLM engine
+    engine: object            # the vLLM engine, or None
     tokenizer: object
     pad_id: int
     ref: object
@@ -299,6 +285,8 @@ def check_world(cfg: GRPOConfig, world: World) -> None:
             "computed under torchrun", "use loss.kl_in_reward=false (the KL term in the loss)")
     require(cfg.parallel != "fsdp" or not cfg.lora.rank, "parallel", "FSDP with LoRA is not supported yet",
             "use parallel=ddp with LoRA (the adapters are small)")
+    require(cfg.parallel != "fsdp" or cfg.rollout.backend == "hf", "parallel", "FSDP with vLLM rollouts is not "
+            "supported yet", "use parallel=ddp with rollout.backend=vllm")
 
 
 def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.Tensor, str | None]:
@@ -320,8 +308,13 @@ def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.
     for g in c.opt.param_groups:
         g["lr"] = lr
     keep = loss_row_keep(batch.ro.finish_reason, cfg.competence.mask_truncated)   # [B]
+    if c.engine is not None:
+        c.engine.sleep()                                                       # GPU: vLLM's memory to the update
     stats, gnorm, bad = policy_update(c.model, c.ref, c.opt, batch.ro, adv, cfg, c.pad_id, keep, c.world)
-    if c.sampler is not c.model:
+    if c.engine is not None:                                                   # the new weights, in memory
+        c.engine.wake_up()
+        c.engine.load_weights(named_weights(c.model))
+    elif c.sampler is not c.model:
         sync_sampler(c.model, c.sampler)                                       # FSDP: the replica follows
     run.step += 1
     times = {"t0": t0, "sample": t1 - t0, "score": t2 - t1, "update": time.time() - t2}
@@ -338,19 +331,21 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     check_world(cfg, world)
     run = Run(cfg, "grpo", resume, overwrite, world)
     task = get_task(cfg.task.name, **cfg.task.kwargs)
-    model, sampler, tokenizer, pad_id, ref, opt = load_policy(cfg, run, world)
+    model, replica, tokenizer, pad_id, ref, opt = load_policy(cfg, run, world)
     curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
                   if cfg.competence.curriculum.enabled else None)
     adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, resolve_model(cfg.model).path, scorer)
     run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step},
                                "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
-    state = run.restore(sampler, tokenizer, opt)
+    state = run.restore(replica, tokenizer, opt)
+    engine = start_engine(cfg, model, tokenizer)
+    sampler = engine or replica
     if state and curriculum is not None:
         curriculum.load(state["curriculum"])
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
-    c = Parts(model, sampler, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
+    c = Parts(model, sampler, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
     try:
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:

@@ -12,7 +12,7 @@
   softmax stay float32 (``forward.head_logits``). With LoRA the frozen base weights, which never receive
   an update, are stored in bfloat16 too; the adapters stay float32.
 - **gradient_checkpointing**: the body's activations are recomputed in the backward pass instead of kept
-  (transformers' ``activation_checkpointing_enable``, non-reentrant): less memory, about a third more
+  (transformers' ``gradient_checkpointing_enable``, non-reentrant): less memory, about a third more
   compute for the update.
 - **pad token**: a tokenizer without one pads with EOS (every padded position is masked).
 - **LoRA** (``peft``, ``pip install 'rlvr[lora]'``): low-rank adapters on ``target_modules``; only the
@@ -78,7 +78,7 @@ def load_model(start: str, load: LoadConfig, lora: LoraConfig, resume_from=None)
                             target_modules=lora.target_modules)
             model = get_peft_model(base, spec)
     if load.gradient_checkpointing:
-        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
 
@@ -87,6 +87,21 @@ def load_for_inference(path: str, load: LoadConfig):
     chosen device, in eval mode."""
     model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[load.dtype]).to(pick_device(load.device))
     return model.eval(), load_tokenizer(path)
+
+
+def named_weights(model):
+    """(name, tensor) of the weights a sampler needs, named as in the Hugging Face model: the model's own,
+    or under LoRA the base with the adapters merged in (merged on the fly, then unmerged)."""
+    if not is_lora(model):
+        yield from ((n, p.detach()) for n, p in model.named_parameters())
+        return
+    model.merge_adapter()
+    try:
+        for n, p in model.get_base_model().named_parameters():
+            if "lora_" not in n:
+                yield n.replace(".base_layer", ""), p.detach()
+    finally:
+        model.unmerge_adapter()
 
 
 def trainable(model) -> list[torch.nn.Parameter]:

@@ -96,11 +96,11 @@ def sampler_correction(model, ro, batches: list, old_all, adv, mask_all, cfg, pa
             if sl is not None:
                 train[sl, :lp.size(1)], mine[sl] = lp, mask_all[sl]
     log_ratio = train - old_all                                                # trainer minus sampler
-    weight = log_ratio.exp().clamp(max=cfg.loss.tis_cap)
+    weight = log_ratio.exp().clamp(max=cfg.loss.tis_cap) if cfg.loss.tis_cap > 0 else torch.ones_like(log_ratio)
     per_token = adv[:, None].expand_as(weight) if adv.dim() == 1 else adv[:, :weight.size(1)]
     k3 = log_ratio.exp() - 1 - log_ratio                                      # KL(sampler || trainer), k3
-    sums = sum_values({"kl": float((k3 * mine).sum()), "cut": float(((log_ratio.exp() > cfg.loss.tis_cap)
-                       .float() * mine).sum()), "n": float(mine.sum())}, world)
+    cut = (log_ratio.exp() > cfg.loss.tis_cap).float() if cfg.loss.tis_cap > 0 else torch.zeros_like(log_ratio)
+    sums = sum_values({"kl": float((k3 * mine).sum()), "cut": float((cut * mine).sum()), "n": float(mine.sum())}, world)
     n = max(sums["n"], 1.0)
     return train, per_token * weight, {"rollout/mismatch_kl": sums["kl"] / n, "rollout/tis_truncated": sums["cut"] / n}
 
@@ -133,8 +133,11 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     batches = [rows[s:s + cfg.microbatch_size] for s in range(0, len(rows), cfg.microbatch_size)]
     if is_sharded(model):                                                     # as many forwards on every rank
         batches += [None] * (max_value(len(batches), world) - len(batches))
-    if cfg.loss.tis_cap > 0:                                                  # sampler and trainer differ
-        old_all, adv, tis = sampler_correction(model, ro, batches, old_all, adv, mask_all, cfg, pad_id, world)
+    tis = {}
+    if cfg.loss.tis_cap > 0 or cfg.rollout.backend != "hf":                  # sampler and trainer differ
+        corrected = sampler_correction(model, ro, batches, old_all, adv, mask_all, cfg, pad_id, world)
+        old_all, adv = corrected[:2] if cfg.loss.tis_cap > 0 else (old_all, adv)
+        tis = corrected[2]
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
         finite = _accumulate(model, ref, ro, batches, adv, old_all, keep, mask_all, cfg, pad_id, kl_in_loss, stats)
@@ -151,5 +154,4 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
             opt.zero_grad(set_to_none=True)
             return sum_values(stats, world), float(gnorm), "non-finite gradient"
         opt.step()
-    stats = sum_values(stats, world)
-    return ({**stats, **tis} if cfg.loss.tis_cap > 0 else stats), float(gnorm), None
+    return {**sum_values(stats, world), **tis}, float(gnorm), None
