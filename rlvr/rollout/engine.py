@@ -172,17 +172,22 @@ def _mix(z: torch.Tensor) -> torch.Tensor:
     return z ^ shr(z, 31)
 
 
+_GOLDEN = _signed(0x9E3779B97F4A7C15)     # splitmix64's increment: mixing x + k * golden, never a fixed point
+
+
 def row_uniform(keys: torch.Tensor, t: int) -> torch.Tensor:
     """A uniform number in (0, 1) per row, a function of the row's key and the position ``t`` alone (a
-    counter-based generator): a row draws the same tokens whatever else shares its batch."""
-    z = _mix(keys * _signed(0x9E3779B97F4A7C15) + t)
+    counter-based generator, splitmix64 over key + (t + 1) * golden): a row draws the same tokens whatever
+    else shares its batch."""
+    z = _mix(keys + _signed(((t + 1) * 0x9E3779B97F4A7C15) & _MASK64))
     return (((z >> 11) & ((1 << 53) - 1)).double() + 0.5) / float(1 << 53)
 
 
 def row_keys_of(seeds: list[int], n: int) -> torch.Tensor:
     """The key of each of the ``n`` samples of each prompt, from the prompt's seed: rows i*n .. i*n+n-1."""
-    base = torch.tensor([s & _MASK64 if s < 1 << 63 else _signed(s & _MASK64) for s in seeds], dtype=torch.long)
-    return _mix(_mix(base).repeat_interleave(n) + torch.arange(n).repeat(len(seeds)))
+    base = torch.tensor([_signed(s & _MASK64) for s in seeds], dtype=torch.long)
+    prompt = _mix(base * _GOLDEN + _GOLDEN).repeat_interleave(n)
+    return _mix(prompt + (torch.arange(n) + 1).repeat(len(seeds)) * _signed(0xD1B54A32D192ED03))
 
 
 def _left_padded(prompt_ids: list[list[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
