@@ -2,7 +2,7 @@
 
     python benchmarks/rollout_engines.py [--threads 2] [--json docs/results/rollout_engines.json]
 
-Two models: the shipped base (a 1M-parameter Llama-style model, up to 600 new tokens, its traces' length)
+Two models: the shipped base (a 0.9M-parameter Llama-style model, up to 600 new tokens, its traces' length)
 and a random Qwen2 of about 100M parameters built on the spot (hidden 768, 16 layers, 12 heads, 2 KV
 heads, intermediate 2,048, the shipped tokenizer; up to 256 new tokens). Each engine samples 16 prompts x
 8 completions at temperature 1 (a batch of 128), float32, after a short warm-up; the figure is completion
