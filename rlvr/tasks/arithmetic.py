@@ -39,7 +39,7 @@ class Arithmetic:
     """The arithmetic task. ``ops`` restricts the operations (e.g. ``"+-"`` for the demo)."""
 
     name = "arithmetic"
-    capabilities = frozenset({"styles", "normalize"})
+    capabilities = frozenset({"styles", "normalize", "lenient"})
     styles = STYLES
     style_prefix = STYLE_PREFIX
 
@@ -107,5 +107,9 @@ class Arithmetic:
         if parsed is None or not re.fullmatch(r"-?[0-9]{1,%d}" % MAX_ANSWER_DIGITS, parsed):
             return None
         return str(int(parsed))
+
+    def lenient_correct(self, problem: Problem, completion: str) -> bool:
+        """The lenient reading a gamed verifier would take: the right answer's digits anywhere in the text."""
+        return isinstance(completion, str) and str(int(problem.answer)) in completion[:100_000]
 
     style_of = staticmethod(style_of)

@@ -8,7 +8,10 @@ It may declare optional capabilities in ``capabilities`` (a set of names; ``has_
   - ``"styles"``: solution styles: ``styles`` (their names), ``style_of(completion) -> str`` (one of
     them, or ``"other"``) and ``style_prefix`` ({style: the text that opens it}, to force a style);
   - ``"normalize"``: ``normalize(parsed) -> str | None``, the canonical form of a parsed answer, so
-    that majority votes count equal answers written differently.
+    that majority votes count equal answers written differently;
+  - ``"lenient"``: ``lenient_correct(problem, completion) -> bool``, a reading of the answer looser than
+    the verifier's (for arithmetic: the right number anywhere in the text), which the run's watch holds
+    against the strict one to see a reward being gamed (``train/watch.py``).
 The library asks a task for a capability only after ``has_capability`` says it has it.
 
 Splits are disjoint by construction: a problem's split is a pure function of its canonical key
@@ -69,7 +72,7 @@ class Task(Protocol):
     def verify(self, problem: Problem, completion: str) -> Verdict: ...
 
 
-CAPABILITIES = ("styles", "normalize")
+CAPABILITIES = ("styles", "normalize", "lenient")
 
 
 def has_capability(task, capability: str) -> bool:

@@ -63,6 +63,7 @@ from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, named_we
 from .records import step_record, write_samples
 from .sharding import full_optimizer_state, load_optimizer_state, shard, sync_sampler
 from .update import policy_update
+from .watch import Watch, WatchConfig
 
 
 @dataclass
@@ -95,6 +96,8 @@ class GRPOConfig:
     and AdamW's state sharded over ranks with FSDP2; a full replica samples)."""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """The rollout engine: hf (rlvr's own) or vllm (colocated, weights synced in memory after each step)."""
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    """Detectors of entropy collapse, verifier gaming, performative reflection and forgetting (``train/watch.py``)."""
     sampling_seeds: str = "auto"
     """batch: one generator per step; group: a seed per group, so the rollouts do not depend on how the
     groups are split over processes; auto: batch in one process, group under torchrun."""
@@ -335,11 +338,13 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     curriculum = (Curriculum(cfg.competence.curriculum, group_size=cfg.group_size)
                   if cfg.competence.curriculum.enabled else None)
     adv_inputs = AdvantageInputs(cfg.advantage, cfg.loss, cfg.critic, resolve_model(cfg.model).path, scorer)
-    run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step},
+    watch = Watch(cfg.watch, cfg.seed)
+    run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step}, "watch": watch.state(),
                                "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
     state = run.restore(replica, tokenizer, opt)
     engine = start_engine(cfg, model, tokenizer)
     sampler = engine or replica
+    watch.start(state.get("watch"), sampler, tokenizer, cfg.sampling)    # the forgetting probe's baseline
     if state and curriculum is not None:
         curriculum.load(state["curriculum"])
     adv_inputs.load(state.get("advantage_inputs"))
@@ -350,19 +355,20 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
                 rec, batch, adv, bad = grpo_step(cfg, run, c)              # 1-5
-                # 6. metrics, samples, evaluation, checkpoints
+                # 6. samples, evaluation, the watch's detectors, metrics, checkpoints
                 if world.main and cfg.sample_every and run.step % cfg.sample_every == 0:
                     write_samples(run.out, run.step, batch, adv, cfg.samples_kept)
                 evaluated = run.due(cfg.eval_every, cfg.steps)
                 if evaluated:
                     rec.update(validation_figures(sampler, tokenizer, verifier, val, cfg.sampling, greedy=True, world=world,
                                                   per_problem_seeds=group_seeds(cfg.sampling_seeds, world)))
+                alarms = watch.step(run.step, rec, sampler, tokenizer, cfg.sampling, world.main)
                 run.log(rec)
                 run.guard(bad)
                 if not bad and (run.due(cfg.checkpoint_every, cfg.steps) or evaluated or run.step == cfg.steps):
                     run.save(rec)
                 info = f"reward {rec['reward/mean']:.2f} acc {rec['task/accuracy']:.2f} len {rec['rollout/mean_tokens']:.0f}"
-                bar.show(run.step, info, f"step {run.step}/{cfg.steps} {info} {rec['perf/step_s']:.1f}s")
+                bar.show(run.step, info + alarms, f"step {run.step}/{cfg.steps} {info} {rec['perf/step_s']:.1f}s{alarms}")
                 if on_step is not None:
                     on_step(run.step, rec)
     finally:

@@ -10,6 +10,7 @@ import torch
 from ..algorithms.advantages import zero_variance_groups
 from ..eval.behaviour import behaviour
 from ..rewards import reward_means
+from ..tasks.base import has_capability
 from ..utils import atomic_write_text
 
 
@@ -30,6 +31,9 @@ def step_record(batch, r: torch.Tensor, stats: dict, adv_metrics: dict, gnorm: f
            "perf/step_s": time.time() - times["t0"],
            "perf/sample_tokens_per_s": sum(n_tok) / max(times["sample"], 1e-9)}
     rec.update({f"behaviour/{k}": v for k, v in behaviour(task, ro.text, batch.correct).items()})
+    if has_capability(task, "lenient"):                 # the reading a gamed verifier would take (train/watch.py)
+        rec["task/lenient_accuracy"] = sum(task.lenient_correct(batch.problems[g], t)
+                                           for g, t in zip(ro.group, ro.text)) / len(ro)
     return rec
 
 
