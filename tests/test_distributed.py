@@ -14,7 +14,7 @@ from rlvr.train.distributed import World, share
 from rlvr.train.grpo import GRPOConfig, train_grpo
 
 STEPS, PROMPTS = 3, 16
-ARGS = {"steps": STEPS, "prompts_per_step": PROMPTS, "group_size": 4, "lr": 1e-3, "warmup_steps": 0,
+ARGS = {"steps": STEPS, "prompts_per_step": PROMPTS, "group_size": 4, "lr": 1e-4, "warmup_steps": 0,
         "eval_every": 3, "eval_problems": 8, "sample_every": 1, "checkpoint_every": 1, "verify_workers": 0,
         "microbatch_size": 8}
 REWARDS = {"accuracy": 1.0, "toy_rewards:digit_share": 1.0}      # spread, so the weights move
