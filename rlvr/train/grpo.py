@@ -261,6 +261,7 @@ class Parts:
     """What a GRPO step works with (built once per run by ``train_grpo``)."""
     model: object
     sampler: object           # what samples: the policy, its FSDP replica, or the vLLM engine
+    replica: object           # the whole policy as a Hugging Face model: the policy itself, or under FSDP a copy
     engine: object            # the vLLM engine, or None
     tokenizer: object
     pad_id: int
@@ -288,8 +289,6 @@ def check_world(cfg: GRPOConfig, world: World) -> None:
             "computed under torchrun", "use loss.kl_in_reward=false (the KL term in the loss)")
     require(cfg.parallel != "fsdp" or not cfg.lora.rank, "parallel", "FSDP with LoRA is not supported yet",
             "use parallel=ddp with LoRA (the adapters are small)")
-    require(cfg.parallel != "fsdp" or cfg.rollout.backend == "hf", "parallel", "FSDP with vLLM rollouts is not "
-            "supported yet", "use parallel=ddp with rollout.backend=vllm")
 
 
 def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.Tensor, str | None]:
@@ -314,11 +313,11 @@ def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.
     if c.engine is not None:
         c.engine.sleep()                                                       # GPU: vLLM's memory to the update
     stats, gnorm, bad = policy_update(c.model, c.ref, c.opt, batch.ro, adv, cfg, c.pad_id, keep, c.world)
+    if c.replica is not c.model:
+        sync_sampler(c.model, c.replica)                                       # FSDP: the full replica follows
     if c.engine is not None:                                                   # the new weights, in memory
         c.engine.wake_up()
-        c.engine.load_weights(named_weights(c.model))
-    elif c.sampler is not c.model:
-        sync_sampler(c.model, c.sampler)                                       # FSDP: the replica follows
+        c.engine.load_weights(named_weights(c.replica))
     run.step += 1
     times = {"t0": t0, "sample": t1 - t0, "score": t2 - t1, "update": time.time() - t2}
     return step_record(batch, r, stats, adv_metrics, gnorm, lr, bad, times, c.task), batch, adv, bad
@@ -342,7 +341,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     run.extra_state = lambda: {"sampler": {"seed": cfg.seed, "next_step": run.step}, "watch": watch.state(),
                                "curriculum": curriculum and curriculum.state(), "advantage_inputs": adv_inputs.state()}
     state = run.restore(replica, tokenizer, opt)
-    engine = start_engine(cfg, model, tokenizer)
+    engine = start_engine(cfg, replica, tokenizer)
     sampler = engine or replica
     watch.start(state.get("watch"), sampler, tokenizer, cfg.sampling)    # the forgetting probe's baseline
     if state and curriculum is not None:
@@ -350,7 +349,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
-    c = Parts(model, sampler, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
+    c = Parts(model, sampler, replica, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
     try:
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
