@@ -34,3 +34,17 @@ def tiny_dir(tmp_path_factory, world_tokenizer):
     model.save_pretrained(d)
     world_tokenizer.save_pretrained(d)
     return d
+
+
+@pytest.fixture(scope="session")
+def small_dir(tmp_path_factory, world_tokenizer):
+    """A small random world model whose head size vLLM's CPU attention takes (32; the tiny one's 16 it does not)."""
+    from rlvr.world.model import ModelConfig, build_model
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(hidden_size=64, layers=2, heads=2, intermediate_size=128, max_positions=256),
+                        world_tokenizer)
+    d = tmp_path_factory.mktemp("small")
+    model.save_pretrained(d)
+    world_tokenizer.save_pretrained(d)
+    return d

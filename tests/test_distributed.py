@@ -118,3 +118,12 @@ def test_eval_and_sample_share_their_problems_over_ranks(tmp_path, tiny_dir):
     recs = [json.loads(x) for x in (tmp_path / "sample" / "problems.jsonl").read_text().splitlines()]
     assert [r["id"] for r in recs] == [p.id for p in get_task("arithmetic", **TaskConfig().kwargs).problems("train", 6, 0)]
     assert all(r["n"] == 2 for r in recs) and (tmp_path / "sample" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("parallel", ["ddp", "fsdp"])
+def test_vllm_rollouts_under_torchrun(tmp_path, small_dir, parallel):
+    """Each rank samples with a colocated vLLM engine that receives the new weights after every step."""
+    pytest.importorskip("vllm", reason="the vllm extra is not installed")
+    torchrun(tmp_path / "run", small_dir, f"parallel={parallel}", "rollout.backend=vllm", "steps=2", "eval_every=0")
+    recs = records(tmp_path / "run")
+    assert [r["step"] for r in recs] == [1, 2] and all(r["rollout/mismatch_kl"] < 1e-6 for r in recs)

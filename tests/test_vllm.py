@@ -71,20 +71,6 @@ def test_new_weights_reach_vllm_in_memory(base):
     engine.load_weights(named_weights(old))                                   # back, for the other tests
 
 
-@pytest.fixture(scope="module")
-def small_dir(tmp_path_factory, world_tokenizer):
-    """A small random world model whose head size vLLM's CPU attention takes (32; the tiny one's 16 it does not)."""
-    from rlvr.world.model import ModelConfig, build_model
-
-    torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden_size=64, layers=2, heads=2, intermediate_size=128, max_positions=256),
-                        world_tokenizer)
-    d = tmp_path_factory.mktemp("small")
-    model.save_pretrained(d)
-    world_tokenizer.save_pretrained(d)
-    return d
-
-
 def test_grpo_with_vllm_rollouts_syncs_every_step(tmp_path, small_dir):
     import json
 
