@@ -27,7 +27,7 @@ def random_qwen(folder: str, tokenizer_path: str) -> str:
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from rlvr.train.policy import load_tokenizer
+    from rlvr.models import load_tokenizer
 
     tok = load_tokenizer(tokenizer_path)
     cfg = Qwen2Config(vocab_size=len(tok), hidden_size=768, intermediate_size=2048, num_hidden_layers=16,
@@ -46,7 +46,7 @@ def hf_rate(path: str, new_tokens: int, threads: int) -> dict:
     from transformers import AutoModelForCausalLM
 
     from rlvr.rollout import SamplingConfig, generate
-    from rlvr.train.policy import load_tokenizer
+    from rlvr.models import load_tokenizer
 
     torch.set_num_threads(threads)
     model, tok = AutoModelForCausalLM.from_pretrained(path).eval(), load_tokenizer(path)
@@ -62,7 +62,7 @@ def hf_rate(path: str, new_tokens: int, threads: int) -> dict:
 def vllm_rate(path: str, new_tokens: int) -> dict:
     from rlvr.rollout import SamplingConfig
     from rlvr.rollout.vllm_engine import RolloutConfig, VLLMEngine
-    from rlvr.train.policy import load_tokenizer
+    from rlvr.models import load_tokenizer
 
     tok = load_tokenizer(path)
     t0 = time.time()

@@ -13,6 +13,7 @@ short name for tables; every stage and command resolves models through it.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,3 +142,35 @@ class LoraConfig:
                 import peft  # noqa: F401
             except ImportError:
                 require(False, "rank", "LoRA needs the peft package", "pip install 'rlvr[lora]'")
+
+# ------------------------------------------------------------------------------ loading for inference
+def pick_device(name: str):
+    """The torch device ``name`` means (``auto``: CUDA when there is a GPU, else the CPU; under torchrun
+    ``cuda`` is the process's own GPU, ``LOCAL_RANK``)."""
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and "LOCAL_RANK" in os.environ:       # one GPU per process under torchrun
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return torch.device(name)
+
+
+def load_tokenizer(path: str):
+    """The model's tokenizer, padding with EOS when it has no pad token."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token_id is None and tok.eos_token is not None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_for_inference(path: str, load: LoadConfig):
+    """(model, tokenizer) to sample from: the weights in ``load.dtype`` (no update will touch them) on the
+    chosen device, in eval mode."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, load.dtype)).to(pick_device(load.device))
+    return model.eval(), load_tokenizer(path)

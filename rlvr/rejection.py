@@ -30,14 +30,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from .config import ConfigError, require, require_choice, require_number, to_yaml, validate
 from .eval.scoring import sample_many
-from .models import MISSING_MODEL_FIX, LoadConfig, is_model, resolve_model
+from .models import MISSING_MODEL_FIX, LoadConfig, is_model, load_for_inference, pick_device, resolve_model
 from .prompts import prompt_text
 from .registry import import_object
 from .rollout import SamplingConfig
 from .tasks import TaskConfig, get_task
 from .tasks.base import SPLITS
-from .train.distributed import World, barrier, gather, init_world, on_main, share
-from .train.policy import load_for_inference, pick_device
+from .distributed import World, barrier, gather, init_world, on_main, share
 from .utils import atomic_write_text, prepare_run_dir, set_threads
 
 

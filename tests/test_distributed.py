@@ -10,7 +10,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from rlvr.rollout import SamplingConfig
-from rlvr.train.distributed import World, share
+from rlvr.distributed import World, share
 from rlvr.train.grpo import GRPOConfig, train_grpo
 
 STEPS, PROMPTS = 3, 16
@@ -100,8 +100,8 @@ def launch(*args: str) -> None:
 def test_eval_and_sample_share_their_problems_over_ranks(tmp_path, tiny_dir):
     from rlvr.eval.scoring import sample_many
     from rlvr.tasks import TaskConfig, get_task
-    from rlvr.train.distributed import group_seed
-    from rlvr.train.policy import load_tokenizer
+    from rlvr.distributed import group_seed
+    from rlvr.models import load_tokenizer
 
     launch("eval", str(tiny_dir), "n_problems=6", "--out", str(tmp_path / "eval"), "--samples", "2", "--k", "1,2",
            "--budgets", "8,16")                                      # the default task: the demo's arithmetic

@@ -16,7 +16,8 @@ from rlvr.rollout import SamplingConfig, generate
 from rlvr.tasks import TaskConfig, get_task
 from rlvr.train.forward import completion_logprobs
 from rlvr.train.grpo import GRPOConfig, train_grpo
-from rlvr.train.policy import LoadConfig, LoraConfig, load_model, load_tokenizer, trainable
+from rlvr.models import LoadConfig, LoraConfig, load_tokenizer
+from rlvr.train.policy import load_model, trainable
 from rlvr.train.update import pad_rows
 from tiny_qwen import build_tiny_qwen, word_problems, write_jsonl
 

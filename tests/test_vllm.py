@@ -10,11 +10,11 @@ from transformers import AutoModelForCausalLM
 pytest.importorskip("vllm", reason="the vllm extra is not installed (pip install 'rlvr[vllm]')")
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 
-from rlvr.models import shipped_base_path  # noqa: E402
+from rlvr.models import load_tokenizer, shipped_base_path  # noqa: E402
 from rlvr.rollout import SamplingConfig, generate  # noqa: E402
 from rlvr.rollout.vllm_engine import RolloutConfig, VLLMEngine  # noqa: E402
 from rlvr.train.forward import completion_logprobs  # noqa: E402
-from rlvr.train.policy import load_tokenizer, named_weights  # noqa: E402
+from rlvr.train.policy import named_weights  # noqa: E402
 from rlvr.train.update import pad_rows  # noqa: E402
 
 PROMPTS = ["1234+4321=\n", "55555-1234=\n", "98765+11111=\n", "40404-4040=\n"]

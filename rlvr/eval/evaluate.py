@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import require, require_choice, require_number
-from ..models import LoadConfig, resolve_model
+from ..models import LoadConfig, load_for_inference, pick_device, resolve_model
 from ..plugins import plugins
 from ..rollout import SamplingConfig
 from ..tasks import TASKS, get_task
 from ..tasks.base import SPLITS, has_capability
-from ..train.distributed import World
+from ..distributed import World, init_world
 from .behaviour import MARKER_SETS, length_analysis, marker_rates, training_curve
 from .compute import budget_sweep, compare, figures, forcing_effect
 from .scoring import by_difficulty, sample_many, score_at_budget
@@ -119,8 +119,6 @@ def pass_ks(n: int, ks: list[int]) -> list[int]:
 
 def evaluate_model(path: str, cfg: EvalConfig, progress=print, world: World = World()) -> dict:
     """Every figure of one model (see the module docstring)."""
-    from ..train.policy import load_for_inference
-
     t0 = time.time()
     resolved = resolve_model(path)
     load, name = resolved.path, resolved.name
@@ -173,9 +171,6 @@ def evaluate_model(path: str, cfg: EvalConfig, progress=print, world: World = Wo
 def evaluate_models(paths: list[str], cfg: EvalConfig, out: str | Path, progress=print) -> dict:
     """Evaluate each model, write ``out/<name>.json`` (and ``out/comparison.json`` for several). Under
     torchrun the ranks share the problems of the main sampling (``scoring.sample_many``) and rank 0 writes."""
-    from ..train.distributed import init_world
-    from ..train.policy import pick_device
-
     world = init_world(pick_device(cfg.load.device))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

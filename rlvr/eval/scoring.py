@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 
 from ..prompts import prompt_texts
-from ..train.distributed import World, gather, group_seed, share
+from ..distributed import World, gather, group_seed, share
 from ..rollout import SamplingConfig, generate
 from ..tasks.base import answer_key
 from .behaviour import behaviour

@@ -17,7 +17,7 @@ from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informati
 from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
-from .distributed import World, gather, group_seed, group_seeds, share
+from ..distributed import World, gather, group_seed, group_seeds, share
 
 ROUND_SEED_STRIDE = 10 ** 12   # round r > 0 of a step draws with seed + r * stride: never a step's own seed
 
@@ -95,7 +95,7 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
     """The step's scored batch (``cfg`` is the GRPOConfig) and its sampling metrics; ``verifier``: the
     verifier pool, if any (see ``_groups``); ``scorer``: the run's reward functions (built from
     ``cfg.rewards`` when not given). Under torchrun each rank samples its share of every round's groups
-    and the groups are gathered: every rank returns the whole batch (``train/distributed.py``)."""
+    and the groups are gathered: every rank returns the whole batch (``rlvr/distributed.py``)."""
     scorer = scorer if scorer is not None else Scorer(cfg.rewards)
     per_group = group_seeds(cfg.sampling_seeds, world)
     comp: CompetenceConfig = cfg.competence

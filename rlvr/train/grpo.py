@@ -46,7 +46,7 @@ from ..algorithms.competence import Curriculum
 from ..algorithms.losses import LossConfig
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
 from ..eval.scoring import validation_figures
-from ..models import MISSING_MODEL_FIX, is_model, model_config_file, resolve_model
+from ..models import MISSING_MODEL_FIX, is_model, load_tokenizer, model_config_file, pick_device, resolve_model
 from ..prompts import encode_prompt, prompt_texts
 from ..reward_model import RewardModelConfig
 from ..rewards import REWARDS, Scorer
@@ -56,9 +56,9 @@ from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
-from .distributed import World, group_seeds, init_world
+from ..distributed import World, group_seeds, init_world
 from .harness import Run, lr_factor
-from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, named_weights, pick_device, precision, \
+from .policy import LoadConfig, LoraConfig, load_model, named_weights, precision, \
     reference, trainable
 from .records import step_record, write_samples
 from .sharding import full_optimizer_state, load_optimizer_state, shard, sync_sampler
@@ -327,7 +327,7 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     """Run GRPO as configured; returns the folder of the final policy. ``resume`` continues the run in
     ``cfg.out`` from its newest valid checkpoint, ``overwrite`` replaces it (without either, an existing run
     is an error); ``on_step(step, record)`` is called after each step is logged. Under torchrun the run is
-    data parallel (``train/distributed.py``)."""
+    data parallel (``rlvr/distributed.py``)."""
     scorer = check_run(cfg)                          # nothing is written before this passes
     world = init_world(pick_device(cfg.load.device))
     check_world(cfg, world)

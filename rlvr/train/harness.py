@@ -34,7 +34,7 @@ from .. import checkpoint
 from ..config import to_dict, to_yaml
 from ..utils import MetricsLog, TrainingDiverged, atomic_write_text, environment, prepare_run_dir, \
     rewind_metrics, rng_state, save_model_dir, seed_everything, set_rng_state, set_threads
-from .distributed import World, barrier, on_main
+from ..distributed import World, barrier, on_main
 from .policy import merged
 
 

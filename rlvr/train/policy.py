@@ -23,24 +23,14 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM
 
-from ..models import LoadConfig, LoraConfig
+from ..models import LoadConfig, LoraConfig, pick_device
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
-
-def pick_device(name: str) -> torch.device:
-    """The device ``name`` means (``auto``: CUDA when there is a GPU, else the CPU; under torchrun ``cuda``
-    is the process's own GPU, ``LOCAL_RANK``)."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and "LOCAL_RANK" in os.environ:       # one GPU per process under torchrun
-        return torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return torch.device(name)
 
 
 def model_device(model) -> torch.device:
@@ -52,14 +42,6 @@ def precision(load: LoadConfig, device: torch.device):
     if load.dtype == "float32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[load.dtype])
-
-
-def load_tokenizer(path: str):
-    """The model's tokenizer, padding with EOS when it has no pad token."""
-    tok = AutoTokenizer.from_pretrained(path)
-    if tok.pad_token_id is None and tok.eos_token is not None:
-        tok.pad_token = tok.eos_token
-    return tok
 
 
 def load_model(start: str, load: LoadConfig, lora: LoraConfig, resume_from=None):
@@ -80,13 +62,6 @@ def load_model(start: str, load: LoadConfig, lora: LoraConfig, resume_from=None)
     if load.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
-
-
-def load_for_inference(path: str, load: LoadConfig):
-    """(model, tokenizer) to sample from: the weights in ``load.dtype`` (no update will touch them) on the
-    chosen device, in eval mode."""
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[load.dtype]).to(pick_device(load.device))
-    return model.eval(), load_tokenizer(path)
 
 
 def named_weights(model):

@@ -33,12 +33,12 @@ import torch
 
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
 from ..eval.scoring import validation_figures
-from ..models import MISSING_MODEL_FIX, is_model, model_config_file, resolve_model
+from ..models import MISSING_MODEL_FIX, is_model, load_tokenizer, model_config_file, pick_device, resolve_model
 from ..rollout import SamplingConfig
 from ..tasks import TaskConfig, get_task
 from .forward import chosen_logprobs, hidden_states
 from .harness import Run, lr_factor
-from .policy import LoadConfig, LoraConfig, load_model, load_tokenizer, pick_device, precision, trainable
+from .policy import LoadConfig, LoraConfig, load_model, precision, trainable
 from .sft_data import IGNORE, collate, encode, load_pairs, pack
 
 

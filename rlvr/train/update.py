@@ -13,7 +13,7 @@ import torch
 
 from ..algorithms.losses import entropy_bonus, microbatch_weight, policy_loss
 from .forward import completion_logprobs
-from .distributed import World, any_rank, max_value, share, sum_grads, sum_values
+from ..distributed import World, any_rank, max_value, share, sum_grads, sum_values
 from .policy import as_reference, trainable
 from .sharding import is_sharded, start_microbatch, summed_grads
 
@@ -110,7 +110,7 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     """``num_iterations`` passes of microbatched policy-loss updates over the rollouts (``cfg`` is the
     GRPOConfig); ``keep`` [B] leaves rollouts out of the loss (0: DAPO overlong filtering). Under torchrun
     each rank runs its share of the groups, the loss normalised over the whole batch, and the gradients
-    and metrics are summed over ranks (``train/distributed.py``).
+    and metrics are summed over ranks (``rlvr/distributed.py``).
 
     Returns (metrics, gradient norm, cause): ``cause`` is None for a good step, or why the step was
     skipped ("non-finite loss", "non-finite gradient"): the gradients are zeroed and ``opt.step()`` is not
