@@ -41,11 +41,16 @@ def pad_rows(rows: list[list[float]], width: int) -> torch.Tensor:
     return out
 
 
+def _scorer(model):
+    """``completion_logprobs`` of ``model`` without the model argument (under FSDP the root's own forward)."""
+    return model if is_sharded(model) else functools.partial(completion_logprobs, model)
+
+
 def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: int, kl_in_loss: bool):
     """(loss, metrics, mask) of rollouts ``sl``."""
     pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
     temp = cfg.sampling.temperature
-    score = model if is_sharded(model) else functools.partial(completion_logprobs, model)
+    score = _scorer(model)
     logp, ent, mask = score(pids, cids, pad_id, temp)                          # [b, t]
     mask = mask * keep[sl, None]
     ref_logp = None
@@ -86,7 +91,7 @@ def sampler_correction(model, ro, batches: list, old_all, adv, mask_all, cfg, pa
     logp_sampler), C), which weights its policy-gradient term (exactly, for ppo_clip). Returns (old log-probs
     [B, Tc], advantages [B, Tc], metrics: the mean KL(sampler || trainer) per token (k3) and the share of
     tokens whose weight was truncated, over the whole batch)."""
-    score = model if is_sharded(model) else functools.partial(completion_logprobs, model)
+    score = _scorer(model)
     train = old_all.clone()
     mine = torch.zeros_like(mask_all)
     with torch.no_grad():
