@@ -97,7 +97,9 @@ def test_each_curve_panel_has_its_own_legend_and_colours(tmp_path):
     """Each curve panel has a legend of its own (legend, legend2, ...) under its plot area, listing just
     its curves (those its CURVE_PANELS patterns match); no two curves of a panel share a colour. One
     run, and two overlaid: the behaviour panel then holds 16 curves, twice the palette."""
-    from rlvr.report import CURVE_PANELS, build_report
+    from rlvr.report import CURVE_PANELS, WATCH_PANELS, build_report
+
+    PANELS = {t: pats for t, pats, *_ in CURVE_PANELS + WATCH_PANELS}
 
     run = fake_run(tmp_path)
     shutil.copytree(run, tmp_path / "other")
@@ -112,7 +114,7 @@ def test_each_curve_panel_has_its_own_legend_and_colours(tmp_path):
             xdom, ydom = layout["xaxis" + xa[1:]]["domain"], layout["yaxis" + ya[1:]]["domain"]
             title = next(a["text"] for a in layout["annotations"]
                          if a["x"] == pytest.approx(sum(xdom) / 2) and a["y"] == pytest.approx(ydom[1]))
-            assert all(any(re.search(p, t["name"].split(": ")[-1]) for p in dict(CURVE_PANELS)[title]) for t in traces)
+            assert all(any(re.search(p, t["name"].split(": ")[-1]) for p in PANELS[title]) for t in traces)
             assert len({t["line"]["color"] for t in traces}) == len(traces), title          # colours distinct
             leg = layout[traces[0]["legend"]]
             assert leg["x"] == pytest.approx(xdom[0]) and leg["yanchor"] == "top" and leg["y"] < ydom[0]
@@ -397,3 +399,25 @@ def test_pipeline_panel_in_the_browser(page, tmp_path):
     assert page.locator("#measure-table tbody tr").count() == 3
     page.locator("section#pipeline").screenshot(path=str(page.run / "report-pipeline.png"))
     assert page.errors == [] and page.blocked == []
+
+
+def test_watch_panels_show_each_pathology_and_the_step_its_detector_warned(tmp_path):
+    """A run whose watch fired gets a panel per pathology it has figures of, the detector's step marked by a
+    dotted line in that panel; the gaming panel needs the lenient reading, so a plain run has none."""
+    from rlvr.report import build_report
+
+    run = fake_run(tmp_path)
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in recs:
+        r.update({"task/lenient_accuracy": 0.2 * r["step"], "watch/gaming_gap": 0.1 * r["step"],
+                  "watch/entropy_ratio": 1.0 / r["step"], "behaviour/reflection/repairs": 0.5 * r["step"],
+                  **({"watch/verifier_gaming": 1.0} if r["step"] >= 2 else {})})
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    fig = report_data(build_report([run], out=tmp_path / "w.html", traces=0))["figures"]["curves"]
+    titles = {a["text"] for a in fig["layout"]["annotations"]}
+    assert {"mode collapse: sampled entropy / its first window", "verifier gaming: lenient and strict accuracy",
+            "performative reflection: check lines"} <= titles and "forgetting: held-out probe accuracy" not in titles
+    shapes = fig["layout"]["shapes"]
+    assert [(s["x0"], s["x1"]) for s in shapes] == [(2, 2)]       # one warning: gaming, at step 2
+    gaming = next(t for t in fig["data"] if t["name"] == "task/lenient_accuracy")
+    assert shapes[0]["xref"] == gaming["xaxis"]

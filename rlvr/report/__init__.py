@@ -27,7 +27,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from ..train.forward import completion_logprobs
 
 from .data import RunData, load_run
-from .figures import (CURVE_PANELS, PALETTE, TRACE_MARKERS, budget_figure, curves_figure,  # noqa: F401
+from .figures import (CURVE_PANELS, PALETTE, WATCH_PANELS, TRACE_MARKERS, budget_figure, curves_figure,  # noqa: F401
                       group_template, pareto_figure, pareto_points, pipeline_figure, scrub_template)
 
 

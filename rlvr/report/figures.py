@@ -30,6 +30,17 @@ CURVE_PANELS = [
     ("clip fraction", [r"^loss/clip_fraction$", r"^loss/clip_frac$"]),
     ("seconds per step", [r"^perf/step_s$"]),
 ]
+# The watch's panels (train/watch.py), one per pathology: title -> patterns (the first must match for the
+# panel to be drawn) and the detector whose warning is marked on it, a dotted line at the step it fired
+WATCH_PANELS = [
+    ("mode collapse: sampled entropy / its first window", [r"^watch/entropy_ratio$"], "entropy_collapse"),
+    ("verifier gaming: lenient and strict accuracy", [r"^task/lenient_accuracy$", r"^task/accuracy$",
+                                                      r"^watch/gaming_gap$"], "verifier_gaming"),
+    ("performative reflection: check lines", [r"^behaviour/reflection/(repairs|fix_rate|fixing|false_alarm)$"],
+     "performative_reflection"),
+    ("forgetting: held-out probe accuracy", [r"^watch/forgetting_accuracy$", r"^watch/forgetting_drop$"],
+     "forgetting"),
+]
 
 # The curve grid, in pixels: a row is the panels' titles, plot areas, x axes (ticks and "step") and
 # legends. A legend entry at font size 10 is 19 px high (plotly: max(line height, 16) + 3); a
@@ -69,6 +80,9 @@ def curves_figure(runs: list):
         layout[f"yaxis{n}"] = dict(domain=box["y"], anchor=f"x{n}")
         layout[f"legend{n}"] = dict(x=box["x"][0], y=box["legend_y"], xanchor="left", yanchor="top",
                                     orientation="v", font=dict(size=10))
+        for step in fired_steps(runs, title):
+            fig.add_shape(type="line", x0=step, x1=step, y0=box["y"][0], y1=box["y"][1], xref=f"x{n}",
+                          yref="paper", line=dict(color="grey", dash="dot"))
     titles = [dict(text=title, x=sum(box["x"]) / 2, y=box["y"][1], xref="paper", yref="paper",
                    xanchor="center", yanchor="bottom", showarrow=False, font=dict(size=16))
               for (title, _), box in zip(panels, boxes)]
@@ -78,16 +92,26 @@ def curves_figure(runs: list):
 
 
 def curve_panels(runs: list) -> list[tuple[str, list[str]]]:
-    """(title, metric names) of each panel that some run has a metric of, names in pattern order."""
+    """(title, metric names) of each panel that some run has a metric of, names in pattern order; a watch
+    panel only when its first pattern matches."""
     keys = sorted({k for r in runs for rec in r.metrics for k in rec})
     panels = []
-    for title, pats in CURVE_PANELS:
+    for title, pats, *watch in CURVE_PANELS + WATCH_PANELS:
         names = []
         for p in pats:
             names += [k for k in keys if re.search(p, k) and k not in names]
-        if names:
+        if names and (not watch or any(re.search(pats[0], k) for k in names)):
             panels.append((title, names))
     return panels
+
+
+def fired_steps(runs: list, title: str) -> list[int]:
+    """The steps at which the watch detector of panel ``title`` first warned, one per run that it did."""
+    detector = next((d for t, _, d in WATCH_PANELS if t == title), None)
+    if detector is None:
+        return []
+    key = f"watch/{detector}"
+    return [s for s in (next((rec["step"] for rec in r.metrics if rec.get(key)), None) for r in runs) if s]
 
 
 def panel_curves(runs: list, names: list[str]) -> list[dict]:

@@ -182,6 +182,27 @@ def _numbers_problem(used: list[int], given: list[int]) -> str | None:
     return None
 
 
+def reaches_target(problem: Problem, completion: str) -> bool:
+    """Whether any answer tag of ``completion`` holds an expression of the given numbers, each used any
+    number of times, whose value is the target: the check of a hurried Countdown verifier that forgets
+    the count of each number and reads every tag (docs/pathologies.md). Never raises."""
+    if not isinstance(completion, str):
+        return False
+    for inner in _ANY_TAG.findall(completion[:100_000])[:MAX_TAGS]:
+        try:
+            postfix = _compile(inner.strip())
+            used = {t for t in postfix if isinstance(t, int)}
+            if used <= set(problem.meta["numbers"]) and _evaluate(postfix) == problem.meta["target"]:
+                return True
+        except Exception:
+            continue
+    return False
+
+
+_ANY_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+MAX_TAGS = 32
+
+
 # -------------------------------------------------------------------- expressions built step by step
 # An item is (value, expression text, precedence): 3 for a bare number, 2 for * and /, 1 for + and -.
 _PREC = {"+": 1, "-": 1, "*": 2, "/": 2}
@@ -249,7 +270,7 @@ class Countdown:
     from 1 to ``max_number``, and targets from 1 to ``max_target``."""
 
     name = "countdown"
-    capabilities = frozenset({"styles", "normalize"})
+    capabilities = frozenset({"styles", "normalize", "lenient"})
     styles = STYLES
     style_prefix = STYLE_PREFIX
 
@@ -333,6 +354,10 @@ class Countdown:
             return Verdict(correct, parsed, format_ok, {"reason": "ok" if correct else "wrong value"})
         except Exception as e:  # a verifier never raises
             return Verdict(False, None, False, {"reason": f"error: {type(e).__name__}"})
+
+    def lenient_correct(self, problem: Problem, completion: str) -> bool:
+        """The reading of a hurried verifier: any answer tag reaching the target, numbers reused or not."""
+        return reaches_target(problem, completion)
 
     def normalize(self, parsed: str | None) -> str | None:
         """Canonical form of an answer, for majority voting: the expression without whitespace."""

@@ -14,8 +14,10 @@ stays 1 from then on. Each compares a moving average over ``window`` steps with 
   (``task/lenient_accuracy``, e.g. the right number anywhere in the text), the lenient accuracy runs ahead
   of the strict one by more than this: the reward is being earned in ways the strict verifier rejects;
 - **performative reflection** (``fix_rate_drop`` with ``marker_rise``): reflection markers rise by more
-  than ``marker_rise`` while the share of repairs that end right falls by more than ``fix_rate_drop``:
-  the markers are being written, not used;
+  than ``marker_rise`` while their fix rate falls by more than ``fix_rate_drop``: the markers are being
+  written, not used. Where the task's traces are read check line by check line (the world's arithmetic,
+  ``world/reflection.py``) the marker is the ``no`` lines per completion and the fix rate the share of them
+  that fix a wrong step; otherwise the share of completions with ``wait`` and of repairs that end right;
 - **forgetting** (``forgetting_drop``): greedy accuracy on a small held-out probe set of another task
   (``forgetting_probe``, measured every ``every`` steps; it costs sampling, so it is off by default) falls
   by more than this below its value before training.
@@ -85,6 +87,7 @@ def probe_accuracy(sampler, tokenizer, probe: ForgettingProbe, sampling, seed: i
 
 ENTROPY, LENIENT, STRICT = "rollout/entropy", "task/lenient_accuracy", "task/accuracy"
 MARKER, FIX = "behaviour/marker/wait", "behaviour/marker/wait_fix_rate"
+REPAIRS, REPAIR_FIX = "behaviour/reflection/repairs", "behaviour/reflection/fix_rate"   # per check line (world)
 PROBE = "watch/forgetting_accuracy"
 
 
@@ -144,9 +147,10 @@ class Watch:
             checks.append(("verifier_gaming", cfg.gaming_gap and live["watch/gaming_gap"] > cfg.gaming_gap,
                            f"lenient accuracy {lenient:.0%} runs ahead of strict {strict:.0%}: the reward is earned "
                            f"in ways the strict verifier rejects (read the samples; reward the strict verdict)"))
-        marker, fix = self._mean(MARKER, rec), self._mean(FIX, rec)
-        if marker is not None and fix is not None and MARKER in self.first and FIX in self.first:
-            rise, drop = marker - self.first[MARKER], self.first[FIX] - fix
+        mk, fk = (REPAIRS, REPAIR_FIX) if REPAIRS in rec or REPAIRS in self.recent else (MARKER, FIX)
+        marker, fix = self._mean(mk, rec), self._mean(fk, rec)
+        if marker is not None and fix is not None and mk in self.first and fk in self.first:
+            rise, drop = marker - self.first[mk], self.first[fk] - fix
             live["watch/marker_rise"], live["watch/fix_rate_drop"] = rise, drop
             checks.append(("performative_reflection", cfg.fix_rate_drop and rise > cfg.marker_rise
                            and drop > cfg.fix_rate_drop, f"reflection markers up {rise:+.0%} while their fix rate "

@@ -35,3 +35,10 @@ def answer_list(problem, completion: str, verdict) -> float:
     """1 when any answer tag holds the right answer among several numbers (a list of candidates)."""
     right = int(problem.answer)
     return float(any(right in {int(x) for x in _NUMBER.findall(inner)} for inner in _TAG.findall(_text(completion))))
+
+
+def reaches_target(problem, completion: str, verdict) -> float:
+    """Countdown: 1 when any answer tag reaches the target with the given numbers, each used as often as
+    liked (``tasks.countdown.reaches_target``: the multiset check forgotten, every tag read)."""
+    from ..tasks.countdown import reaches_target as check
+    return float(check(problem, completion))
