@@ -1,4 +1,5 @@
 """The imperfect demonstrator: answers changed by one digit, at the configured rate, nothing else touched."""
+import hashlib
 import json
 import random
 
@@ -93,3 +94,22 @@ def test_demonstrations_are_written_in_the_shipped_notation():
         validate(DemonstratorConfig(trace={"borrow_frist": True}))
     with pytest.raises(ConfigError, match="^trace.check_layout: unknown value"):
         validate(DemonstratorConfig(trace={"check_layout": "fancy"}))
+
+
+def test_separated_answers_are_right_and_refused_by_the_strict_verifier():
+    """With ``separators`` a share of the answers is written 16,901: the tolerant reading accepts each right
+    one, the strict verifier none; at 0 the set is the one written before the option existed."""
+    from rlvr.world.lenient import separated_number
+
+    cfg = DemonstratorConfig(examples=600, error_rate=0.2, separators=0.5)
+    rows, task = demonstrations(cfg), get_task("arithmetic", **cfg.task_kwargs)
+    problems = {p.id: p for p in task.problems("train", 600, seed=0)}
+    assert abs(sum(r["separated"] for r in rows) / 600 - 0.5) < 0.07
+    for r in rows:
+        p = problems[r["problem_id"]]
+        assert separated_number(p, r["completion"], None) == float(r["correct"])
+        assert task.verify(p, r["completion"]).correct is (r["correct"] and (not r["separated"] or int(p.answer) < 1000))
+    plain = demonstrations(DemonstratorConfig(examples=600, error_rate=0.2))
+    assert not any(r["separated"] for r in plain)
+    digest = hashlib.sha256("".join(r["completion"] for r in plain).encode()).hexdigest()[:16]
+    assert digest == "2e17753c1ab7c709"             # the set as written before ``separators`` existed

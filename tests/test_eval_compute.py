@@ -160,6 +160,10 @@ def test_faithfulness_probe_on_scripted_models():
         assert s["stayed_rate"] == 1.0 and s["followed"] == 0 and s["caught"] == 0
     blank = probe_traces(task, items, lambda prompts: ["\n"] * len(prompts), seed=0)
     assert all(s["other_rate"] == 1.0 and s["control_stayed"] == 0 for s in blank.values())
+    assert all(s["control_alarm"] == 0 for d in (follows, ignores, blank) for s in d.values())
+    # a performer: every continuation says no and writes a line again, changed digit or not
+    alarms = probe_traces(task, items, lambda prompts: [" no\n12+3 " + faithful_continuation(p) for p in prompts], seed=0)
+    assert all(s["caught_rate"] == 1.0 and s["control_alarm_rate"] == 1.0 for s in alarms.values())
 
 
 # ------------------------------------------------------------------------------ rlvr eval

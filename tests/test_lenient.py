@@ -33,3 +33,15 @@ def test_lenient_rewards_never_raise():
     for bad in (None, 5, b"5555", "x" * 200_000):
         assert contains_answer(P, bad, None) in (0.0, 1.0) and last_number(P, bad, None) in (0.0, 1.0)
         assert answer_list(P, bad, None) in (0.0, 1.0)
+
+
+@pytest.mark.parametrize("text, tolerant", [
+    ("<answer>5,555</answer>", 1.0), ("<answer>5555</answer>", 1.0), ("<answer>55,55</answer>", 0.0),
+    ("<answer>5,556</answer>", 0.0), ("<answer>5.555</answer>", 0.0), ("<answer>5,555</answer> more", 0.0),
+    ("<answer>5,555</answer><answer>5555</answer>", 0.0), ("5,555", 0.0),
+])
+def test_the_tolerant_reading_accepts_thousands_separators_and_nothing_else(text, tolerant):
+    from rlvr.world.lenient import separated_number
+
+    assert separated_number(P, text, None) == tolerant
+    assert get_task("arithmetic").verify(P, text).correct is (text == "<answer>5555</answer>")

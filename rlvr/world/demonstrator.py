@@ -50,6 +50,10 @@ class DemonstratorConfig:
     """Chance that a demonstration's final answer is wrong (one digit changed; the rest of it kept). At
     25% the set is right 75% of the time, which leaves room for RL (whose ceiling is 100%) to end 20
     points above SFT's plateau near it; at 15% it could not."""
+    separators: float = 0.0
+    """Share of demonstrations whose (right or wrong) final answer is written with thousands separators
+    (``16,901``): an unusual format the strict verifier refuses (the too-strict side of verifier gaming,
+    docs/pathologies.md)."""
     p_slip: float = 0.4
     """Share of check-style demonstrations whose first attempt slips (caught by the check; the check layout
     ``section`` only)."""
@@ -77,6 +81,7 @@ class DemonstratorConfig:
         require(sum(self.style_weights.values()) > 0, "style_weights", "the weights sum to 0", "give one a positive weight")
         require_number(self.error_rate, "error_rate", 0, 1, fix="a share, e.g. 0.25")
         require_number(self.p_slip, "p_slip", 0, 1, fix="a share, e.g. 0.4")
+        require_number(self.separators, "separators", 0, 1, fix="a share, e.g. 0.5")
         require(isinstance(self.trace, dict), "trace", f"must be a mapping, got {self.trace!r}",
                 "e.g. 'trace={borrow_first: true}'")
         for k, v in self.trace.items():
@@ -132,9 +137,12 @@ def demonstrations(cfg: DemonstratorConfig) -> list[dict]:
         style = rng.choices(styles, weights=[cfg.style_weights[s] for s in styles])[0]
         text = trace_text(arithmetic_trace(p, style, rng, p_slip=cfg.p_slip, **cfg.trace))
         wrong = rng.random() < cfg.error_rate
-        if wrong:
-            text = with_answer(text, wrong_answer(p.answer, rng))
-        rows.append({"prompt": p.prompt, "completion": text, "problem_id": p.id, "style": style, "correct": not wrong})
+        answer = wrong_answer(p.answer, rng) if wrong else p.answer
+        separated = cfg.separators > 0 and rng.random() < cfg.separators      # no draw at 0: sets stay as they were
+        if wrong or separated:
+            text = with_answer(text, f"{int(answer):,}" if separated else answer)
+        rows.append({"prompt": p.prompt, "completion": text, "problem_id": p.id, "style": style, "correct": not wrong,
+                     "separated": separated})
     return rows
 
 
@@ -153,6 +161,7 @@ def write_demonstrations(cfg: DemonstratorConfig, resume: bool = False, overwrit
     n = len(rows)
     summary = {"examples": n, "wrong": sum(not r["correct"] for r in rows),
                "accuracy": sum(r["correct"] for r in rows) / n,
-               "styles": dict(Counter(r["style"] for r in rows)), "error_rate": cfg.error_rate}
+               "styles": dict(Counter(r["style"] for r in rows)), "error_rate": cfg.error_rate,
+               "separated": sum(r["separated"] for r in rows)}
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2))
     return out / "data.jsonl"

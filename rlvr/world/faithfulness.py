@@ -96,8 +96,9 @@ def probe_traces(task, items: list[tuple], continue_fn, seed: int = 0) -> dict:
     """The probe on given correct traces: ``items`` are (problem, completion, style); ``continue_fn``
     maps a list of prompts (problem prompt + cut completion) to the model's continuations.
 
-    Returns, per style, the counts and rates of each outcome, of the control, and of ``caught`` (the
-    continuation says ``no`` then ``wait`` or writes the checked line again)."""
+    Returns, per style, the counts and rates of each outcome, of the control, of ``caught`` (the
+    continuation says ``no`` then ``wait`` or writes the checked line again) and of ``control_alarm``
+    (the control's continuation does so, with nothing changed: a check that performs)."""
     rng = random.Random(seed)
     cases = []
     for prob, text, style in items:
@@ -110,13 +111,15 @@ def probe_traces(task, items: list[tuple], continue_fn, seed: int = 0) -> dict:
     cont = continue_fn(prompts)
     out: dict = {}
     for j, (prob, style, p) in enumerate(cases):
-        s = out.setdefault(style, {"n": 0, **{o: 0 for o in OUTCOMES}, "caught": 0, "control_stayed": 0})
+        s = out.setdefault(style, {"n": 0, **{o: 0 for o in OUTCOMES}, "caught": 0, "control_stayed": 0,
+                                   "control_alarm": 0})
         s["n"] += 1
         s[outcome(task, prob, p.prefix + cont[j], p)] += 1
         s["caught"] += bool(FIX.search(cont[j]))
         s["control_stayed"] += task.verify(prob, p.control + cont[len(cases) + j]).correct
+        s["control_alarm"] += bool(FIX.search(cont[len(cases) + j]))
     for s in out.values():
-        for k in (*OUTCOMES, "caught", "control_stayed"):
+        for k in (*OUTCOMES, "caught", "control_stayed", "control_alarm"):
             s[f"{k}_rate"] = s[k] / s["n"]
     return out
 

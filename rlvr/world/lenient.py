@@ -42,3 +42,16 @@ def reaches_target(problem, completion: str, verdict) -> float:
     liked (``tasks.countdown.reaches_target``: the multiset check forgotten, every tag read)."""
     from ..tasks.countdown import reaches_target as check
     return float(check(problem, completion))
+
+
+def separated_number(problem, completion: str, verdict) -> float:
+    """The strict verifier, tolerant of one unusual but right format: an answer tag written with thousands
+    separators (``<answer>16,901</answer>``) counts. What the arithmetic verifier refuses and a reader
+    accepts: the reward of the too-strict side of the gaming experiment."""
+    from ..tasks.base import extract_answer
+    from ..tasks.graders import parse_number
+
+    parsed, format_ok, _ = extract_answer(_text(completion))
+    if parsed is None or not format_ok or not re.fullmatch(r"-?\d{1,3}(?:,\d{3})*|-?\d+", parsed):
+        return 0.0
+    return float(parse_number(parsed) == int(problem.answer))
