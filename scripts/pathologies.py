@@ -2,6 +2,7 @@
 beside it, a JSON of the figures it drew (and prints the JSON's summary).
 
     python scripts/pathologies.py gaming runs/gaming_multiply runs/gaming_multiply_strict --out docs/results/gaming_multiply.png
+    python scripts/pathologies.py too_strict runs/too_strict --out docs/results/too_strict.png
     python scripts/pathologies.py reflection runs/reflection_bonus runs/reflection_plain --out docs/results/reflection.png
     python scripts/pathologies.py collapse runs/collapse_easy runs/collapse_entropy ... --out docs/results/collapse.png
     python scripts/pathologies.py forgetting runs/forgetting_beta0 ... --out docs/results/forgetting.png
@@ -259,14 +260,51 @@ def forgetting(runs: list[Path], out: Path, problems: int = 200) -> None:
     save(fig, out, {"table": table}, {"table": table})
 
 
+def too_strict(runs: list[Path], out: Path, problems: int = 200) -> None:
+    """The pipeline of configs/too_strict.yaml: strict and separator-tolerant accuracy (T=1) and the share of
+    separated answers at the base, after SFT, and after GRPO under each verifier; the two readings over
+    each GRPO run."""
+    from rlvr.eval.scoring import sample_once
+    from rlvr.rollout import SamplingConfig
+    from rlvr.world.lenient import separated_number
+
+    root = runs[0]
+    task = task_of(root / "strict")
+    probs = task.problems("test", problems, 0)
+    table = []
+    for name, path in (("base", ""), ("sft", str(root / "sft" / "final")), ("grpo strict", str(root / "strict" / "final")),
+                       ("grpo tolerant", str(root / "tolerant" / "final"))):
+        model, tok = load(path)
+        texts, correct, _ = sample_once(model, tok, task, probs, SamplingConfig(temperature=1.0, max_new_tokens=600))
+        tolerant = [separated_number(p, t, None) for p, t in zip(probs, texts)]
+        row = {"model": name, "strict": sum(correct) / problems, "tolerant": sum(tolerant) / problems,
+               "separated": sum("," in t.split("<answer>")[-1] for t in texts) / problems}
+        table.append(row)
+        print(row, flush=True)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    curves = {}
+    for ax, stage in zip(axes, ("strict", "tolerant")):
+        recs = metrics(root / stage)
+        curves[stage] = {}
+        for key, label in (("reward/separated_number", "tolerant reading"), ("reward/accuracy", "strict verdict")):
+            steps, ys = series(recs, key)
+            curves[stage][key] = {"steps": steps, "values": ys}
+            ax.plot(steps, ys, label=label)
+        ax.set_title(f"GRPO rewarded by the {stage} verifier", fontsize=10)
+        ax.set_xlabel("GRPO step")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel(f"training batch accuracy, moving average of {SMOOTH} steps")
+    save(fig, out, {"table": table, "curves": curves}, {"table": table})
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("experiment", choices=("gaming", "reflection", "collapse", "forgetting"))
+    p.add_argument("experiment", choices=("gaming", "too_strict", "reflection", "collapse", "forgetting"))
     p.add_argument("runs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    {"gaming": gaming, "reflection": reflection, "collapse": collapse, "forgetting": forgetting}[args.experiment](
-        args.runs, args.out)
+    {"gaming": gaming, "too_strict": too_strict, "reflection": reflection, "collapse": collapse,
+     "forgetting": forgetting}[args.experiment](args.runs, args.out)
     return 0
 
 

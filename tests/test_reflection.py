@@ -32,7 +32,7 @@ def test_a_no_that_rewrites_the_same_wrong_line_fixes_nothing():
 
 def test_batch_figures_and_the_fix_rate_of_the_no_lines():
     fig = reflection_figures([FALSE_ALARM, FIX, RIGHT, "no checks"])
-    assert fig == pytest.approx({"reflection/check_lines": 5 / 4, "reflection/repairs": 2 / 4,
+    assert fig == pytest.approx({"reflection/check_lines": 5 / 4, "reflection/repairs": 2 / 4, "reflection/fixes": 1 / 4,
                                  "reflection/fixing": 1 / 5, "reflection/idle": 4 / 5,
                                  "reflection/false_alarm": 1 / 5, "reflection/fix_rate": 1 / 2})
     assert "reflection/fix_rate" not in reflection_figures([RIGHT])       # no "no" line: no rate

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from rlvr.train.watch import FIX, LENIENT, MARKER, PROBE, REPAIR_FIX, REPAIRS, Watch, WatchConfig
+from rlvr.train.watch import FIX, FIXES, LENIENT, MARKER, PROBE, REPAIRS, Watch, WatchConfig
 
 ENT = "rollout/entropy"
 
@@ -56,19 +56,21 @@ def test_performative_reflection_needs_markers_up_and_fixes_down():
 
 
 def test_check_lines_read_one_by_one_take_the_place_of_the_marker_shares():
-    """Where the world logs its check lines (no lines per completion, the share of them fixing a wrong
-    step), the detector reads those: here the marker shares say nothing, the check lines say performance."""
+    """Where the world logs its check lines (no lines and fixing lines per completion), the detector reads
+    those, the window's fix rate a ratio of sums: here the marker shares say nothing, the lines say performance."""
     up = [0.1] * 5 + [0.1 + 0.2 * k for k in range(1, 11)]
     down = [0.9] * 5 + [0.9 - 0.08 * k for k in range(1, 11)]
-    stream = [{MARKER: 0.1, FIX: 0.8, REPAIRS: m, REPAIR_FIX: f} for m, f in zip(up, down)]
+    stream = [{MARKER: 0.1, FIX: 0.8, REPAIRS: m, FIXES: m * f} for m, f in zip(up, down)]
     lives, fired = run(stream, WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))
     expected = next(i for i, x in enumerate(lives) if x.get("watch/marker_rise", 0) > 0.1
                     and x.get("watch/fix_rate_drop", 0) > 0.2) + 1
     assert [s for s, _ in fired] == [expected] and expected > 5
-    assert lives[-1]["watch/marker_rise"] == pytest.approx(sum(up[-5:]) / 5 - 0.1)
-    # a step without a "no" line has no fix rate: the window skips it
-    gaps = [{REPAIRS: 0.0}] * 3 + [{REPAIRS: m, REPAIR_FIX: f} for m, f in zip(up, down)]
-    assert [s for s, _ in run(gaps, WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))[1]] == [expected + 3]
+    last = slice(-5, None)
+    assert lives[-1]["watch/marker_rise"] == pytest.approx(sum(up[last]) / 5 - 0.1)
+    ratio = sum(m * f for m, f in zip(up[last], down[last])) / sum(up[last])      # not the mean of the rates
+    assert lives[-1]["watch/fix_rate_drop"] == pytest.approx(0.9 - ratio)
+    assert run([{MARKER: 0.1, FIX: 0.8, REPAIRS: m, FIXES: 0.9 * m} for m in up],      # more lines, still fixing
+               WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))[1] == []
 
 
 def test_forgetting_compares_the_probe_with_its_start():

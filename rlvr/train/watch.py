@@ -87,7 +87,7 @@ def probe_accuracy(sampler, tokenizer, probe: ForgettingProbe, sampling, seed: i
 
 ENTROPY, LENIENT, STRICT = "rollout/entropy", "task/lenient_accuracy", "task/accuracy"
 MARKER, FIX = "behaviour/marker/wait", "behaviour/marker/wait_fix_rate"
-REPAIRS, REPAIR_FIX = "behaviour/reflection/repairs", "behaviour/reflection/fix_rate"   # per check line (world)
+REPAIRS, FIXES = "behaviour/reflection/repairs", "behaviour/reflection/fixes"   # check lines per completion (world)
 PROBE = "watch/forgetting_accuracy"
 
 
@@ -147,10 +147,10 @@ class Watch:
             checks.append(("verifier_gaming", cfg.gaming_gap and live["watch/gaming_gap"] > cfg.gaming_gap,
                            f"lenient accuracy {lenient:.0%} runs ahead of strict {strict:.0%}: the reward is earned "
                            f"in ways the strict verifier rejects (read the samples; reward the strict verdict)"))
-        mk, fk = (REPAIRS, REPAIR_FIX) if REPAIRS in rec or REPAIRS in self.recent else (MARKER, FIX)
-        marker, fix = self._mean(mk, rec), self._mean(fk, rec)
-        if marker is not None and fix is not None and mk in self.first and fk in self.first:
-            rise, drop = marker - self.first[mk], self.first[fk] - fix
+        reflection = self._reflection(rec)
+        if reflection is not None:
+            (marker, fix), (marker0, fix0) = reflection
+            rise, drop = marker - marker0, fix0 - fix
             live["watch/marker_rise"], live["watch/fix_rate_drop"] = rise, drop
             checks.append(("performative_reflection", cfg.fix_rate_drop and rise > cfg.marker_rise
                            and drop > cfg.fix_rate_drop, f"reflection markers up {rise:+.0%} while their fix rate "
@@ -168,6 +168,21 @@ class Watch:
                 warnings.append(f"step {step}: {name.replace('_', ' ')}: {text}")
         live.update({f"watch/{name}": 1.0 for name in self.fired})
         return live, warnings
+
+    def _reflection(self, rec: dict):
+        """((marker, fix rate) now, (marker, fix rate) of the first window), or None before both exist.
+        Where the world reads check lines, the window's fix rate is its fixing lines over its ``no`` lines
+        (a ratio of sums: steps with few ``no`` lines weigh little); otherwise the mean of the shares."""
+        if REPAIRS in rec or REPAIRS in self.recent:
+            marker, fixes = self._mean(REPAIRS, rec), self._mean(FIXES, rec)
+            if marker is None or fixes is None or REPAIRS not in self.first or FIXES not in self.first:
+                return None
+            first = self.first[REPAIRS]
+            return (marker, fixes / marker if marker else 0.0), (first, self.first[FIXES] / first if first else 0.0)
+        marker, fix = self._mean(MARKER, rec), self._mean(FIX, rec)
+        if marker is None or fix is None or MARKER not in self.first or FIX not in self.first:
+            return None
+        return (marker, fix), (self.first[MARKER], self.first[FIX])
 
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> dict:

@@ -8,6 +8,7 @@ check that says ``ok`` under a wrong line **misses**. Per batch of completions::
 
     reflection/check_lines   check lines per completion
     reflection/repairs       check lines saying ``no`` per completion (the marker)
+    reflection/fixes         check lines fixing a wrong step per completion
     reflection/fixing        share of check lines that change a wrong step into a right one
     reflection/idle          share of check lines under a right step (ok or false alarm): nothing changed
     reflection/false_alarm   share of check lines saying ``no`` under a right step
@@ -56,6 +57,7 @@ def reflection_figures(completions: list[str]) -> dict:
             total[k] += v
     lines = max(1, total["lines"])
     out = {"reflection/check_lines": total["lines"] / n, "reflection/repairs": total["no"] / n,
+           "reflection/fixes": total["fixing"] / n,
            "reflection/fixing": total["fixing"] / lines, "reflection/idle": total["idle"] / lines,
            "reflection/false_alarm": total["false_alarm"] / lines}
     if total["no"]:
