@@ -47,12 +47,15 @@ def test_performative_reflection_needs_markers_up_and_fixes_down():
     up = [0.1] * 5 + [0.1 + 0.05 * k for k in range(1, 11)]
     down = [0.8] * 5 + [0.8 - 0.06 * k for k in range(1, 11)]
     both = [{MARKER: m, FIX: f} for m, f in zip(up, down)]
-    lives, fired = run(both, WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))
+    lives, fired = run(both, WatchConfig(fix_rate_share=0.5, marker_rise=0.1))
     expected = next(i for i, x in enumerate(lives) if x.get("watch/marker_rise", 0) > 0.1
-                    and x.get("watch/fix_rate_drop", 0) > 0.2) + 1
+                    and x.get("watch/fix_rate_ratio", 1) < 0.5) + 1
     assert [s for s, _ in fired] == [expected] and "performative reflection" in fired[0][1]
     useful = [{MARKER: m, FIX: 0.8} for m in up]                         # more markers, still working
-    assert run(useful, WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))[1] == []
+    assert run(useful, WatchConfig(fix_rate_share=0.5, marker_rise=0.1))[1] == []
+    never = [{MARKER: m, FIX: 0.0} for m in up]                          # nothing fixed from the start: no fall
+    lives, fired = run(never, WatchConfig(fix_rate_share=0.5, marker_rise=0.1))
+    assert fired == [] and all("watch/fix_rate_ratio" not in x for x in lives)
 
 
 def test_check_lines_read_one_by_one_take_the_place_of_the_marker_shares():
@@ -61,16 +64,16 @@ def test_check_lines_read_one_by_one_take_the_place_of_the_marker_shares():
     up = [0.1] * 5 + [0.1 + 0.2 * k for k in range(1, 11)]
     down = [0.9] * 5 + [0.9 - 0.08 * k for k in range(1, 11)]
     stream = [{MARKER: 0.1, FIX: 0.8, REPAIRS: m, FIXES: m * f} for m, f in zip(up, down)]
-    lives, fired = run(stream, WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))
+    lives, fired = run(stream, WatchConfig(fix_rate_share=0.5, marker_rise=0.1))
     expected = next(i for i, x in enumerate(lives) if x.get("watch/marker_rise", 0) > 0.1
-                    and x.get("watch/fix_rate_drop", 0) > 0.2) + 1
+                    and x.get("watch/fix_rate_ratio", 1) < 0.5) + 1
     assert [s for s, _ in fired] == [expected] and expected > 5
     last = slice(-5, None)
     assert lives[-1]["watch/marker_rise"] == pytest.approx(sum(up[last]) / 5 - 0.1)
     ratio = sum(m * f for m, f in zip(up[last], down[last])) / sum(up[last])      # not the mean of the rates
-    assert lives[-1]["watch/fix_rate_drop"] == pytest.approx(0.9 - ratio)
+    assert lives[-1]["watch/fix_rate_ratio"] == pytest.approx(ratio / 0.9)
     assert run([{MARKER: 0.1, FIX: 0.8, REPAIRS: m, FIXES: 0.9 * m} for m in up],      # more lines, still fixing
-               WatchConfig(fix_rate_drop=0.2, marker_rise=0.1))[1] == []
+               WatchConfig(fix_rate_share=0.5, marker_rise=0.1))[1] == []
 
 
 def test_forgetting_compares_the_probe_with_its_start():

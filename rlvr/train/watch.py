@@ -1,6 +1,6 @@
 """The run's watch: detectors of the ways GRPO runs go wrong, on the metrics of every step.
 
-    watch: {entropy_share: 0.3, gaming_gap: 0.1, fix_rate_drop: 0.2, marker_rise: 0.1, window: 5}
+    watch: {entropy_share: 0.3, gaming_gap: 0.1, fix_rate_share: 0.5, marker_rise: 0.1, window: 5}
 
 ``Watch.update(step, record)`` reads one step's metrics and returns its live figures (``watch/...``, logged
 with the step) and the warnings raised at this step, each one line naming the step, printed in the log
@@ -13,8 +13,8 @@ stays 1 from then on. Each compares a moving average over ``window`` steps with 
 - **verifier gaming** (``gaming_gap``): for a task that declares a lenient reading of its answers
   (``task/lenient_accuracy``, e.g. the right number anywhere in the text), the lenient accuracy runs ahead
   of the strict one by more than this: the reward is being earned in ways the strict verifier rejects;
-- **performative reflection** (``fix_rate_drop`` with ``marker_rise``): reflection markers rise by more
-  than ``marker_rise`` while their fix rate falls by more than ``fix_rate_drop``: the markers are being
+- **performative reflection** (``fix_rate_share`` with ``marker_rise``): reflection markers rise by more
+  than ``marker_rise`` while their fix rate falls below ``fix_rate_share`` of its start: the markers are being
   written, not used. Where the task's traces are read check line by check line (the world's arithmetic,
   ``world/reflection.py``) the marker is the ``no`` lines per completion and the fix rate the share of them
   that fix a wrong step; otherwise the share of completions with ``wait`` and of repairs that end right;
@@ -55,8 +55,10 @@ class WatchConfig:
     run sharpens to about 10% of its first window as its accuracy reaches 97%; 5% is past that."""
     gaming_gap: float = 0.1
     """Warn when lenient accuracy exceeds strict accuracy by this much (tasks with a lenient reading; 0: off)."""
-    fix_rate_drop: float = 0.2
-    """Warn when the repair fix rate falls by this much while markers rise by marker_rise (0: off)."""
+    fix_rate_share: float = 0.5
+    """Warn when the markers' fix rate falls below this share of its first window while the markers rise by
+    marker_rise (0: off). A share, not a drop: a base's fix rate may start low (the shipped base's check
+    lines fix a wrong step about one time in ten they say no)."""
     marker_rise: float = 0.1
     """The rise of the reflection marker share that goes with a falling fix rate."""
     forgetting_drop: float = 0.1
@@ -66,7 +68,7 @@ class WatchConfig:
 
     def check(self) -> None:
         require_number(self.window, "window", 1, fix="e.g. watch.window=5")
-        for name in ("entropy_share", "gaming_gap", "fix_rate_drop", "marker_rise", "forgetting_drop"):
+        for name in ("entropy_share", "gaming_gap", "fix_rate_share", "marker_rise", "forgetting_drop"):
             require_number(getattr(self, name), name, 0, 1, fix=f"0 turns it off, e.g. watch.{name}=0.1")
         require_number(self.forgetting_probe.problems, "forgetting_probe.problems", 1, fix="e.g. 50")
         require_number(self.forgetting_probe.every, "forgetting_probe.every", 1, fix="e.g. 10")
@@ -150,11 +152,13 @@ class Watch:
         reflection = self._reflection(rec)
         if reflection is not None:
             (marker, fix), (marker0, fix0) = reflection
-            rise, drop = marker - marker0, fix0 - fix
-            live["watch/marker_rise"], live["watch/fix_rate_drop"] = rise, drop
-            checks.append(("performative_reflection", cfg.fix_rate_drop and rise > cfg.marker_rise
-                           and drop > cfg.fix_rate_drop, f"reflection markers up {rise:+.0%} while their fix rate "
-                           f"fell {drop:.0%}: markers are written, not used (no reward for markers themselves)"))
+            live["watch/marker_rise"] = rise = marker - marker0
+            if fix0 > 0:                                   # a rate that never fixed anything cannot fall
+                live["watch/fix_rate_ratio"] = ratio = fix / fix0
+                checks.append(("performative_reflection", cfg.fix_rate_share and rise > cfg.marker_rise
+                               and ratio < cfg.fix_rate_share, f"reflection markers up {rise:+.2f} while their fix "
+                               f"rate fell to {ratio:.0%} of its start: markers are written, not used (no reward "
+                               f"for markers themselves)"))
         if isinstance(rec.get(PROBE), (int, float)):
             self.probe_start = float(rec[PROBE]) if self.probe_start is None else self.probe_start
             live["watch/forgetting_drop"] = self.probe_start - float(rec[PROBE])
