@@ -45,7 +45,17 @@ def series(recs: list[dict], key: str) -> tuple[list[int], list[float]]:
 
 
 def fired(recs: list[dict], detector: str) -> int | None:
-    return next((r["step"] for r in recs if r.get(f"watch/{detector}")), None)
+    """The step at which ``detector`` warns, the watch of this code replayed over the run's metrics with
+    its default thresholds (a run logged by an older watch gets today's verdict)."""
+    from rlvr.train.watch import FIXES, PROBE, Watch, WatchConfig
+
+    watch = Watch(WatchConfig())
+    for r in recs:
+        rec = {k: v for k, v in r.items() if not k.startswith("watch/") or k == PROBE}
+        if "behaviour/reflection/check_lines" in rec and FIXES not in rec:     # logged before fixes was
+            rec[FIXES] = rec["behaviour/reflection/fixing"] * rec["behaviour/reflection/check_lines"]
+        watch.update(rec["step"], rec)
+    return watch.fired.get(detector)
 
 
 def task_of(run: Path):
@@ -187,15 +197,21 @@ def reflection(runs: list[Path], out: Path, problems: int = 100) -> None:
                                                     for r, c in data["curves"].items()}})
 
 
-def collapse(runs: list[Path], out: Path, problems: int = 40, n: int = 16) -> None:
+HARDER = {"countdown": ({"name": "countdown", "min_numbers": 4, "max_numbers": 4}, 300),
+          "arithmetic": ({"name": "arithmetic", "ops": "+-", "min_digits": 5, "max_digits": 6}, 600)}
+"""The harder held-out problems of ``collapse``, by the trained task: (task, token budget)."""
+
+
+def collapse(runs: list[Path], out: Path, problems: int = 100, n: int = 16) -> None:
     """pass@1 and pass@n on easy (the training mix's test split) and harder held-out problems: at the base,
     the first run's checkpoints and every run's final model; the sampled entropy against its start."""
     from rlvr.tasks import get_task
 
     easy_task = task_of(runs[0])
-    hard_task = get_task("arithmetic", ops="+-", min_digits=5, max_digits=6)
-    sets = {"easy": (easy_task, easy_task.problems("test", problems, 0), 400),
-            "hard": (hard_task, hard_task.problems("test", problems, 0), 600)}
+    spec, budget = HARDER[easy_task.name]
+    hard_task = get_task(spec["name"], **{k: v for k, v in spec.items() if k != "name"})
+    sets = {"easy": (easy_task, easy_task.problems("test", problems, 0), budget),
+            "hard": (hard_task, hard_task.problems("test", problems, 0), budget)}
     points = [("base", 0, "")] + [(runs[0].name, s, p) for s, p in models_of(runs[0], checkpoints=True)]
     points += [(r.name, s, p) for r in runs[1:] for s, p in models_of(r, checkpoints=False)]
     table = []
