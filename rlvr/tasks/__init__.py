@@ -1,7 +1,7 @@
 """The task registry and the task section of a config.
 
 A config's ``task: {name: ..., kwargs: {...}}`` names a built-in task (``arithmetic``, ``countdown``,
-``code``) or a user's own task class by dotted path (``my_pkg.tasks:Parity``); ``get_task`` builds it.
+``code``, ``dataset``, ``mix``: several of them in shares) or a user's own task class by dotted path (``my_pkg.tasks:Parity``); ``get_task`` builds it.
 The contract a task meets is ``tasks.base.Task``.
 """
 from __future__ import annotations
@@ -16,8 +16,10 @@ from .base import Problem, Task, Verdict, extract_answer, has_capability, split_
 from .code import Code
 from .countdown import Countdown
 from .dataset import Dataset
+from .mix import Mix
 
-TASKS = Registry("task", {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code, "dataset": Dataset})
+TASKS = Registry("task", {"arithmetic": Arithmetic, "countdown": Countdown, "code": Code, "dataset": Dataset,
+                          "mix": Mix})
 
 
 def task_names() -> list[str]:
@@ -32,7 +34,7 @@ def get_task(name: str, **kwargs) -> Task:
 @dataclass
 class TaskConfig:
     name: str = "arithmetic"
-    """Task: a built-in name (arithmetic, countdown, code, dataset) or a dotted path package.module:Class."""
+    """Task: a built-in name (arithmetic, countdown, code, dataset, mix) or a dotted path package.module:Class."""
     kwargs: dict = field(default_factory=lambda: {"ops": "+-", "min_digits": 4, "max_digits": 6})
     """Arguments of the task (for arithmetic: ops, min_digits, max_digits)."""
 
