@@ -38,10 +38,10 @@ def smooth(xs: list[float], k: int = SMOOTH) -> list[float]:
     return [float(np.mean(xs[max(0, i - k + 1):i + 1])) for i in range(len(xs))]
 
 
-def series(recs: list[dict], key: str) -> tuple[list[int], list[float]]:
-    """(steps, moving average) of ``key`` over the steps that logged it."""
+def series(recs: list[dict], key: str, k: int = SMOOTH) -> tuple[list[int], list[float]]:
+    """(steps, moving average over ``k``) of ``key`` over the steps that logged it."""
     pts = [(r["step"], r[key]) for r in recs if isinstance(r.get(key), (int, float))]
-    return [s for s, _ in pts], smooth([v for _, v in pts])
+    return [s for s, _ in pts], smooth([v for _, v in pts], k)
 
 
 def fired(recs: list[dict], detector: str) -> int | None:
@@ -96,12 +96,13 @@ def pass_at(model, tok, task, problems, n: int, max_new_tokens: int, seed: int =
     return {"pass@1": float(ok.mean()), f"pass@{n}": float(pass_at_k_per_problem(ok, n).mean())}
 
 
-def greedy(model, tok, task, problems, max_new_tokens: int) -> float:
+def greedy(model, tok, task, problems, max_new_tokens: int, prefix: str = "") -> float:
+    """Greedy accuracy, each completion forced to open with ``prefix``."""
     from rlvr.eval.scoring import sample_once
     from rlvr.rollout import SamplingConfig
 
     _, correct, _ = sample_once(model, tok, task, problems, SamplingConfig(temperature=0.0,
-                                                                           max_new_tokens=max_new_tokens))
+                                                                           max_new_tokens=max_new_tokens), prefix)
     return sum(correct) / len(correct)
 
 
@@ -204,7 +205,8 @@ HARDER = {"countdown": ({"name": "countdown", "min_numbers": 4, "max_numbers": 4
 
 def collapse(runs: list[Path], out: Path, problems: int = 100, n: int = 16) -> None:
     """pass@1 and pass@n on easy (the training mix's test split) and harder held-out problems: at the base,
-    the first run's checkpoints and every run's final model; the sampled entropy against its start."""
+    the first run's checkpoints and the final model of every run on the first run's task; the sampled
+    entropy against its start and the stuck groups of every run (a healthy run of another task beside)."""
     from rlvr.tasks import get_task
 
     easy_task = task_of(runs[0])
@@ -213,7 +215,8 @@ def collapse(runs: list[Path], out: Path, problems: int = 100, n: int = 16) -> N
     sets = {"easy": (easy_task, easy_task.problems("test", problems, 0), budget),
             "hard": (hard_task, hard_task.problems("test", problems, 0), budget)}
     points = [("base", 0, "")] + [(runs[0].name, s, p) for s, p in models_of(runs[0], checkpoints=True)]
-    points += [(r.name, s, p) for r in runs[1:] for s, p in models_of(r, checkpoints=False)]
+    same = [r for r in runs[1:] if task_of(r).name == easy_task.name]     # another task's run: curves only
+    points += [(r.name, s, p) for r in same for s, p in models_of(r, checkpoints=False)]
     table = []
     for name, step, path in points:
         model, tok = load(path)
@@ -222,27 +225,38 @@ def collapse(runs: list[Path], out: Path, problems: int = 100, n: int = 16) -> N
             row.update({f"{label} {k}": v for k, v in pass_at(model, tok, task, probs, n, budget).items()})
         table.append(row)
         print(row, flush=True)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    collapse_figure(table, runs, out, n)
+
+
+def collapse_figure(table: list[dict], runs: list[Path], out: Path, n: int = 16) -> None:
+    """pass@k over the first run's training; each run's sampled entropy and stuck groups against the watch."""
+    from rlvr.train.watch import WatchConfig
+
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
     over = [r for r in table if r["run"] in ("base", runs[0].name)]
     for key in (f"easy pass@{n}", "easy pass@1", f"hard pass@{n}", "hard pass@1"):
         axes[0].plot([r["step"] for r in over], [r[key] for r in over], "o-", label=key)
     axes[0].set_title(f"{runs[0].name}: pass@k over training", fontsize=10)
     axes[0].set_xlabel("GRPO step (0: the base)")
-    axes[0].legend(fontsize=8)
     for run in runs:
-        steps, ys = series(metrics(run), "watch/entropy_ratio")
-        axes[1].plot(steps, ys, label=run.name)
+        for ax, key in ((axes[1], "watch/entropy_ratio"), (axes[2], "rollout/stuck_groups")):
+            ax.plot(*series(metrics(run), key), label=run.name)
     axes[1].set_yscale("log")
     axes[1].set_title("sampled entropy / its first window", fontsize=10)
-    axes[1].set_xlabel("GRPO step")
-    axes[1].legend(fontsize=8)
-    fired_at = {r.name: fired(metrics(r), "entropy_collapse") for r in runs}
-    save(fig, out, {"table": table, "entropy_collapse_at": fired_at}, {"table": table, "fired": fired_at})
+    axes[2].axhline(WatchConfig().stuck_share, color="grey", linestyle=":", label="the watch's threshold")
+    axes[2].set_title(f"groups stuck on one wrong completion (moving average of {SMOOTH})", fontsize=10)
+    for ax in axes:
+        ax.legend(fontsize=8)
+    for ax in axes[1:]:
+        ax.set_xlabel("GRPO step")
+    fired_at = {r.name: {d: fired(metrics(r), d) for d in ("entropy_collapse", "mode_collapse")} for r in runs}
+    save(fig, out, {"table": table, "fired": fired_at}, {"table": table, "fired": fired_at})
 
 
 def forgetting(runs: list[Path], out: Path, problems: int = 200) -> None:
     """Greedy accuracy on the trained task and on held-out Countdown and multiplication, base and each run's
-    final model; the watch's Countdown probe over training."""
+    final model (Countdown also with each completion forced to open with an answer tag, the base's own
+    style there); the watch's Countdown probe over training."""
     from rlvr.tasks import get_task
 
     trained = task_of(runs[0])
@@ -255,25 +269,44 @@ def forgetting(runs: list[Path], out: Path, problems: int = 200) -> None:
         beta = 0.0 if name == "base" else yaml.safe_load((Path(path).parent / "config.yaml").read_text())["loss"]["beta"]
         row = {"run": name, "beta": beta}
         row.update({k: greedy(model, tok, t, problems_of[k], budget) for k, (t, budget) in sets.items()})
+        t, budget = sets["countdown"]       # the answer's style forced: is the skill gone, or only the style?
+        row["countdown, <answer> forced"] = greedy(model, tok, t, problems_of["countdown"], budget, "<answer>")
         table.append(row)
         print(row, flush=True)
+    forgetting_figure(table, runs, out)
+
+
+def forgetting_figure(table: list[dict], runs: list[Path], out: Path) -> None:
+    """The probe over training, and each held-out task's change against beta (a run that mixes tasks into
+    training drawn apart, as a star)."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for run in runs:
-        steps, ys = series(metrics(run), "watch/forgetting_accuracy")
+        steps, ys = series(metrics(run), "watch/forgetting_accuracy", k=1)       # sparse: as measured
         axes[0].plot(steps, ys, "o-", label=run.name)
     axes[0].set_title("held-out Countdown (the watch's probe, greedy)", fontsize=10)
     axes[0].set_xlabel("GRPO step")
     axes[0].legend(fontsize=8)
-    base = table[0]
-    for key, marker in (("countdown", "o"), ("multiplication", "s")):
-        axes[1].plot([r["trained"] for r in table[1:]], [r[key] - base[key] for r in table[1:]], marker + "-", label=key)
-        for r in table[1:]:
-            axes[1].annotate(f"beta {r['beta']}", (r["trained"], r[key] - base[key]), fontsize=7)
+    base, rows = table[0], table[1:]
+    sweep = [r for r in rows if "mix" not in r["run"]]
+    x = lambda r: max(r["beta"], 0.003)                                       # noqa: E731  beta 0 on a log axis
+    for key, colour in (("countdown", "C0"), ("countdown, <answer> forced", "C3"), ("multiplication", "C1"),
+                        ("trained", "C2")):
+        axes[1].plot([x(r) for r in sweep], [r[key] - base[key] for r in sweep], "o-", color=colour, label=key)
+        for r in rows:
+            if r not in sweep:
+                axes[1].plot(x(r), r[key] - base[key], "*", color=colour, markersize=12)
+    axes[1].plot([], [], "k*", label="beta 0, a quarter Countdown in training")
+    axes[1].set_xscale("log")
+    axes[1].set_xticks([x(r) for r in sweep], [str(r["beta"]) for r in sweep])
     axes[1].axhline(0, color="grey", linewidth=0.5)
-    axes[1].set_xlabel("trained task (+-), greedy accuracy")
-    axes[1].set_ylabel("held-out accuracy minus the base's")
+    axes[1].set_xlabel("loss.beta (KL to the reference)")
+    axes[1].set_ylabel("greedy accuracy minus the base's")
     axes[1].legend(fontsize=8)
     save(fig, out, {"table": table}, {"table": table})
+
+
+def share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def too_strict(runs: list[Path], out: Path, problems: int = 200) -> None:
@@ -293,8 +326,11 @@ def too_strict(runs: list[Path], out: Path, problems: int = 200) -> None:
         model, tok = load(path)
         texts, correct, _ = sample_once(model, tok, task, probs, SamplingConfig(temperature=1.0, max_new_tokens=600))
         tolerant = [separated_number(p, t, None) for p, t in zip(probs, texts)]
+        separated = ["," in t.split("<answer>")[-1] for t in texts]
         row = {"model": name, "strict": sum(correct) / problems, "tolerant": sum(tolerant) / problems,
-               "separated": sum("," in t.split("<answer>")[-1] for t in texts) / problems}
+               "separated": sum(separated) / problems,
+               "right when separated": share([ok for ok, s in zip(tolerant, separated) if s]),
+               "right when plain": share([ok for ok, s in zip(tolerant, separated) if not s])}
         table.append(row)
         print(row, flush=True)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
@@ -318,7 +354,15 @@ def main(argv=None) -> int:
     p.add_argument("experiment", choices=("gaming", "too_strict", "reflection", "collapse", "forgetting"))
     p.add_argument("runs", type=Path, nargs="+")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--redraw", action="store_true",
+                   help="collapse, forgetting: draw from the table in the JSON beside --out, not measuring again")
     args = p.parse_args(argv)
+    if args.redraw:
+        figure = {"collapse": collapse_figure, "forgetting": forgetting_figure}.get(args.experiment)
+        if figure is None:
+            p.error("--redraw is for collapse and forgetting")
+        figure(json.loads(args.out.with_suffix(".json").read_text())["table"], args.runs, args.out)
+        return 0
     {"gaming": gaming, "too_strict": too_strict, "reflection": reflection, "collapse": collapse,
      "forgetting": forgetting}[args.experiment](args.runs, args.out)
     return 0

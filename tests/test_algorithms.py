@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from rlvr.algorithms.advantages import AdvantageConfig, compute_advantages, zero_variance_groups
+from rlvr.algorithms.advantages import AdvantageConfig, compute_advantages, stuck_groups, zero_variance_groups
 from rlvr.algorithms.losses import LossConfig, kl_estimate, policy_loss
 
 
@@ -16,6 +16,15 @@ def test_grpo_advantages_exact():
     expect = [1, -1, -1, 1, 0, 0, 0, 0, -0.25 / s, -0.25 / s, -0.25 / s, 0.75 / s]
     assert torch.allclose(a, torch.tensor(expect), atol=1e-5)
     assert zero_variance_groups(r, g) == (1, 3)
+
+
+def test_stuck_groups_are_one_wrong_completion_repeated():
+    texts = ["<a>5</a>"] * 3 + ["<a>5</a>", "<a>6</a>", "<a>5</a>"] + ["<a>7</a>"] * 3 + ["x", "y", "z"]
+    correct = [False] * 3 + [False] * 3 + [True] * 3 + [False] * 3
+    group = [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    # group 0 stuck; 1 wrong but varied; 2 one completion, right (sharpened, not stuck); 3 varied
+    assert stuck_groups(texts, correct, group) == (1, 4)
+    assert stuck_groups(["a"], [False], [0]) == (1, 1)          # a group of one is trivially one completion
 
 
 def test_dr_grpo_and_unknown():

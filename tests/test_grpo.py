@@ -94,7 +94,7 @@ def test_grpo_run_writes_everything_and_resumes_exactly(tmp_path, tiny_dir):
     recs = _records(tmp_path / "full")
     assert [r["step"] for r in recs] == [1, 2, 3, 4]
     for key in ("reward/mean", "reward/accuracy", "task/accuracy", "rollout/mean_tokens",
-                "rollout/zero_variance_groups", "loss/clip_fraction", "loss/kl_ref", "loss/entropy",
+                "rollout/zero_variance_groups", "rollout/stuck_groups", "loss/clip_fraction", "loss/kl_ref", "loss/entropy",
                 "loss/grad_norm", "perf/sample_s", "perf/update_s", "behaviour/style/careful",
                 "behaviour/marker/wait_fix_rate"):
         assert key in recs[-1], key
@@ -138,7 +138,7 @@ def test_edge_of_competence_run_logs_and_resumes_exactly(tmp_path):
         assert r["curriculum/mix_d2"] + r["curriculum/mix_d3"] == pytest.approx(1.0)
         assert r["rollout/sampling_rounds"] in (1, 2) and r["rollout/prompts_drawn"] >= 3
         if r["rollout/sampling_rounds"] < 2:                  # the cap did not bind: no flat group kept
-            assert r["rollout/zero_variance_groups"] == 0
+            assert r["rollout/zero_variance_groups"] == 0 and r["rollout/stuck_groups"] == 0
         assert "reward/overlong" in r and "curriculum/pass_d2" in r
     train_grpo(cfg(tmp_path / "part", 2))
     train_grpo(cfg(tmp_path / "part", 3), resume=True)

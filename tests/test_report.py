@@ -411,13 +411,17 @@ def test_watch_panels_show_each_pathology_and_the_step_its_detector_warned(tmp_p
     for r in recs:
         r.update({"task/lenient_accuracy": 0.2 * r["step"], "watch/gaming_gap": 0.1 * r["step"],
                   "watch/entropy_ratio": 1.0 / r["step"], "behaviour/reflection/repairs": 0.5 * r["step"],
-                  **({"watch/verifier_gaming": 1.0} if r["step"] >= 2 else {})})
+                  "rollout/stuck_groups": 0.1 * r["step"],
+                  **({"watch/verifier_gaming": 1.0} if r["step"] >= 2 else {}),
+                  **({"watch/mode_collapse": 1.0} if r["step"] >= 3 else {})})
     (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
     fig = report_data(build_report([run], out=tmp_path / "w.html", traces=0))["figures"]["curves"]
     titles = {a["text"] for a in fig["layout"]["annotations"]}
-    assert {"mode collapse: sampled entropy / its first window", "verifier gaming: lenient and strict accuracy",
-            "performative reflection: check lines"} <= titles and "forgetting: held-out probe accuracy" not in titles
+    assert {"entropy collapse: sampled entropy / its first window", "verifier gaming: lenient and strict accuracy",
+            "mode collapse: groups stuck on one wrong completion", "performative reflection: check lines"} <= titles
+    assert "forgetting: held-out probe accuracy" not in titles
     shapes = fig["layout"]["shapes"]
-    assert [(s["x0"], s["x1"]) for s in shapes] == [(2, 2)]       # one warning: gaming, at step 2
-    gaming = next(t for t in fig["data"] if t["name"] == "task/lenient_accuracy")
-    assert shapes[0]["xref"] == gaming["xaxis"]
+    assert sorted((s["x0"], s["x1"]) for s in shapes) == [(2, 2), (3, 3)]      # gaming at step 2, collapse at 3
+    for step, name in ((2, "task/lenient_accuracy"), (3, "rollout/stuck_groups")):
+        trace = next(t for t in fig["data"] if t["name"] == name)
+        assert next(s for s in shapes if s["x0"] == step)["xref"] == trace["xaxis"]

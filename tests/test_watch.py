@@ -30,6 +30,17 @@ def test_entropy_collapse_fires_when_the_window_falls_below_its_share():
     assert run(stream, WatchConfig(entropy_share=0.0))[1] == []
 
 
+def test_mode_collapse_fires_when_stuck_groups_pass_their_share():
+    stuck = [0.0] * 5 + [0.05 * k + 0.01 for k in range(1, 16)]        # 0.06, 0.11, ... from step 6
+    lives, fired = run([{"rollout/stuck_groups": x} for x in stuck], WatchConfig(stuck_share=0.25))
+    means = [x.get("watch/stuck_groups") for x in lives]
+    assert means[:4] == [None] * 4 and means[4] == 0.0                 # a full window first
+    expected = next(i for i, m in enumerate(means) if m is not None and m > 0.25) + 1
+    assert expected == 12 and means[10] == pytest.approx(0.21) and means[11] == pytest.approx(0.26)
+    assert [s for s, _ in fired] == [expected] and "mode collapse" in fired[0][1]
+    assert run([{"rollout/stuck_groups": x} for x in stuck], WatchConfig(stuck_share=0.0))[1] == []
+
+
 def test_gaming_fires_on_the_gap_between_lenient_and_strict():
     strict = [0.3] * 20
     lenient = [0.3] * 8 + [0.3 + 0.05 * k for k in range(1, 13)]       # the gap opens from step 9

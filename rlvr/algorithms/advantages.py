@@ -157,3 +157,15 @@ def zero_variance_groups(rewards: torch.Tensor, group: torch.Tensor) -> tuple[in
     ids = torch.unique(group)
     flat = sum(int(std[group == g][0] == 0) for g in ids)
     return flat, len(ids)
+
+
+def stuck_groups(texts: list[str], correct: list[bool], group: list[int]) -> tuple[int, int]:
+    """(groups whose rollouts are one and the same wrong completion, all groups): the policy has collapsed
+    onto a single wrong answer there, so the group carries no signal and sampling it again finds nothing new
+    (pass@k equals pass@1, both zero)."""
+    members: dict[int, list[int]] = {}
+    for i, g in enumerate(group):
+        members.setdefault(g, []).append(i)
+    stuck = sum(len({texts[i] for i in rows}) == 1 and not any(correct[i] for i in rows)
+                for rows in members.values())
+    return stuck, len(members)

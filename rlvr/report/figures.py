@@ -33,7 +33,9 @@ CURVE_PANELS = [
 # The watch's panels (train/watch.py), one per pathology: title -> patterns (the first must match for the
 # panel to be drawn) and the detector whose warning is marked on it, a dotted line at the step it fired
 WATCH_PANELS = [
-    ("mode collapse: sampled entropy / its first window", [r"^watch/entropy_ratio$"], "entropy_collapse"),
+    ("entropy collapse: sampled entropy / its first window", [r"^watch/entropy_ratio$"], "entropy_collapse"),
+    ("mode collapse: groups stuck on one wrong completion", [r"^rollout/stuck_groups$", r"^watch/stuck_groups$"],
+     "mode_collapse"),
     ("verifier gaming: lenient and strict accuracy", [r"^task/lenient_accuracy$", r"^task/accuracy$",
                                                       r"^watch/gaming_gap$"], "verifier_gaming"),
     ("performative reflection: check lines", [r"^behaviour/reflection/(repairs|fix_rate|fixing|false_alarm)$"],

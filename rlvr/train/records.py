@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..algorithms.advantages import zero_variance_groups
+from ..algorithms.advantages import stuck_groups, zero_variance_groups
 from ..eval.behaviour import behaviour
 from ..rewards import reward_means
 from ..tasks.base import has_capability
@@ -19,11 +19,13 @@ def step_record(batch, r: torch.Tensor, stats: dict, adv_metrics: dict, gnorm: f
     """The metrics of one step, namespaced (reward/, task/, rollout/, loss/, train/, perf/, behaviour/)."""
     ro, n_tok = batch.ro, [len(c) for c in batch.ro.completion_ids]
     flat, n_groups = zero_variance_groups(r, torch.tensor(ro.group))
+    stuck, _ = stuck_groups(ro.text, batch.correct, ro.group)
     rec = {"reward/mean": float(r.mean()), **reward_means(batch.parts),
            "task/accuracy": sum(batch.correct) / len(batch.correct),
            "rollout/mean_tokens": sum(n_tok) / len(n_tok), "rollout/max_tokens": max(n_tok),
            "rollout/finish_length": ro.finish_reason.count("length") / len(ro),
-           "rollout/zero_variance_groups": flat / n_groups, **stats, **batch.metrics, **adv_metrics,
+           "rollout/zero_variance_groups": flat / n_groups, "rollout/stuck_groups": stuck / n_groups,
+           **stats, **batch.metrics, **adv_metrics,
            "rollout/entropy": -sum(map(sum, ro.logprobs)) / max(1, sum(n_tok)),  # sampled -log p
            "loss/grad_norm": gnorm, "train/lr": lr, "train/skipped": float(bad is not None),
            **({"train/skip_cause": bad} if bad else {}),

@@ -10,6 +10,10 @@ stays 1 from then on. Each compares a moving average over ``window`` steps with 
 - **entropy collapse** (``entropy_share``): the sampled tokens' entropy (``rollout/entropy``) falls below
   this share of its first-window value: the policy is collapsing onto one mode, pass@k for large k
   shrinks toward pass@1 (Yue et al. 2025);
+- **mode collapse** (``stuck_share``): the share of groups whose rollouts are all one and the same wrong
+  completion (``rollout/stuck_groups``) rises above this: on those problems the policy has settled on one
+  wrong answer and no sample finds another. It reads the collapse that costs pass@k where entropy cannot
+  (a healthy run on an easy task sharpens its entropy as far, docs/pathologies.md);
 - **verifier gaming** (``gaming_gap``): for a task that declares a lenient reading of its answers
   (``task/lenient_accuracy``, e.g. the right number anywhere in the text), the lenient accuracy runs ahead
   of the strict one by more than this: the reward is being earned in ways the strict verifier rejects;
@@ -53,6 +57,8 @@ class WatchConfig:
     entropy_share: float = 0.05
     """Warn when the sampled entropy falls below this share of its first window (0: off). The demo's healthy
     run sharpens to about 10% of its first window as its accuracy reaches 97%; 5% is past that."""
+    stuck_share: float = 0.25
+    """Warn when the share of groups stuck on one wrong completion exceeds this (0: off)."""
     gaming_gap: float = 0.1
     """Warn when lenient accuracy exceeds strict accuracy by this much (tasks with a lenient reading; 0: off)."""
     fix_rate_share: float = 0.5
@@ -68,7 +74,7 @@ class WatchConfig:
 
     def check(self) -> None:
         require_number(self.window, "window", 1, fix="e.g. watch.window=5")
-        for name in ("entropy_share", "gaming_gap", "fix_rate_share", "marker_rise", "forgetting_drop"):
+        for name in ("entropy_share", "stuck_share", "gaming_gap", "fix_rate_share", "marker_rise", "forgetting_drop"):
             require_number(getattr(self, name), name, 0, 1, fix=f"0 turns it off, e.g. watch.{name}=0.1")
         require_number(self.forgetting_probe.problems, "forgetting_probe.problems", 1, fix="e.g. 50")
         require_number(self.forgetting_probe.every, "forgetting_probe.every", 1, fix="e.g. 10")
@@ -87,7 +93,7 @@ def probe_accuracy(sampler, tokenizer, probe: ForgettingProbe, sampling, seed: i
     return sum(correct) / len(correct)
 
 
-ENTROPY, LENIENT, STRICT = "rollout/entropy", "task/lenient_accuracy", "task/accuracy"
+ENTROPY, STUCK, LENIENT, STRICT = "rollout/entropy", "rollout/stuck_groups", "task/lenient_accuracy", "task/accuracy"
 MARKER, FIX = "behaviour/marker/wait", "behaviour/marker/wait_fix_rate"
 REPAIRS, FIXES = "behaviour/reflection/repairs", "behaviour/reflection/fixes"   # check lines per completion (world)
 PROBE = "watch/forgetting_accuracy"
@@ -143,6 +149,12 @@ class Watch:
             checks.append(("entropy_collapse", cfg.entropy_share and live["watch/entropy_ratio"] < cfg.entropy_share,
                            f"entropy at {live['watch/entropy_ratio']:.0%} of its start: the policy is collapsing "
                            f"onto one mode (raise the temperature, an entropy bonus, clip-higher, harder problems)"))
+        stuck = self._mean(STUCK, rec)
+        if stuck is not None and len(self.recent[STUCK]) == cfg.window:
+            live["watch/stuck_groups"] = stuck
+            checks.append(("mode_collapse", cfg.stuck_share and stuck > cfg.stuck_share,
+                           f"{stuck:.0%} of the groups are one and the same wrong completion: the policy has "
+                           f"collapsed onto one answer there (measure pass@k; clip-higher, harder problems)"))
         lenient, strict = self._mean(LENIENT, rec), self._mean(STRICT, rec)
         if lenient is not None and strict is not None:
             live["watch/gaming_gap"] = lenient - strict
