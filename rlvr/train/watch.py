@@ -57,8 +57,9 @@ class WatchConfig:
     entropy_share: float = 0.05
     """Warn when the sampled entropy falls below this share of its first window (0: off). The demo's healthy
     run sharpens to about 10% of its first window as its accuracy reaches 97%; 5% is past that."""
-    stuck_share: float = 0.25
-    """Warn when the share of groups stuck on one wrong completion exceeds this (0: off)."""
+    stuck_share: float = 0.05
+    """Warn when the share of groups stuck on one wrong completion exceeds this (0: off). Healthy runs on the
+    world's arithmetic stay at 0; GRPO collapsing on Countdown reaches 0.10-0.15 (docs/pathologies.md)."""
     gaming_gap: float = 0.1
     """Warn when lenient accuracy exceeds strict accuracy by this much (tasks with a lenient reading; 0: off)."""
     fix_rate_share: float = 0.5
@@ -148,7 +149,7 @@ class Watch:
             live["watch/entropy_ratio"] = ent / self.first[ENTROPY]
             checks.append(("entropy_collapse", cfg.entropy_share and live["watch/entropy_ratio"] < cfg.entropy_share,
                            f"entropy at {live['watch/entropy_ratio']:.0%} of its start: the policy is collapsing "
-                           f"onto one mode (raise the temperature, an entropy bonus, clip-higher, harder problems)"))
+                           f"onto one mode (measure pass@k against the base; docs/pathologies.md)"))
         stuck = self._mean(STUCK, rec)
         if stuck is not None and len(self.recent[STUCK]) == cfg.window:
             live["watch/stuck_groups"] = stuck
@@ -176,7 +177,7 @@ class Watch:
             live["watch/forgetting_drop"] = self.probe_start - float(rec[PROBE])
             checks.append(("forgetting", cfg.forgetting_drop and live["watch/forgetting_drop"] > cfg.forgetting_drop,
                            f"accuracy on the {cfg.forgetting_probe.task} probe fell {live['watch/forgetting_drop']:.0%}"
-                           f" below its start: the run is forgetting (raise loss.beta)"))
+                           f" below its start: the run is forgetting (mix that task into training; docs/pathologies.md)"))
         warnings = []
         for name, bad, text in checks:
             if bad and name not in self.fired:
