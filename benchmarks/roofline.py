@@ -47,10 +47,12 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> fl
     return 2 * n ** 3 * reps / (time.time() - t0) / 1e9
 
 
-def random_qwen(size: str, tokenizer):
+def random_qwen(size: str, tokenizer, layers: int | None = None):
+    """A random Qwen2 of ``size`` (``layers`` overrides its depth), its EOS logit masked: no row ends early."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    h, layers, inter, heads, kv = SIZES[size]
+    h, depth, inter, heads, kv = SIZES[size]
+    layers = layers or depth
     cfg = Qwen2Config(vocab_size=len(tokenizer), hidden_size=h, intermediate_size=inter, num_hidden_layers=layers,
                       num_attention_heads=heads, num_key_value_heads=kv, max_position_embeddings=1024,
                       tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id,
