@@ -109,6 +109,18 @@ def run_trl(model: str, steps: int, seed: int, threads: int) -> dict:
             "tokens": [x["completions/mean_length"] * PROMPTS * GROUP for x in logs]}
 
 
+def save_random(size: str, folder: str) -> str:
+    """A random Qwen2 of ``size`` with the shipped tokenizer, saved as a Hugging Face checkpoint."""
+    from roofline import random_qwen
+
+    from rlvr.models import load_tokenizer, shipped_base_path
+
+    tok = load_tokenizer(str(shipped_base_path()))
+    random_qwen(size, tok, mask_eos=False).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
 def child(side: str, model: str, steps: int, seed: int, threads: int, out: str) -> None:
     res = (run_rlvr if side == "rlvr" else run_trl)(model, steps, seed, threads)
     Path(out).write_text(json.dumps({**res, "peak_mib": peak_mib()}))
@@ -152,6 +164,8 @@ def plot(runs: dict, path: Path) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="", help="HF checkpoint (default: the shipped base)")
+    ap.add_argument("--random", choices=["10M", "50M", "150M"],
+                    help="instead: a random Qwen2 of this size (roofline.py's shapes), for speed alone")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--threads", type=int, default=2)
@@ -164,6 +178,8 @@ def main(argv=None) -> int:
         return 0
     runs: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.random:
+            args.model = save_random(args.random, f"{tmp}/random-{args.random}")
         for seed in args.seeds:
             for side in args.sides:
                 res = Path(tmp) / f"{side}-{seed}.json"
@@ -172,7 +188,7 @@ def main(argv=None) -> int:
                                 "--threads", str(args.threads), "--child", side, str(seed), str(res)], check=True)
                 runs.setdefault(side, {})[seed] = json.loads(res.read_text())
                 print(f"{side} seed {seed}: {time.time() - t0:.0f} s", flush=True)
-    result = {"settings": {"model": args.model or "shipped base", "steps": args.steps, "threads": args.threads,
+    result = {"settings": {"model": f"random {args.random}" if args.random else args.model or "shipped base", "steps": args.steps, "threads": args.threads,
                            "prompts": PROMPTS, "group": GROUP, "max_new_tokens": MAX_NEW, "lr": LR},
               "summary": summary(runs), "runs": runs}
     print(json.dumps(result["summary"], indent=1))

@@ -47,8 +47,9 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, seconds: float = 2.0) -> fl
     return 2 * n ** 3 * reps / (time.time() - t0) / 1e9
 
 
-def random_qwen(size: str, tokenizer, layers: int | None = None):
-    """A random Qwen2 of ``size`` (``layers`` overrides its depth), its EOS logit masked: no row ends early."""
+def random_qwen(size: str, tokenizer, layers: int | None = None, mask_eos: bool = True):
+    """A random Qwen2 of ``size`` (``layers`` overrides its depth); with ``mask_eos`` its EOS logit is masked
+    by a forward hook, so that no row ends early."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     h, depth, inter, heads, kv = SIZES[size]
@@ -60,7 +61,8 @@ def random_qwen(size: str, tokenizer, layers: int | None = None):
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(cfg).eval()
     eos = tokenizer.eos_token_id
-    model.lm_head.register_forward_hook(lambda m, i, out: out.index_fill(-1, torch.tensor([eos]), float("-inf")))
+    if mask_eos:
+        model.lm_head.register_forward_hook(lambda m, i, out: out.index_fill(-1, torch.tensor([eos]), float("-inf")))
     return model
 
 
