@@ -33,8 +33,8 @@ def step_seconds(model, tok, opt, point: dict) -> float:
     from rlvr.rollout import SamplingConfig, generate
     from rlvr.train.forward import completion_logprobs
 
-    t0 = time.time()
     assert point["prompts"] <= len(PROMPTS)
+    t0 = time.time()
     ro = generate(model, tok, PROMPTS[:point["prompts"]], n=point["group"],
                   sampling=SamplingConfig(max_new_tokens=point["length"], batch_size=128))
     model.train()
