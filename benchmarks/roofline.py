@@ -11,6 +11,7 @@ vocabulary; the EOS logit masked so that every row decodes the whole budget):
 - update: the log-probs of those 128 rows under autograd, forward and backward, in microbatches of 32 as
   GRPO's update runs them (``rlvr/train/forward.py``); trained tokens per second.
 
+Each model is measured in a fresh process, whose peak resident memory is reported with it.
 Each rate is also given as a share of the matmul limit, counting 2N FLOPs per sampled token and 6N per
 trained token (N: the parameters, the tied embedding counted once as the output head), plus attention (4 x layers x width x context per
 sampled token, three times that per trained token).
@@ -66,6 +67,25 @@ def random_qwen(size: str, tokenizer, layers: int | None = None, mask_eos: bool 
     return model
 
 
+def in_own_process(threads: int, fn, *args):
+    """``fn(*args)`` in a fresh process (spawned, ``threads`` torch threads), so that what it reports as
+    its peak resident memory is its own and not the running peak of one process that ran every row."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_with_threads, (threads, fn, *args))
+
+
+def _with_threads(threads: int, fn, *args):
+    torch.set_num_threads(threads)
+    return fn(*args)
+
+
+def peak_mib() -> int:
+    """This process's peak resident memory so far, MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+
+
 def flops_per_token(model, context: float) -> tuple[float, float]:
     """(2N + attention, N) for one sampled token at the given mean context; N counts every parameter, the
     tied embedding once, as the output head's matmul (its lookup costs nothing)."""
@@ -116,7 +136,7 @@ def measure(size: str, tok, new_tokens: int, fp32: float, bf16: float | None) ->
         rate16, _ = sample_rate(model.to(torch.bfloat16), tok, new_tokens)
         row.update({"sample_tokens_per_s_bf16": round(rate16), "bf16_over_fp32": round(rate16 / rate32, 2),
                     "sample_share_of_bf16_limit": round(rate16 * per_sampled / (bf16 * 1e9), 3)})
-    row["peak_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    row["peak_mib"] = peak_mib()
     return row
 
 
@@ -142,7 +162,8 @@ def main(argv=None) -> int:
     print(f"matmul: fp32 {fp32:.0f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s ({args.threads} threads)", flush=True)
     tok = load_tokenizer(str(shipped_base_path()))
     for size in args.sizes:
-        out["models"][size] = measure(size, tok, args.new_tokens, fp32, bf16 if bf16_native else None)
+        out["models"][size] = in_own_process(args.threads, measure, size, tok, args.new_tokens, fp32,
+                                             bf16 if bf16_native else None)
         print(size, json.dumps(out["models"][size]), flush=True)
     if args.json:
         with open(args.json, "w") as f:

@@ -9,7 +9,8 @@ shipped tokenizer and the EOS logit masked, so that every completion is exactly 
 (``roofline.random_qwen``). The base point is a 9.5M-parameter model, 8 prompts x 4 completions of 64
 tokens; each factor is doubled twice with the others at the base. A slope of 1 means the cost grows in
 proportion; below 1, part of the cost is fixed (per call, per step); above 1, it grows faster (attention
-over longer contexts). Each point is the fastest of ``--repeats`` steps.
+over longer contexts). Each point is the fastest of ``--repeats`` steps, measured in a fresh process whose
+peak resident memory is reported beside it.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import time
 
 import torch
 
-from roofline import random_qwen
+from roofline import in_own_process, peak_mib, random_qwen
 
 BASE = {"group": 4, "prompts": 8, "length": 64, "layers": 6}
 FACTORS = {"group": "group size", "prompts": "prompts per step", "length": "completion length",
@@ -48,11 +49,12 @@ def step_seconds(model, tok, opt, point: dict) -> float:
     return time.time() - t0
 
 
-def measure(point: dict, tok, repeats: int) -> float:
+def measure(point: dict, tok, repeats: int) -> tuple[float, int]:
+    """(the fastest step's seconds, the peak resident memory in MiB) at ``point``, in this process."""
     model = random_qwen("10M", tok, layers=point["layers"])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-6)
     step_seconds(model, tok, opt, {**point, "length": 4})                     # warm-up
-    return min(step_seconds(model, tok, opt, point) for _ in range(repeats))
+    return min(step_seconds(model, tok, opt, point) for _ in range(repeats)), peak_mib()
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
@@ -72,18 +74,21 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     tok = load_tokenizer(str(shipped_base_path()))
-    base = measure(BASE, tok, args.repeats)
-    print(f"base {BASE}: {base:.2f} s", flush=True)
-    out = {"base": BASE, "base_seconds": round(base, 3), "factors": {}}
+    base, base_mib = in_own_process(args.threads, measure, BASE, tok, args.repeats)
+    print(f"base {BASE}: {base:.2f} s, {base_mib} MiB", flush=True)
+    out = {"base": BASE, "base_seconds": round(base, 3), "base_peak_mib": base_mib, "factors": {}}
     for key, label in FACTORS.items():
-        xs, ys = [BASE[key]], [base]
+        xs, ys, mib = [BASE[key]], [base], [base_mib]
         for mult in (2, 4):
             point = {**BASE, key: BASE[key] * mult}
             xs.append(point[key])
-            ys.append(measure(point, tok, args.repeats))
+            sec, peak = in_own_process(args.threads, measure, point, tok, args.repeats)
+            ys.append(sec)
+            mib.append(peak)
         out["factors"][key] = {"label": label, "values": xs, "seconds": [round(y, 3) for y in ys],
-                               "slope": round(slope(xs, ys), 2)}
-        print(f"{label}: {xs} -> {[round(y, 2) for y in ys]} s, slope {out['factors'][key]['slope']}", flush=True)
+                               "peak_mib": mib, "slope": round(slope(xs, ys), 2)}
+        print(f"{label}: {xs} -> {[round(y, 2) for y in ys]} s, {mib} MiB, slope {out['factors'][key]['slope']}",
+              flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -4,7 +4,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.models import shipped_base_path
 from rlvr.rollout import SamplingConfig, generate
-from rlvr.train.forward import chosen_logprobs, completion_logprobs, hidden_states
+from rlvr.train import forward
+from rlvr.train.forward import (chosen_logprobs, completion_logprobs, hidden_states, packed_bins, packed_rows,
+                                packs_correctly)
 
 
 def _model():
@@ -103,3 +105,70 @@ def test_at_qwen_vocabulary_the_chunked_completion_logprobs_and_gradients_equal_
     assert torch.allclose(logp[m], want[m], atol=1e-5) and torch.allclose(ent[m], want_ent[m], atol=1e-4)
     want_grad = model.get_input_embeddings().weight.grad           # tied: the head's and the embedding's
     assert torch.allclose(got_grad, want_grad, atol=1e-5 * float(want_grad.abs().max()))
+
+
+def test_first_fit_decreasing_puts_rows_in_the_fewest_bins_it_finds():
+    assert packed_bins([5, 3, 2, 4, 1], 6) == [[0, 4], [3, 2], [1]]
+    assert packed_bins([2, 2, 2], 6) == [[0, 1, 2]]
+    assert packed_bins([6, 6], 6) == [[0], [1]]
+
+
+def test_packed_rows_restart_positions_and_point_at_the_outputs_that_predict_each_completion_token():
+    ids, pos, mask, targets, where = packed_rows([[1, 2], [3], [4, 5, 6]], [[7], [8, 9], [10, 11]], pad_id=0)
+    # rows of 3, 3 and 5 tokens in sequences of 5: [row 2], [row 0, padding 2], [row 1, padding 2]
+    assert ids.tolist() == [[4, 5, 6, 10, 11], [1, 2, 7, 0, 0], [3, 8, 9, 0, 0]]
+    assert pos.tolist() == [[0, 1, 2, 3, 4], [0, 1, 2, 0, 1], [0, 1, 2, 0, 1]]
+    assert targets.tolist() == [[7, 0], [8, 9], [10, 11]] and mask.tolist() == [[1, 0], [1, 1], [1, 1]]
+    assert where[0].tolist() == [[1, 1], [1, 2]] and where[1].tolist() == [[2, 0], [2, 1]]
+    assert where[2].tolist() == [[0, 2], [0, 3]]
+    ids, pos, *_ = packed_rows([[1, 2], [3]], [[7], [8, 9]], pad_id=0, cap=6)
+    assert ids.tolist() == [[1, 2, 7, 3, 8, 9]] and pos.tolist() == [[0, 1, 2, 0, 1, 2]]
+
+
+def test_packed_rows_give_the_padded_logprobs_entropies_and_gradients_in_fewer_sequences():
+    model, _ = _model()
+    g = torch.Generator().manual_seed(0)
+    V = model.config.vocab_size
+    prompts = [torch.randint(3, V, (n,), generator=g).tolist() for n in (4, 6, 3, 5, 7, 2, 4, 6)]
+    completions = [torch.randint(3, V, (n,), generator=g).tolist() for n in (60, 3, 9, 40, 1, 17, 25, 8)]
+    seen = []
+    hook = model.get_decoder().register_forward_hook(lambda m, a, kw, out: seen.append(kw["input_ids"].shape),
+                                                     with_kwargs=True)
+    assert packs_correctly(model)
+    seen.clear()
+    got = completion_logprobs(model, prompts, completions, 0, temperature=0.7)
+    (got[0] * got[2]).sum().backward()
+    got_grad = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    want = completion_logprobs(model, prompts, completions, 0, temperature=0.7, pack=False)
+    (want[0] * want[2]).sum().backward()
+    hook.remove()
+    assert seen == [torch.Size([4, 64]), torch.Size([8, 64])]            # packed: 4 sequences, padded: 8
+    m = want[2].bool()
+    assert torch.equal(got[2], want[2])
+    assert torch.allclose(got[0][m], want[0][m], atol=1e-5) and torch.allclose(got[1][m], want[1][m], atol=1e-5)
+    for a, b in zip(got_grad, (p.grad for p in model.parameters())):
+        assert torch.allclose(a, b, atol=1e-5 * float(b.abs().max()) + 1e-7)
+
+
+def test_a_model_whose_attention_ignores_restarting_positions_gets_padded_rows():
+    """A model whose attention crosses packed rows (here a Qwen2 whose body never sees the position ids)
+    fails the one-off check and is scored with padded rows."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    class CrossRows(Qwen2ForCausalLM):
+        """A Qwen2 whose body never sees position ids: packed rows attend to each other."""
+        def get_decoder(self):
+            body = super().get_decoder()
+            return lambda position_ids=None, **kw: body(**kw)
+
+    torch.manual_seed(0)
+    model = CrossRows(Qwen2Config(vocab_size=50, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, num_key_value_heads=1))
+    assert not packs_correctly(model)
+    prompts, completions = [[3, 4], [5], [6, 7]], [[8, 9, 10], [11], [12]]     # rows of 5, 2, 3: two sequences
+    got = completion_logprobs(model, prompts, completions, 0)
+    want = completion_logprobs(model, prompts, completions, 0, pack=False)
+    assert torch.equal(got[0], want[0])
+    crossed = forward._packed(model, packed_rows(prompts, completions, 0), 1.0, False)[0]   # packed regardless
+    assert not torch.allclose(crossed[want[2].bool()], want[0][want[2].bool()], atol=1e-3)
