@@ -75,6 +75,13 @@ class Rollouts:
     group: list[int]
     finish_reason: list[str]   # "stop" (EOS or a stop string) or "length"
     text: list[str]
+    action_mask: list | None = None
+    """Multi-turn rollouts (``rollout/episodes.py``): per completion token, 1 for the policy's own, 0 for
+    an environment's (a tool's output); None: every token is the policy's."""
+    env_reward: list | None = None
+    """Multi-turn rollouts: the reward the environment gave at the end of each episode, or None."""
+    turns: list | None = None
+    """Multi-turn rollouts: the policy's turns in each episode."""
 
     def __len__(self) -> int:
         return len(self.completion_ids)
@@ -274,7 +281,7 @@ def generate(model, tokenizer, prompts: list[str], n: int = 1, sampling: Samplin
     ``force(completion_ids, token) -> token`` may replace sampled tokens (see the module docstring)."""
     sampling = sampling or SamplingConfig()
     if hasattr(model, "generate_rollouts"):          # another engine (rollout.vllm_engine.VLLMEngine)
-        return model.generate_rollouts(list(prompts), n, sampling, seeds)
+        return model.generate_rollouts(list(prompts), n, sampling, seeds, prompt_ids=prompt_ids)
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     if sampling.max_new_tokens < 1:

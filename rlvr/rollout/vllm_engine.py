@@ -82,11 +82,13 @@ class VLLMEngine:
                               stop_token_ids=self.stop_ids, seed=seed, logprobs=0)
 
     def generate_rollouts(self, prompts: list[str], n: int, sampling: SamplingConfig,
-                          seeds: list[int] | None = None) -> Rollouts:
-        """``n`` completions of each prompt (``seeds``: one per prompt; else derived from ``sampling.seed``)."""
+                          seeds: list[int] | None = None, prompt_ids: list[list[int]] | None = None) -> Rollouts:
+        """``n`` completions of each prompt (``seeds``: one per prompt; else derived from ``sampling.seed``);
+        ``prompt_ids``, when given, are the prompts as token ids (a multi-turn context)."""
         from vllm.inputs import TokensPrompt
 
-        prompt_ids = [encode_prompt(self.tokenizer, p) for p in prompts]
+        if prompt_ids is None:
+            prompt_ids = [encode_prompt(self.tokenizer, p) for p in prompts]
         seeds = seeds if seeds is not None else [sampling.seed * 1_000_003 + i for i in range(len(prompts))]
         # hashed first: vLLM seeds a generator per request, and consecutive seeds drew first tokens off the
         # model's probabilities (z = -3.06 over 3,840; -1.03 hashed: scripts/sampler_checks.py)

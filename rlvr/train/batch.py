@@ -17,6 +17,8 @@ from ..algorithms.competence import Curriculum, CurriculumConfig, fill_informati
 from ..prompts import prompt_texts
 from ..rewards import Scorer
 from ..rollout import Rollouts, SamplingConfig, generate
+from ..rollout.episodes import run_episodes
+from ..tools import tool_metrics
 from ..distributed import World, gather, group_seed, group_seeds, share
 
 ROUND_SEED_STRIDE = 10 ** 12   # round r > 0 of a step draws with seed + r * stride: never a step's own seed
@@ -54,12 +56,22 @@ def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):
                                                                             difficulty=d)]
 
 
+def _rollouts(model, tokenizer, problems, group_size: int, sampling: SamplingConfig, seeds, episodes) -> Rollouts:
+    """Plain sampling, or multi-turn episodes when ``episodes`` = (make_episode, max_turns)."""
+    prompts = prompt_texts(tokenizer, problems)
+    if episodes is None:
+        return generate(model, tokenizer, prompts, n=group_size, sampling=sampling, seeds=seeds)
+    return run_episodes(model, tokenizer, problems, prompts, group_size, sampling, episodes[0], episodes[1], seeds)
+
+
 def _groups(model, tokenizer, task, problems, group_size: int, sampling: SamplingConfig, scorer: Scorer,
-            overlong_buffer: int, verifier=None, seeds: list[int] | None = None) -> list[dict]:
+            overlong_buffer: int, verifier=None, seeds: list[int] | None = None, episodes=None) -> list[dict]:
     """Sample and score (the run's ``Scorer``, one call for the whole batch); one dict per problem holding
     its rollouts' rows. ``verifier`` (a VerifierPool) verifies in worker processes; without it the task
-    verifies in this process. ``seeds``: one per problem (per-group sampling), or None (the batch's seed)."""
-    ro = generate(model, tokenizer, prompt_texts(tokenizer, problems), n=group_size, sampling=sampling, seeds=seeds)
+    verifies in this process. ``seeds``: one per problem (per-group sampling), or None (the batch's seed).
+    ``episodes``: (make_episode, max_turns) for multi-turn rollouts; an episode's own reward, when its
+    environment gives one, replaces the reward functions' total."""
+    ro = _rollouts(model, tokenizer, problems, group_size, sampling, seeds, episodes)
     groups = [{"problem": p, "rows": []} for p in problems]
     verdicts = verifier.verify_many([problems[g] for g in ro.group], ro.text) if verifier is not None \
         else [task.verify(problems[g], text) for g, text in zip(ro.group, ro.text)]
@@ -67,6 +79,8 @@ def _groups(model, tokenizer, task, problems, group_size: int, sampling: Samplin
     totals, parts = scorer(rows, [p.prompt for p in rows], ro.text, verdicts)
     for i, (g, verdict) in enumerate(zip(ro.group, verdicts)):
         total, each = totals[i], {k: v[i] for k, v in parts.items()}
+        if ro.env_reward is not None and ro.env_reward[i] is not None:
+            total, each = float(ro.env_reward[i]), {"environment": float(ro.env_reward[i])}
         if overlong_buffer:
             pen = overlong_penalty(len(ro.completion_ids[i]), sampling.max_new_tokens, overlong_buffer)
             total += pen
@@ -74,7 +88,9 @@ def _groups(model, tokenizer, task, problems, group_size: int, sampling: Samplin
         groups[g]["rows"].append({"prompt_ids": ro.prompt_ids[i], "completion_ids": ro.completion_ids[i],
                                   "logprobs": ro.logprobs[i], "finish_reason": ro.finish_reason[i],
                                   "text": ro.text[i], "reward": total, "parts": each,
-                                  "correct": verdict.correct})
+                                  "correct": verdict.correct,
+                                  "action_mask": ro.action_mask[i] if ro.action_mask is not None else None,
+                                  "turns": ro.turns[i] if ro.turns is not None else 1})
     return groups
 
 
@@ -84,18 +100,22 @@ def _merge(groups: list[dict]) -> StepBatch:
                   prompt_ids=[r["prompt_ids"] for _, r in rows], completion_ids=[r["completion_ids"] for _, r in rows],
                   logprobs=[r["logprobs"] for _, r in rows], group=[gi for gi, _ in rows],
                   finish_reason=[r["finish_reason"] for _, r in rows], text=[r["text"] for _, r in rows])
-    keys = list(rows[0][1]["parts"]) if rows else []
+    if any(r["action_mask"] is not None for _, r in rows):           # multi-turn
+        ro.action_mask = [r["action_mask"] or [1] * len(r["completion_ids"]) for _, r in rows]
+        ro.turns = [r["turns"] for _, r in rows]
+    keys = list(dict.fromkeys(k for _, r in rows for k in r["parts"]))
     return StepBatch(problems=[g["problem"] for g in groups], ro=ro, rewards=[r["reward"] for _, r in rows],
-                     parts={k: [r["parts"][k] for _, r in rows] for k in keys},
+                     parts={k: [r["parts"].get(k, 0.0) for _, r in rows] for k in keys},
                      correct=[r["correct"] for _, r in rows])
 
 
 def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum | None,
-                verifier=None, scorer: Scorer | None = None, world: World = World()) -> StepBatch:
+                verifier=None, scorer: Scorer | None = None, world: World = World(), episodes=None) -> StepBatch:
     """The step's scored batch (``cfg`` is the GRPOConfig) and its sampling metrics; ``verifier``: the
     verifier pool, if any (see ``_groups``); ``scorer``: the run's reward functions (built from
     ``cfg.rewards`` when not given). Under torchrun each rank samples its share of every round's groups
-    and the groups are gathered: every rank returns the whole batch (``rlvr/distributed.py``)."""
+    and the groups are gathered: every rank returns the whole batch (``rlvr/distributed.py``).
+    ``episodes``: (make_episode, max_turns) for multi-turn rollouts (``rollout/episodes.py``)."""
     scorer = scorer if scorer is not None else Scorer(cfg.rewards)
     per_group = group_seeds(cfg.sampling_seeds, world)
     comp: CompetenceConfig = cfg.competence
@@ -109,7 +129,7 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
         mine = share(len(problems), world)
         seeds = [group_seed(seed, g) for g in mine] if per_group else None
         groups = _groups(model, tokenizer, task, [problems[g] for g in mine], cfg.group_size, sampling, scorer,
-                         comp.overlong_buffer, verifier if verifier is not task else None, seeds)
+                         comp.overlong_buffer, verifier if verifier is not task else None, seeds, episodes)
         groups = gather(groups, world)
         drawn_all.extend(groups)
         return groups
@@ -122,6 +142,8 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
         kept = draw(0)
         st = None
     batch = _merge(kept)
+    if episodes is not None:
+        batch.metrics.update(tool_metrics(batch.ro, cfg.tools))
     if st is not None:
         batch.metrics.update({"rollout/sampling_rounds": st["rounds"], "rollout/prompts_drawn": st["drawn"],
                               "rollout/informative_groups": st["informative"] / want,

@@ -54,6 +54,7 @@ from ..rollout import SamplingConfig
 from ..rollout.vllm_engine import RolloutConfig
 from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
+from ..tools import ToolBox, ToolsConfig, episode_maker
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from ..distributed import World, group_seeds, init_world
@@ -96,6 +97,8 @@ class GRPOConfig:
     and AdamW's state sharded over ranks with FSDP2; a full replica samples)."""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """The rollout engine: hf (rlvr's own) or vllm (colocated, weights synced in memory after each step)."""
+    tools: ToolsConfig = field(default_factory=ToolsConfig)
+    """Tools the policy may call mid-trace, or a multi-turn environment (``docs/tools.md``)."""
     watch: WatchConfig = field(default_factory=WatchConfig)
     """Detectors of entropy collapse, verifier gaming, performative reflection and forgetting (``train/watch.py``)."""
     sampling_seeds: str = "auto"
@@ -273,6 +276,7 @@ class Parts:
     verifier: object
     scorer: object
     world: World
+    episodes: object = None   # (make_episode, max_turns) for multi-turn rollouts, or None
 
 
 def check_world(cfg: GRPOConfig, world: World) -> None:
@@ -296,7 +300,8 @@ def grpo_step(cfg: GRPOConfig, run: Run, c: Parts) -> tuple[dict, object, torch.
     skipped update or None). Advances ``run.step``."""
     t0 = time.time()
     # 1-3. problems (curriculum), rollouts, rewards (overlong penalty), dynamic sampling
-    batch = sample_step(c.sampler, c.tokenizer, c.task, cfg, run.step, c.curriculum, c.verifier, c.scorer, c.world)
+    batch = sample_step(c.sampler, c.tokenizer, c.task, cfg, run.step, c.curriculum, c.verifier, c.scorer, c.world,
+                        c.episodes)
     t1 = time.time()
     # 4. advantages; the hook adds the inputs the estimator needs (KL in reward, greedy, critic)
     r, inputs, adv_metrics = c.adv_inputs.prepare(
@@ -349,7 +354,10 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
-    c = Parts(model, sampler, replica, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer, world)
+    box = ToolBox(cfg.tools) if cfg.tools.names else None
+    episodes = (episode_maker(cfg.tools, box), cfg.tools.max_calls + 1) if cfg.tools.enabled else None
+    c = Parts(model, sampler, replica, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer,
+              world, episodes)
     try:
         with run.progress(cfg.steps) as bar, precision(cfg.load, pick_device(cfg.load.device)):
             while run.step < cfg.steps:
@@ -373,4 +381,6 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     finally:
         if verifier is not task:
             verifier.close()
+        if box is not None:
+            box.close()
     return run.finish()

@@ -1,0 +1,176 @@
+"""Tools a policy calls mid-trace, run with a time limit, and the config of tool-calling rollouts.
+
+A tool is a Python callable ``fn(argument: str) -> str``, named in a config by its registered name
+(``TOOLS``: ``calculator``, ``lying_calculator``, ``python``) or by a dotted path
+``package.module:function``. The policy calls one by writing ``<tool>NAME ARGUMENT</tool>``; the
+rollout stops there, the tool runs, and ``<result>OUTPUT</result>`` is appended to the context before
+generation resumes (``rollout/episodes.py``). A tool never crashes a run: whatever it raises, a time
+limit it passes, or a worker that dies becomes the output text (``error: ...``).
+
+``ToolBox`` runs the calls in worker processes (``tasks/pool.py``, the verifier's pool: a hard time
+limit per call, a memory limit, a worker killed and replaced when it passes the limit). With
+``workers: 0`` calls run in the training process, without a time limit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config import require, require_number
+from ..registry import Registry
+from ..tasks.base import Verdict
+from .builtin import calculator, lying_calculator, python
+
+TOOLS = Registry("tool", {"calculator": calculator, "lying_calculator": lying_calculator, "python": python})
+"""Tools by name; a dotted path ``package.module:function`` names a user's own. Signature:
+``fn(argument: str) -> str``."""
+
+
+@dataclass
+class ToolsConfig:
+    names: list = field(default_factory=list)
+    """Tools the policy may call, by registered name or dotted path (empty: no tools)."""
+    environment: str = ""
+    """A dotted path to a multi-turn environment factory ``make(problem, tools) -> Environment``
+    (``rollout/episodes.py``); empty: the tool-calling environment when tools are named."""
+    call_open: str = "<tool>"
+    """Text that opens a tool call: ``<tool>NAME ARGUMENT</tool>``."""
+    call_close: str = "</tool>"
+    """Text that closes a tool call; generation stops there and the tool runs."""
+    result_open: str = "<result>"
+    """Text before a tool's output in the context."""
+    result_close: str = "</result>"
+    """Text after a tool's output in the context."""
+    max_calls: int = 4
+    """Most tool calls per rollout; a further call ends the rollout."""
+    max_output_chars: int = 200
+    """A tool's output is cut to this many characters."""
+    timeout_s: float = 5.0
+    """Wall-clock limit of one call (workers > 0)."""
+    workers: int = 1
+    """Worker processes that run the calls; 0 runs them in the training process, with no time limit."""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.names or self.environment)
+
+    def check(self) -> None:
+        """Ranges of every field (``config.validate``); unknown tools are config errors."""
+        for name in self.names:
+            TOOLS.check(name, "tools.names")
+        if self.environment:
+            from ..registry import import_object
+            try:
+                import_object(self.environment)
+            except ValueError as e:
+                require(False, "tools.environment", str(e), "give package.module:make_episode, a function "
+                        "(problem, tools) -> Environment")
+        require(all(isinstance(s, str) and s for s in (self.call_open, self.call_close, self.result_open,
+                                                         self.result_close)), "tools",
+                "the call and result tags must be non-empty text", "e.g. tools.call_open='<tool>'")
+        require_number(self.max_calls, "tools.max_calls", 1, fix="e.g. tools.max_calls=4")
+        require_number(self.max_output_chars, "tools.max_output_chars", 1, fix="e.g. tools.max_output_chars=200")
+        require_number(self.timeout_s, "tools.timeout_s", 0, low_open=True, fix="e.g. tools.timeout_s=5")
+        require_number(self.workers, "tools.workers", 0, fix="0 runs tools in this process; e.g. tools.workers=1")
+
+
+def parse_call(turn: str, cfg: ToolsConfig, names: list[str]) -> tuple[str, str] | None:
+    """(tool name, argument) of the call that ends ``turn`` (text ending with ``call_close``), or None
+    when the turn does not end with a call. An unknown tool name comes back as it is (the box answers
+    with an error)."""
+    if not turn.rstrip().endswith(cfg.call_close):
+        return None
+    body = turn.rstrip()[:-len(cfg.call_close)]
+    start = body.rfind(cfg.call_open)
+    if start < 0:
+        return None
+    call = body[start + len(cfg.call_open):].strip()
+    name, _, argument = call.partition(" ")
+    if name not in names and len(names) == 1:
+        return names[0], call                     # one tool: its name may be left out
+    return name, argument.strip()
+
+
+def call_name(tool: str) -> str:
+    """The name a policy calls a tool by: its registered name, or the attribute of its dotted path."""
+    return tool.partition(":")[2] or tool
+
+
+class _Runner:
+    """What a pool worker holds: ``verify(name, argument)`` runs the tool called ``name`` and returns its
+    output as a verdict's ``parsed`` text, or its error in ``info`` (the pool's protocol carries verdicts)."""
+
+    def __init__(self, tools: list[str]):
+        self.tools = {call_name(t): t for t in tools}
+
+    def verify(self, name: str, argument: str) -> Verdict:
+        if name not in self.tools:
+            return Verdict(False, None, True, {"error": f"unknown tool {name!r}; tools: {', '.join(self.tools)}"})
+        try:
+            return Verdict(True, str(TOOLS.get(self.tools[name])(argument)), True, {})
+        except Exception as e:  # noqa: BLE001  an error is the tool's output
+            return Verdict(False, None, True, {"error": f"{type(e).__name__}: {e}"})
+
+
+class ToolBox:
+    """The run's tools: ``run(calls) -> outputs``, one text per (name, argument), errors included."""
+
+    def __init__(self, cfg: ToolsConfig):
+        from ..tasks.pool import VerifierPool
+
+        self.cfg = cfg
+        self._runner = _Runner(cfg.names)
+        self.names = list(self._runner.tools)
+        """The names the policy calls the tools by (``call_name``)."""
+        self._pool = VerifierPool(self._runner, cfg.workers, cfg.timeout_s) if cfg.workers > 0 else None
+
+    def run(self, calls: list[tuple[str, str]]) -> list[str]:
+        """The output text of each call, in order: the tool's own, or ``error: ...``, cut to
+        ``max_output_chars``."""
+        if not calls:
+            return []
+        names, args = [c[0] for c in calls], [c[1] for c in calls]
+        verdicts = (self._pool.verify_many(names, args) if self._pool is not None
+                    else [self._runner.verify(n, a) for n, a in zip(names, args)])
+        return [self._text(v) for v in verdicts]
+
+    def _text(self, v: Verdict) -> str:
+        if v.correct and v.parsed is not None:
+            out = v.parsed
+        else:
+            why = v.info.get("error") or {"timeout": f"timed out after {self.cfg.timeout_s:g} s"}.get(
+                v.info.get("reason"), v.info.get("reason", "no output"))
+            out = f"error: {why}"
+        return out[:self.cfg.max_output_chars]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def episode_maker(cfg: ToolsConfig, box: ToolBox | None):
+    """``make(problem) -> Environment`` for the run: the user's factory (``cfg.environment``, called as
+    ``make(problem, box)``), or the tool-calling episode (``rollout.episodes.ToolEpisode``)."""
+    from ..registry import import_object
+    from ..rollout.episodes import ToolEpisode
+
+    if cfg.environment:
+        factory = import_object(cfg.environment)
+        return lambda problem: factory(problem, box)
+    return lambda problem: ToolEpisode(box, cfg)
+
+
+def tool_metrics(ro, cfg: ToolsConfig) -> dict:
+    """Per-step figures of multi-turn rollouts: the mean turns per episode, and for tool calls the share
+    of rollouts that call a tool, the calls per rollout and the share of calls answered with an error."""
+    turns = ro.turns or [1] * len(ro)
+    calls = [t.count(cfg.result_open) for t in ro.text]
+    errors = sum(t.count(cfg.result_open + "error:") for t in ro.text)
+    return {"episode/turns": sum(turns) / len(turns), "tools/call_share": sum(c > 0 for c in calls) / len(calls),
+            "tools/calls_per_rollout": sum(calls) / len(calls), "tools/error_share": errors / max(1, sum(calls))}
