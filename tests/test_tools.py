@@ -195,3 +195,28 @@ def test_an_environments_tokens_never_reach_the_loss(tok):
     unmasked, unmasked_tampered = copy.deepcopy(ro), copy.deepcopy(tampered)
     unmasked.action_mask = unmasked_tampered.action_mask = None
     assert not torch.allclose(updated(unmasked), updated(unmasked_tampered))
+
+
+def test_grpo_with_an_environment_trains_logs_turns_and_resumes_exactly(tmp_path):
+    import json
+
+    from rlvr.config import ConfigError, load_config
+    from rlvr.train.grpo import GRPOConfig, train_grpo
+
+    fast = ["task.kwargs={ops: '+', min_digits: 2, max_digits: 2}", "prompts_per_step=3", "group_size=3",
+            "sampling.max_new_tokens=80", "eval_every=0", "checkpoint_every=1", "microbatch_size=4",
+            "tools.environment=tests.toy_tools:again_episode", "tools.max_calls=1"]
+
+    def records(run):
+        return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'full'}", "steps=4"]))
+    full = records(tmp_path / "full")
+    assert all(1.0 <= r["episode/turns"] <= 2.0 for r in full) and max(r["episode/turns"] for r in full) > 1.0
+    assert all("reward/environment" in r for r in full)
+    train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'part'}", "steps=2"]))
+    train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'part'}", "steps=4"]), resume=True)
+    for a, b in zip(full[2:], records(tmp_path / "part")[2:]):
+        for k in ("reward/mean", "rollout/mean_tokens", "loss/total", "episode/turns"):
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
+    with pytest.raises(ConfigError, match="tools.names"):
+        train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'bad'}", "tools.names=[calculater]"]))

@@ -105,7 +105,7 @@ def _merge(groups: list[dict]) -> StepBatch:
         ro.turns = [r["turns"] for _, r in rows]
     keys = list(dict.fromkeys(k for _, r in rows for k in r["parts"]))
     return StepBatch(problems=[g["problem"] for g in groups], ro=ro, rewards=[r["reward"] for _, r in rows],
-                     parts={k: [r["parts"].get(k, 0.0) for _, r in rows] for k in keys},
+                     parts={k: [r["parts"].get(k) for _, r in rows] for k in keys},
                      correct=[r["correct"] for _, r in rows])
 
 
