@@ -11,6 +11,7 @@ from transformers import AutoModelForCausalLM
 
 from rlvr.rollout import SamplingConfig
 from rlvr.distributed import World, share
+from rlvr.tools import ToolsConfig
 from rlvr.train.grpo import GRPOConfig, train_grpo
 
 STEPS, PROMPTS = 3, 16
@@ -127,3 +128,20 @@ def test_vllm_rollouts_under_torchrun(tmp_path, small_dir, parallel):
     torchrun(tmp_path / "run", small_dir, f"parallel={parallel}", "rollout.backend=vllm", "steps=2", "eval_every=0")
     recs = records(tmp_path / "run")
     assert [r["step"] for r in recs] == [1, 2] and all(r["rollout/mismatch_kl"] < 1e-6 for r in recs)
+
+
+def test_two_ranks_with_a_multi_turn_environment_match_one_process(tmp_path, tiny_dir):
+    """Episodes of two turns (``toy_tools:again_episode``): each rank runs its groups' episodes, and the run
+    matches one process step for step."""
+    env = ["tools.environment=toy_tools:again_episode", "tools.max_calls=1", "steps=2", "eval_every=0",
+           "sampling.max_new_tokens=60"]
+    train_grpo(GRPOConfig(out=str(tmp_path / "one"), model=str(tiny_dir), sampling_seeds="group",
+                          sampling=SamplingConfig(max_new_tokens=60), rewards=REWARDS,
+                          **{**ARGS, "steps": 2, "eval_every": 0},
+                          tools=ToolsConfig(environment="toy_tools:again_episode", max_calls=1)))
+    torchrun(tmp_path / "two", tiny_dir, *env)
+    one, two = records(tmp_path / "one"), records(tmp_path / "two")
+    assert all(r["episode/turns"] > 1.0 for r in one)
+    assert_close(one, two)
+    for a, b in zip(weights(tmp_path / "one" / "final"), weights(tmp_path / "two" / "final")):
+        assert torch.allclose(a, b, atol=1e-6)

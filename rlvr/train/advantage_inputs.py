@@ -26,6 +26,7 @@ from ..rewards import Scorer
 from ..rollout import SamplingConfig, generate
 from .forward import completion_logprobs, hidden_states, right_padded
 from .policy import as_reference
+from .update import own_tokens
 
 
 @dataclass

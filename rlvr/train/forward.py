@@ -190,8 +190,8 @@ def completion_logprobs(model, prompt_ids: list[list[int]], completion_ids: list
     otherwise each row is right-padded to the longest. A temperature of 0 (greedy sampling) scores at
     temperature 1."""
     temperature = temperature if temperature > 0 else 1.0
-    if pack and len(prompt_ids) > 1:
-        packed = packed_rows(prompt_ids, completion_ids, pad_id)
-        if packed[0].size(0) < len(prompt_ids) and packs_correctly(model):
+    if pack and packs_correctly(model):          # checked first, whatever the rows: under FSDP every rank
+        packed = packed_rows(prompt_ids, completion_ids, pad_id)       # runs the check's forwards alike
+        if packed[0].size(0) < len(prompt_ids):
             return _packed(model, packed, temperature, entropy)
     return _padded(model, prompt_ids, completion_ids, pad_id, temperature, entropy)
