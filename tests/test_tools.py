@@ -220,3 +220,20 @@ def test_grpo_with_an_environment_trains_logs_turns_and_resumes_exactly(tmp_path
             assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
     with pytest.raises(ConfigError, match="tools.names"):
         train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'bad'}", "tools.names=[calculater]"]))
+
+
+def test_the_corpus_tool_style_calls_the_calculator_with_the_output_untrained():
+    from rlvr.tasks import get_task
+    from rlvr.world.corpus import CorpusConfig, documents
+    from rlvr.world.tool_traces import tool_trace
+
+    problem = get_task("arithmetic", ops="+").make(19745, "+", 19023)
+    segs = tool_trace(problem)
+    assert "".join(s.text for s in segs) == "<tool>19745+19023</tool><result>38768</result>\n<answer>38768</answer>"
+    assert [s.train for s in segs] == [True, False, True]
+    assert calculator("19745+19023") == "38768"
+    cfg = CorpusConfig(style_weights={"direct": 0.66, "stepwise": 0.17, "check": 0.13, "tool": 0.04})
+    docs = list(documents(cfg, 2000))
+    tools = [d for d in docs if d[1].text.startswith("<tool>")]
+    assert 0.02 < len(tools) / len(docs) < 0.05                             # rare, like the careful styles
+    assert all(d[0].text[:-2].replace("+", "").replace("-", "").replace("*", "").isdigit() for d in tools)

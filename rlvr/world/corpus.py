@@ -18,6 +18,7 @@ from .arithmetic_traces import CHECK_LAYOUTS, arithmetic_trace
 from .countdown_traces import countdown_trace
 from .notation import switch_lines, to_words
 from .segments import Segment
+from .tool_traces import tool_trace
 
 
 @dataclass
@@ -27,7 +28,8 @@ class CorpusConfig:
     task_weights: dict = field(default_factory=lambda: {"arithmetic": 0.85, "countdown": 0.15})
     """Share of documents from each task."""
     style_weights: dict = field(default_factory=lambda: {"direct": 0.70, "stepwise": 0.17, "check": 0.13})
-    """Share of each solution style; the careful styles (stepwise, check) are kept rare."""
+    """Share of each solution style; the careful styles (stepwise, check) are kept rare. ``tool`` (arithmetic
+    only) hands the computation to the calculator tool and copies its result (``world/tool_traces.py``)."""
     countdown_style_weights: dict = field(default_factory=dict)
     """Share of each style among Countdown documents alone (empty: ``style_weights``), so that more
     Countdown documents can be bare answers without more of its searches, whose one-step sums of
@@ -108,7 +110,7 @@ class CorpusConfig:
 
     def check(self) -> None:
         """Choices and ranges of every field (``config.validate``)."""
-        for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check")),
+        for name, keys in (("task_weights", ("arithmetic", "countdown")), ("style_weights", ("direct", "stepwise", "check", "tool")),
                            ("countdown_style_weights", ("direct", "stepwise", "check")),
                            ("op_weights", tuple(self.arithmetic_ops))):
             weights = getattr(self, name)
@@ -193,9 +195,13 @@ def documents(cfg: CorpusConfig, n: int, offset: int = 0, max_digits: int | None
         problem = task.problems("train", 1, seed=rng.getrandbits(48))[0]
         practice = rng.random() < cfg.careful_practice
         styles = cfg.countdown_style_weights if name == "countdown" and cfg.countdown_style_weights else cfg.style_weights
-        careful = {k: w for k, w in styles.items() if k != "direct"}
+        if name == "countdown" and "tool" in styles:                  # the tool style is arithmetic's alone
+            styles = {k: w for k, w in styles.items() if k != "tool"}
+        careful = {k: w for k, w in styles.items() if k not in ("direct", "tool")}
         style = _choice(rng, careful if practice and careful else styles)
-        if name == "arithmetic":
+        if style == "tool":
+            segs = tool_trace(problem)
+        elif name == "arithmetic":
             segs = arithmetic_trace(problem, style, rng, p_slip=cfg.p_slip,
                                     p_check_slip=cfg.p_check_slip, **arithmetic_trace_kwargs(cfg))
             if cfg.sum_weight != 1:

@@ -1,0 +1,121 @@
+"""The tool-use lab: how often a model calls the calculator, and how accurate it is with and without it, by
+operation and digit count, on held-out problems.
+
+    python scripts/tools_lab.py MODEL [MODEL ...] [--tool calculator] [--problems 40] [--samples 4]
+                                [--json PATH] [--png PATH]
+
+For each model (a model folder or a run) and each bucket (``+``, ``-`` at 4-7 digits, ``*`` at 2-5
+digits, 40 validation problems each), ``--samples`` completions per problem at temperature 1:
+
+- **with the tool**: multi-turn rollouts (``rollout/episodes.py``) where a call gets the tool's result;
+- **without it**: plain sampling, where a call gets nothing and the model writes on as it will.
+
+Reported per bucket: accuracy with and without the tool, and the share of completions that call it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+BUCKETS = [("+", d) for d in (4, 5, 6, 7)] + [("-", d) for d in (4, 5, 6, 7)] + [("*", d) for d in (2, 3, 4, 5)]
+
+
+def bucket_problems(n: int, seed: int = 0) -> dict:
+    from rlvr.tasks import get_task
+
+    return {f"{op}{d}": get_task("arithmetic", ops=op, min_digits=2, max_digits=7).problems(
+        "validation", n, seed=seed, difficulty=d) for op, d in BUCKETS}
+
+
+def measure(model_dir: str, tool: str, buckets: dict, samples: int, max_new_tokens: int = 400) -> dict:
+    from rlvr.models import load_for_inference, load_tokenizer, resolve_model, LoadConfig
+    from rlvr.prompts import prompt_texts
+    from rlvr.rollout import SamplingConfig, generate
+    from rlvr.rollout.episodes import ToolEpisode, run_episodes
+    from rlvr.tasks import get_task
+    from rlvr.tools import ToolBox, ToolsConfig
+
+    path = resolve_model(model_dir).path
+    model, tok = load_for_inference(path, LoadConfig()), load_tokenizer(path)
+    task = get_task("arithmetic", ops="+-*", min_digits=2, max_digits=7)
+    cfg = ToolsConfig(names=[tool], workers=0)
+    sampling = SamplingConfig(temperature=1.0, max_new_tokens=max_new_tokens, seed=1)
+    out = {}
+    with ToolBox(cfg) as box:
+        for name, problems in buckets.items():
+            prompts = prompt_texts(tok, problems)
+            rows = [p for p in problems for _ in range(samples)]
+            with_tool = run_episodes(model, tok, problems, prompts, samples, sampling,
+                                     lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
+            plain = generate(model, tok, prompts, n=samples, sampling=sampling)
+            acc = lambda ro: sum(task.verify(p, t).correct for p, t in zip(rows, ro.text)) / len(rows)   # noqa: E731
+            calls = lambda ro: sum(cfg.call_close in t for t in ro.text) / len(rows)                    # noqa: E731
+            out[name] = {"accuracy_with_tool": round(acc(with_tool), 3), "accuracy_without": round(acc(plain), 3),
+                         "call_share": round(calls(with_tool), 3),
+                         "tokens_with_tool": round(sum(map(len, with_tool.completion_ids)) / len(rows), 1)}
+            print(f"{model_dir} {name}: {out[name]}", flush=True)
+    return out
+
+
+def table(results: dict) -> str:
+    names = list(next(iter(results.values())))
+    lines = ["| bucket | " + " | ".join(f"{m}: with tool / without / calls" for m in results) + " |",
+             "| --- | " + " | ".join("---" for _ in results) + " |"]
+    for b in names:
+        cells = [f"{r[b]['accuracy_with_tool']:.2f} / {r[b]['accuracy_without']:.2f} / {r[b]['call_share']:.2f}"
+                 for r in results.values()]
+        lines.append(f"| {b} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
+    names = list(next(iter(results.values())))
+    x = range(len(names))
+    for label, r in results.items():
+        axes[0].plot(x, [r[b]["call_share"] for b in names], "o-", label=label)
+        axes[1].plot(x, [r[b]["accuracy_with_tool"] for b in names], "o-", label=f"{label}, tool")
+        axes[1].plot(x, [r[b]["accuracy_without"] for b in names], "x--", label=f"{label}, no tool")
+    axes[0].set_ylabel("share of completions calling the tool")
+    axes[1].set_ylabel("accuracy (T=1)")
+    for ax in axes:
+        ax.set_xticks(list(x), names, rotation=45)
+        ax.set_xlabel("operation and digits")
+    axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("models", nargs="+")
+    ap.add_argument("--tool", default="calculator")
+    ap.add_argument("--problems", type=int, default=40)
+    ap.add_argument("--samples", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json")
+    ap.add_argument("--png")
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    buckets = bucket_problems(args.problems)
+    results = {m: measure(m, args.tool, buckets, args.samples) for m in args.models}
+    print(table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"tool": args.tool, "problems": args.problems, "samples": args.samples,
+                                               "results": results}, indent=1))
+    if args.png:
+        plot(results, args.png)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
