@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from ..prompts import encode_prompt
+from ..tools import parse_call
 from .engine import Rollouts, SamplingConfig, completion_texts, generate
 
 TURN_SEED_STRIDE = 7_919_000_003   # turn t > 0 of a row draws with seed row_seed + t * stride
@@ -61,8 +62,6 @@ class ToolEpisode(Environment):
         return [self.cfg.call_close]
 
     def step(self, action: str) -> tuple[str, bool, float | None]:
-        from ..tools import parse_call
-
         call = parse_call(action, self.cfg, self.box.names)
         if call is None or self.calls >= self.cfg.max_calls:
             return "", True, None
@@ -70,6 +69,17 @@ class ToolEpisode(Environment):
         out = self.box.run([call])[0]
         self.outputs.append(out)
         return f"{self.cfg.result_open}{out}{self.cfg.result_close}", False, None
+
+
+def episode_maker(cfg, box):
+    """``make(problem) -> Environment`` for a run's ``tools.ToolsConfig`` ``cfg`` and ``tools.ToolBox`` ``box``:
+    the user's factory (``cfg.environment``, called as ``make(problem, box)``), or ``ToolEpisode``."""
+    from ..registry import import_object
+
+    if cfg.environment:
+        factory = import_object(cfg.environment)
+        return lambda problem: factory(problem, box)
+    return lambda problem: ToolEpisode(box, cfg)
 
 
 @dataclass

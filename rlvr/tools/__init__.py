@@ -154,18 +154,6 @@ class ToolBox:
         self.close()
 
 
-def episode_maker(cfg: ToolsConfig, box: ToolBox | None):
-    """``make(problem) -> Environment`` for the run: the user's factory (``cfg.environment``, called as
-    ``make(problem, box)``), or the tool-calling episode (``rollout.episodes.ToolEpisode``)."""
-    from ..registry import import_object
-    from ..rollout.episodes import ToolEpisode
-
-    if cfg.environment:
-        factory = import_object(cfg.environment)
-        return lambda problem: factory(problem, box)
-    return lambda problem: ToolEpisode(box, cfg)
-
-
 def tool_metrics(ro, cfg: ToolsConfig) -> dict:
     """Per-step figures of multi-turn rollouts: the mean turns per episode, and for tool calls the share
     of rollouts that call a tool, the calls per rollout and the share of calls answered with an error."""

@@ -54,7 +54,8 @@ from ..rollout import SamplingConfig
 from ..rollout.vllm_engine import RolloutConfig
 from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
-from ..tools import ToolBox, ToolsConfig, episode_maker
+from ..rollout.episodes import episode_maker
+from ..tools import ToolBox, ToolsConfig
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
 from ..distributed import World, group_seeds, init_world
