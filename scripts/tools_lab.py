@@ -4,7 +4,7 @@ operation and digit count, on held-out problems.
     python scripts/tools_lab.py MODEL [MODEL ...] [--tool calculator] [--problems 40] [--samples 4]
                                 [--json PATH] [--png PATH]
 
-For each model (a model folder or a run) and each bucket (``+``, ``-`` at 4-7 digits, ``*`` at 2-5
+For each model (a model folder or a run) and each bucket (``+``, ``-`` at 2-7 digits, ``*`` at 2-5
 digits, 40 validation problems each), ``--samples`` completions per problem at temperature 1:
 
 - **with the tool**: multi-turn rollouts (``rollout/episodes.py``) where a call gets the tool's result;
@@ -18,7 +18,7 @@ import argparse
 import json
 from pathlib import Path
 
-BUCKETS = [("+", d) for d in (4, 5, 6, 7)] + [("-", d) for d in (4, 5, 6, 7)] + [("*", d) for d in (2, 3, 4, 5)]
+BUCKETS = [("+", d) for d in (2, 3, 4, 5, 6, 7)] + [("-", d) for d in (2, 3, 4, 5, 6, 7)] + [("*", d) for d in (2, 3, 4, 5)]
 
 
 def bucket_problems(n: int, seed: int = 0) -> dict:
@@ -29,7 +29,7 @@ def bucket_problems(n: int, seed: int = 0) -> dict:
 
 
 def measure(model_dir: str, tool: str, buckets: dict, samples: int, max_new_tokens: int = 400) -> dict:
-    from rlvr.models import load_for_inference, load_tokenizer, resolve_model, LoadConfig
+    from rlvr.models import LoadConfig, load_for_inference, resolve_model
     from rlvr.prompts import prompt_texts
     from rlvr.rollout import SamplingConfig, generate
     from rlvr.rollout.episodes import ToolEpisode, run_episodes
@@ -37,7 +37,7 @@ def measure(model_dir: str, tool: str, buckets: dict, samples: int, max_new_toke
     from rlvr.tools import ToolBox, ToolsConfig
 
     path = resolve_model(model_dir).path
-    model, tok = load_for_inference(path, LoadConfig()), load_tokenizer(path)
+    model, tok = load_for_inference(path, LoadConfig())
     task = get_task("arithmetic", ops="+-*", min_digits=2, max_digits=7)
     cfg = ToolsConfig(names=[tool], workers=0)
     sampling = SamplingConfig(temperature=1.0, max_new_tokens=max_new_tokens, seed=1)
