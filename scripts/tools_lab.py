@@ -78,10 +78,10 @@ def plot(results: dict, path: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharex=True)
     names = list(next(iter(results.values())))
     x = range(len(names))
-    for label, r in results.items():
-        axes[0].plot(x, [r[b]["call_share"] for b in names], "o-", label=label)
-        axes[1].plot(x, [r[b]["accuracy_with_tool"] for b in names], "o-", label=f"{label}, tool")
-        axes[1].plot(x, [r[b]["accuracy_without"] for b in names], "x--", label=f"{label}, no tool")
+    for i, (label, r) in enumerate(results.items()):
+        axes[0].plot(x, [r[b]["call_share"] for b in names], "o-", color=f"C{i}", label=label)
+        axes[1].plot(x, [r[b]["accuracy_with_tool"] for b in names], "o-", color=f"C{i}", label=f"{label}, tool")
+        axes[1].plot(x, [r[b]["accuracy_without"] for b in names], "x--", color=f"C{i}", label=f"{label}, no tool")
     axes[0].set_ylabel("share of completions calling the tool")
     axes[1].set_ylabel("accuracy (T=1)")
     for ax in axes:

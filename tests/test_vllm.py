@@ -88,3 +88,25 @@ def test_grpo_with_vllm_rollouts_syncs_every_step(tmp_path, small_dir):
     assert all(r["rollout/mismatch_kl"] < 1e-6 for r in recs)
     before, after = (AutoModelForCausalLM.from_pretrained(p) for p in (tiny_dir, final))
     assert any(not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters()))
+
+
+def test_multi_turn_episodes_through_vllm(base):
+    """Two-turn episodes (``toy_tools:again_episode``) sampled by vLLM: each later turn goes in as token ids,
+    and the policy's own tokens carry vLLM's log-probs of the whole context, those of rlvr's forward."""
+    from rlvr.rollout.episodes import run_episodes
+    from rlvr.train.update import own_tokens
+    from toy_tools import again_episode
+
+    path, tok, engine = base
+    s = SamplingConfig(max_new_tokens=200, temperature=0.8)
+    ro = run_episodes(engine, tok, PROMPTS, PROMPTS, 2, s, lambda p: again_episode(p, None), 3, seeds=[1, 2, 3, 4])
+    assert 2 in ro.turns
+    for text, turns in zip(ro.text, ro.turns):
+        assert ("\nagain:" in text) == (turns == 2)
+    hf = AutoModelForCausalLM.from_pretrained(path).eval()
+    with torch.no_grad():
+        lp, _, mask = completion_logprobs(hf, ro.prompt_ids, ro.completion_ids, tok.pad_token_id, 0.8)
+    own = own_tokens(ro, lp.size(1))
+    assert float(((lp - pad_rows(ro.logprobs, lp.size(1))).abs() * mask * own).max()) < TOL
+    plain = generate(engine, tok, PROMPTS, n=2, sampling=s, seeds=[1, 2, 3, 4])
+    assert all(c[:len(p)] == p for c, p in zip(ro.completion_ids, plain.completion_ids))   # turn 1: plain sampling
