@@ -123,6 +123,12 @@ def tag_count(problem, completion: str, verdict) -> float:
     return 0.25 * sum(text.count(tag) == 1 for tag in THINK_TAGS)
 
 
+def tool_calls(problem, completion: str, verdict) -> float:
+    """The number of tool calls in the completion (``<tool>``, rlvr's default call tag: ``docs/tools.md``).
+    Given a negative weight it prices each call: ``rewards: {accuracy: 1.0, tool_calls: -0.1}``."""
+    text = _text(completion)
+    return float(text.count("<tool>")) if text is not None else 0.0
+
 
 def batched(fn):
     """Mark ``fn`` as a batched reward function, ``(prompts, completions, problems, **columns) ->
@@ -154,7 +160,7 @@ def reward_model(prompts, completions, problems, **columns) -> list[float]:
 REWARDS = Registry("reward function", {"accuracy": accuracy, "format": format_reward, "partial": partial,
                                        "think_format_strict": think_format_strict,
                                        "think_format_soft": think_format_soft, "tag_count": tag_count,
-                                       "reward_model": reward_model})
+                                       "tool_calls": tool_calls, "reward_model": reward_model})
 RESERVED = ("prompts", "completions", "problems")
 
 

@@ -96,7 +96,7 @@ CASES = [
      "error_rate: must be >= 0 and <= 1, got 1.5"),
     ("pipeline stage naming a later one", "run {d}/later.yaml out={out}",
      "stages.first.data: '@second' names no earlier stage and no shipped model; valid names (earlier stages, "
-     "shipped models): base, student_half, student_quarter"),
+     "shipped models): base, base_tools, student_half, student_quarter"),
     ("--quick on a pipeline without one", "run {d}/noquick.yaml out={out} --quick",
      "--quick: {d}/noquick.yaml has no quick variant; add a quick: mapping to it"),
     ("experiment without a stage", "run {d}/nostage.yaml out={out}",

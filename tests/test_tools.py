@@ -237,3 +237,10 @@ def test_the_corpus_tool_style_calls_the_calculator_with_the_output_untrained():
     tools = [d for d in docs if d[1].text.startswith("<tool>")]
     assert 0.02 < len(tools) / len(docs) < 0.05                             # rare, like the careful styles
     assert all(d[0].text[:-2].replace("+", "").replace("-", "").replace("*", "").isdigit() for d in tools)
+
+
+def test_the_tool_calls_reward_counts_calls_to_price_them():
+    from rlvr.rewards import REWARDS
+
+    assert REWARDS.get("tool_calls")(None, "<tool>1+1</tool><result>2</result>\n<tool>2*3</tool>", None) == 2.0
+    assert REWARDS.get("tool_calls")(None, "<answer>5</answer>", None) == 0.0

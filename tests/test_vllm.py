@@ -71,25 +71,6 @@ def test_new_weights_reach_vllm_in_memory(base):
     engine.load_weights(named_weights(old))                                   # back, for the other tests
 
 
-def test_grpo_with_vllm_rollouts_syncs_every_step(tmp_path, small_dir):
-    import json
-
-    from rlvr.train.grpo import GRPOConfig, train_grpo
-
-    tiny_dir = small_dir
-    cfg = GRPOConfig(out=str(tmp_path / "run"), model=str(tiny_dir), steps=3, prompts_per_step=4, group_size=4,
-                     lr=1e-2, warmup_steps=0, eval_every=3, eval_problems=4, verify_workers=0,
-                     sampling=SamplingConfig(max_new_tokens=24), rewards={"accuracy": 1.0, "toy_rewards:digit_share": 1.0},
-                     rollout=RolloutConfig(backend="vllm"))
-    final = train_grpo(cfg)
-    recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in recs] == [1, 2, 3] and "eval/accuracy" in recs[-1]
-    # after each update the engine holds the new weights: the next step's sampler agrees with the trainer
-    assert all(r["rollout/mismatch_kl"] < 1e-6 for r in recs)
-    before, after = (AutoModelForCausalLM.from_pretrained(p) for p in (tiny_dir, final))
-    assert any(not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters()))
-
-
 def test_multi_turn_episodes_through_vllm(base):
     """Two-turn episodes (``toy_tools:again_episode``) sampled by vLLM: each later turn goes in as token ids,
     and the policy's own tokens carry vLLM's log-probs of the whole context, those of rlvr's forward."""
@@ -110,3 +91,23 @@ def test_multi_turn_episodes_through_vllm(base):
     assert float(((lp - pad_rows(ro.logprobs, lp.size(1))).abs() * mask * own).max()) < TOL
     plain = generate(engine, tok, PROMPTS, n=2, sampling=s, seeds=[1, 2, 3, 4])
     assert all(c[:len(p)] == p for c, p in zip(ro.completion_ids, plain.completion_ids))   # turn 1: plain sampling
+
+
+def test_grpo_with_vllm_rollouts_syncs_every_step(tmp_path, small_dir):
+    import json
+
+    from rlvr.train.grpo import GRPOConfig, train_grpo
+
+    tiny_dir = small_dir
+    cfg = GRPOConfig(out=str(tmp_path / "run"), model=str(tiny_dir), steps=3, prompts_per_step=4, group_size=4,
+                     lr=1e-2, warmup_steps=0, eval_every=3, eval_problems=4, verify_workers=0,
+                     sampling=SamplingConfig(max_new_tokens=24), rewards={"accuracy": 1.0, "toy_rewards:digit_share": 1.0},
+                     rollout=RolloutConfig(backend="vllm"))
+    final = train_grpo(cfg)
+    recs = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in recs] == [1, 2, 3] and "eval/accuracy" in recs[-1]
+    # after each update the engine holds the new weights: the next step's sampler agrees with the trainer
+    assert all(r["rollout/mismatch_kl"] < 1e-6 for r in recs)
+    before, after = (AutoModelForCausalLM.from_pretrained(p) for p in (tiny_dir, final))
+    assert any(not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters()))
+
