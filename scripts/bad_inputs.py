@@ -41,7 +41,7 @@ CASES = [
     ("unknown estimator", "grpo out={out} advantage.estimator=grpoo",
      "advantage.estimator: unknown value 'grpoo'; did you mean 'grpo'?"),
     ("unknown reward", "grpo out={out} 'rewards={{accuracy: 1.0, speed: 1.0}}'",
-     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial, reward_model, tag_count, think_format_soft, think_format_strict (or package.module:Name for your own)"),
+     "rewards.speed: unknown value 'speed'; valid values: accuracy, format, partial, reward_model, tag_count, think_format_soft, think_format_strict, tool_calls (or package.module:Name for your own)"),
     ("reward model without a model", "grpo out={out} 'rewards={{accuracy: 1.0, reward_model: 0.5}}'",
      "rewards.reward_model: needs a model, but reward_model.path is empty; set reward_model.path=FOLDER"),
     ("missing reward model", "grpo out={out} 'rewards={{accuracy: 1.0, reward_model: 0.5}}' reward_model.path={d}/no-such-rm",
