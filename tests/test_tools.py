@@ -204,7 +204,7 @@ def test_grpo_with_an_environment_trains_logs_turns_and_resumes_exactly(tmp_path
     from rlvr.train.grpo import GRPOConfig, train_grpo
 
     fast = ["task.kwargs={ops: '+', min_digits: 2, max_digits: 2}", "prompts_per_step=3", "group_size=3",
-            "sampling.max_new_tokens=80", "eval_every=0", "checkpoint_every=1", "microbatch_size=4",
+            "sampling.max_new_tokens=80", "eval_every=2", "eval_problems=4", "checkpoint_every=1", "microbatch_size=4",
             "tools.environment=tests.toy_tools:again_episode", "tools.max_calls=1"]
 
     def records(run):
@@ -212,7 +212,7 @@ def test_grpo_with_an_environment_trains_logs_turns_and_resumes_exactly(tmp_path
     train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'full'}", "steps=4"]))
     full = records(tmp_path / "full")
     assert all(1.0 <= r["episode/turns"] <= 2.0 for r in full) and max(r["episode/turns"] for r in full) > 1.0
-    assert all("reward/environment" in r for r in full)
+    assert all("reward/environment" in r for r in full) and "eval/accuracy" in full[1]
     train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'part'}", "steps=2"]))
     train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'part'}", "steps=4"]), resume=True)
     for a, b in zip(full[2:], records(tmp_path / "part")[2:]):
@@ -244,3 +244,22 @@ def test_the_tool_calls_reward_counts_calls_to_price_them():
 
     assert REWARDS.get("tool_calls")(None, "<tool>1+1</tool><result>2</result>\n<tool>2*3</tool>", None) == 2.0
     assert REWARDS.get("tool_calls")(None, "<answer>5</answer>", None) == 0.0
+
+
+def test_validation_samples_with_the_tools_when_the_run_has_them(tok):
+    from rlvr.eval.scoring import sample_once, validation_figures
+    from rlvr.tasks import get_task
+
+    task = get_task("arithmetic", ops="*", min_digits=2, max_digits=2)
+    problem = task.make(12, "*", 4)
+    cfg = ToolsConfig(names=["calculator"], workers=0)
+    # the script's own placeholder for the result is wrong: only a real call puts 48 there
+    policy = _scripted(tok, problem.prompt, ["<tool>12*4</tool>", "\n<answer>48</answer>"], ["<result>00</result>"])
+    with ToolBox(cfg) as box:
+        episodes = (lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
+        texts, correct, _ = sample_once(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60), episodes=episodes)
+        plain, _, _ = sample_once(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60))
+        figures = validation_figures(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60), episodes=episodes)
+    assert texts == ["<tool>12*4</tool><result>48</result>\n<answer>48</answer>"] and correct == [True]
+    assert plain == ["<tool>12*4</tool><result>00</result>\n<answer>48</answer>"]
+    assert figures["eval/accuracy"] == 1.0 and figures["eval/accuracy_greedy"] == 1.0

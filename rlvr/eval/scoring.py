@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..prompts import prompt_texts
 from ..distributed import World, gather, group_seed, share
 from ..rollout import SamplingConfig, generate
+from ..rollout.episodes import run_episodes
 from ..tasks.base import answer_key
 from .behaviour import behaviour
 
@@ -30,30 +31,37 @@ class Samples:
 
 
 def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConfig, prefix: str = "",
-                force=None, seeds: list[int] | None = None, world: World = World()) -> Samples:
+                force=None, seeds: list[int] | None = None, world: World = World(), episodes=None) -> Samples:
     """Generate ``n`` completions per problem (each forced to open with ``prefix``; ``seeds``: one per
     problem, see ``rollout.generate``). Under torchrun each rank samples its share of the problems, each
-    with a seed of its own, and every rank returns all the samples."""
+    with a seed of its own, and every rank returns all the samples. ``episodes`` = (make_episode,
+    max_turns) samples multi-turn episodes (tools available; ``rollout/episodes.py``), without prefix."""
     if world.size > 1:
         mine = share(len(problems), world)
         own = [group_seed(sampling.seed, i) for i in mine] if seeds is None else [seeds[i] for i in mine]
-        part = sample_many(model, tokenizer, task, [problems[i] for i in mine], n, sampling, prefix, force, own)
+        part = sample_many(model, tokenizer, task, [problems[i] for i in mine], n, sampling, prefix, force, own,
+                           episodes=episodes)
         ids, text, reason = (gather(x, world) for x in (part.completion_ids, part.text, part.finish_reason))
         return Samples(list(problems), n, prefix, ids, text, reason, max(gather([part.seconds], world)))
     t0 = time.time()
-    ro = generate(model, tokenizer, [t + prefix for t in prompt_texts(tokenizer, problems)], n=n, sampling=sampling,
-                  force=force, seeds=seeds)
+    prompts = [t + prefix for t in prompt_texts(tokenizer, problems)]
+    if episodes is not None:
+        if prefix or force is not None:
+            raise ValueError("multi-turn sampling takes no prefix and no forcing")
+        ro = run_episodes(model, tokenizer, problems, prompts, n, sampling, episodes[0], episodes[1], seeds)
+    else:
+        ro = generate(model, tokenizer, prompts, n=n, sampling=sampling, force=force, seeds=seeds)
     return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],
                    ro.finish_reason, time.time() - t0)
 
 
 def sample_once(model, tokenizer, task, problems, sampling: SamplingConfig, prefix: str = "",
-                seeds: list[int] | None = None):
+                seeds: list[int] | None = None, episodes=None):
     """Generate one completion per problem (forced to open with ``prefix``) and verify it.
 
     Returns (texts, correct, lengths): the completions with their prefix, the verdicts' strict accuracy,
     and the generated token counts."""
-    s = sample_many(model, tokenizer, task, problems, 1, sampling, prefix, seeds=seeds)
+    s = sample_many(model, tokenizer, task, problems, 1, sampling, prefix, seeds=seeds, episodes=episodes)
     correct = [task.verify(p, t).correct for p, t in zip(problems, s.text)]
     return s.text, correct, [len(c) for c in s.completion_ids]
 
@@ -108,10 +116,11 @@ def by_difficulty(problems, correct: list[bool], lengths: list[int]) -> dict:
 
 
 def validation_figures(model, tokenizer, task, problems, sampling: SamplingConfig, greedy: bool = True,
-                       world: World = World(), per_problem_seeds: bool = False) -> dict:
+                       world: World = World(), per_problem_seeds: bool = False, episodes=None) -> dict:
     """Validation figures: accuracy at the sampling temperature (and greedy), length, styles, by difficulty.
     Under torchrun each rank samples its share of the problems (each with a seed of its own with
-    ``per_problem_seeds``) and the results are gathered."""
+    ``per_problem_seeds``) and the results are gathered. ``episodes``: validate with the run's tools or
+    environment, as it trains."""
     out = {}
     mine = share(len(problems), world)
     modes = [("", sampling.temperature)] + ([("_greedy", 0.0)] if greedy else [])
@@ -119,7 +128,7 @@ def validation_figures(model, tokenizer, task, problems, sampling: SamplingConfi
         s = SamplingConfig(**{**sampling.__dict__, "temperature": temp})
         seeds = [group_seed(s.seed, i) for i in mine] if per_problem_seeds else None
         texts, correct, lengths = (gather(x, world) for x in sample_once(
-            model, tokenizer, task, [problems[i] for i in mine], s, seeds=seeds))
+            model, tokenizer, task, [problems[i] for i in mine], s, seeds=seeds, episodes=episodes))
         out[f"eval/accuracy{suffix}"] = sum(correct) / len(problems)
         out[f"eval/mean_tokens{suffix}"] = sum(lengths) / len(problems)
         if not suffix:

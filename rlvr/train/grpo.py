@@ -369,7 +369,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
                 evaluated = run.due(cfg.eval_every, cfg.steps)
                 if evaluated:
                     rec.update(validation_figures(sampler, tokenizer, verifier, val, cfg.sampling, greedy=True, world=world,
-                                                  per_problem_seeds=group_seeds(cfg.sampling_seeds, world)))
+                                                  per_problem_seeds=group_seeds(cfg.sampling_seeds, world),
+                                                  episodes=episodes))
                 alarms = watch.step(run.step, rec, sampler, tokenizer, cfg.sampling, world.main)
                 run.log(rec)
                 run.guard(bad)
