@@ -56,8 +56,7 @@ def real_rollouts(tok, base_path: str):
 
 def with_attention(model, impl: str):
     """``model`` switched to attention implementation ``impl`` (same weights)."""
-    model.config._attn_implementation = impl
-    model.set_attn_implementation(impl) if hasattr(model, "set_attn_implementation") else None
+    model.set_attn_implementation(impl)
     return model
 
 

@@ -11,6 +11,10 @@ digits, 40 validation problems each), ``--samples`` completions per problem at t
 - **without it**: plain sampling, where a call gets nothing and the model writes on as it will.
 
 Reported per bucket: accuracy with and without the tool, and the share of completions that call it.
+
+With ``--lie-probe N``: for each model, the first N held-out problems (``+-*`` at 4-7 digits) on which
+``lying_calculator`` lies, 2 samples each with that tool: how many samples are right, how many copy the
+lie, and how many right ones made no call (does the policy check the tool?).
 """
 from __future__ import annotations
 
@@ -58,6 +62,29 @@ def measure(model_dir: str, tool: str, buckets: dict, samples: int, max_new_toke
     return out
 
 
+def lie_probe(model_dir: str, n: int, samples: int = 2) -> dict:
+    from rlvr.models import LoadConfig, load_for_inference, resolve_model
+    from rlvr.prompts import prompt_texts
+    from rlvr.rollout import SamplingConfig
+    from rlvr.rollout.episodes import ToolEpisode, run_episodes
+    from rlvr.tasks import get_task
+    from rlvr.tools import ToolBox, ToolsConfig
+    from rlvr.tools.builtin import lies, lying_calculator
+
+    model, tok = load_for_inference(resolve_model(model_dir).path, LoadConfig())
+    task = get_task("arithmetic", ops="+-*", min_digits=4, max_digits=7)
+    problems = [p for p in task.problems("validation", 400, seed=5) if lies(p.prompt.strip()[:-1])][:n]
+    cfg = ToolsConfig(names=["lying_calculator"], workers=0, max_calls=2)
+    with ToolBox(cfg) as box:
+        ro = run_episodes(model, tok, problems, prompt_texts(tok, problems), samples,
+                          SamplingConfig(max_new_tokens=400, seed=3), lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
+    rows = [p for p in problems for _ in range(samples)]
+    right = [task.verify(p, t).correct for p, t in zip(rows, ro.text)]
+    lied = [f"<answer>{lying_calculator(p.prompt.strip()[:-1])}</answer>" in t for p, t in zip(rows, ro.text)]
+    return {"samples": len(rows), "right": sum(right), "copied_the_lie": sum(lied),
+            "right_without_a_call": sum(r and cfg.call_close not in t for r, t in zip(right, ro.text))}
+
+
 def table(results: dict) -> str:
     names = list(next(iter(results.values())))
     lines = ["| bucket | " + " | ".join(f"{m}: with tool / without / calls" for m in results) + " |",
@@ -102,10 +129,15 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--json")
     ap.add_argument("--png")
+    ap.add_argument("--lie-probe", type=int, default=0, metavar="N", help="probe N problems where the tool lies")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.lie_probe:
+        for m in args.models:
+            print(m, json.dumps(lie_probe(m, args.lie_probe)))
+        return 0
     buckets = bucket_problems(args.problems)
     results = {m: measure(m, args.tool, buckets, args.samples) for m in args.models}
     print(table(results))

@@ -55,7 +55,6 @@ class ToolEpisode(Environment):
     box: object
     cfg: object
     calls: int = 0
-    outputs: list = field(default_factory=list)
 
     @property
     def stop(self) -> list:
@@ -66,9 +65,7 @@ class ToolEpisode(Environment):
         if call is None or self.calls >= self.cfg.max_calls:
             return "", True, None
         self.calls += 1
-        out = self.box.run([call])[0]
-        self.outputs.append(out)
-        return f"{self.cfg.result_open}{out}{self.cfg.result_close}", False, None
+        return f"{self.cfg.result_open}{self.box.run([call])[0]}{self.cfg.result_close}", False, None
 
 
 def episode_maker(cfg, box):
@@ -160,8 +157,6 @@ def run_episodes(model, tokenizer, problems: list, prompts: list[str], n: int, s
         for j, i in enumerate(live):
             _take(rows[i], ro.completion_ids[j], ro.logprobs[j], ro.finish_reason[j], ro.text[j],
                   sampling.max_new_tokens, max_turns, tokenizer)
-    for r in rows:
-        r.done = True
     comp = [r.ids for r in rows]
     return Rollouts(prompts=list(prompts), prompt_ids=[r.prompt_ids for r in rows], completion_ids=comp,
                     logprobs=[r.logprobs for r in rows], group=[g for g in range(len(prompts)) for _ in range(n)],

@@ -83,7 +83,7 @@ class AdvantageInputs:
                     logp, _, mask = completion_logprobs(model, pids, cids, pad_id, sampling.temperature, False)
                     with as_reference(ref) as reference:
                         ref_logp, _, _ = completion_logprobs(reference, pids, cids, pad_id, sampling.temperature, False)
-                own = own_tokens(ro, mask.size(1))[sl].to(mask.device)              # the policy's tokens only
+                own = own_tokens(ro, mask.size(1), sl).to(mask.device)              # the policy's tokens only
                 pen[sl] = kl_reward_penalty(logp, ref_logp, mask * own, self.loss_cfg).cpu()
             rewards = rewards - pen
             metrics["reward/kl_penalty"] = float(pen.mean())

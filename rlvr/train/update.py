@@ -33,13 +33,14 @@ def update_rows(adv: torch.Tensor, lengths: list[int], needs_all: bool, keep: to
     return sorted(rows, key=lambda i: (lengths[i], i))
 
 
-def own_tokens(ro, width: int) -> torch.Tensor:
-    """[B, width]: 1 on the policy's own completion tokens, 0 on an environment's (a tool's output, in
-    multi-turn rollouts: ``Rollouts.action_mask``) and on padding. Only own tokens enter the loss, the KL
-    and the log-prob ratios."""
+def own_tokens(ro, width: int, rows: list[int] | None = None) -> torch.Tensor:
+    """[len(rows), width] (every rollout without ``rows``): 1 on the policy's own completion tokens, 0 on
+    an environment's (a tool's output, in multi-turn rollouts: ``Rollouts.action_mask``) and on padding.
+    Only own tokens enter the loss, the KL and the log-prob ratios."""
+    rows = range(len(ro.completion_ids)) if rows is None else rows
     if ro.action_mask is None:
-        return pad_rows([[1.0] * len(c) for c in ro.completion_ids], width)
-    return pad_rows(ro.action_mask, width)
+        return pad_rows([[1.0] * len(ro.completion_ids[i]) for i in rows], width)
+    return pad_rows([ro.action_mask[i] for i in rows], width)
 
 
 def pad_rows(rows: list[list[float]], width: int) -> torch.Tensor:
@@ -55,13 +56,13 @@ def _scorer(model):
     return model if is_sharded(model) else functools.partial(completion_logprobs, model)
 
 
-def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: int, kl_in_loss: bool):
-    """(loss, metrics, mask) of rollouts ``sl``; ``keep`` [B, Tc] is 1 on the tokens the loss counts."""
+def _microbatch(model, ref, ro, sl: list[int], adv, old_all, mask_all, cfg, pad_id: int, kl_in_loss: bool):
+    """(loss, metrics, mask) of rollouts ``sl``; ``mask_all`` [B, Tc] is 1 on the tokens the loss counts."""
     pids, cids = [ro.prompt_ids[i] for i in sl], [ro.completion_ids[i] for i in sl]
     temp = cfg.sampling.temperature
     score = _scorer(model)
     logp, ent, mask = score(pids, cids, pad_id, temp)                          # [b, t]
-    mask = mask * keep[sl, :mask.size(1)]
+    mask = mask * mask_all[sl, :mask.size(1)]
     ref_logp = None
     if kl_in_loss:
         with torch.no_grad(), as_reference(ref) as reference:
@@ -74,7 +75,7 @@ def _microbatch(model, ref, ro, sl: list[int], adv, old_all, keep, cfg, pad_id: 
     return loss, m, mask
 
 
-def _accumulate(model, ref, ro, batches: list, adv, old_all, keep, mask_all, cfg, pad_id: int, kl_in_loss: bool,
+def _accumulate(model, ref, ro, batches: list, adv, old_all, mask_all, cfg, pad_id: int, kl_in_loss: bool,
                 stats: dict) -> bool:
     """One pass of microbatch forwards and backwards (gradients accumulate); False when a loss was not
     finite. A ``None`` microbatch is an empty one (FSDP: every rank runs as many): rollout 0 with weight 0."""
@@ -82,7 +83,7 @@ def _accumulate(model, ref, ro, batches: list, adv, old_all, keep, mask_all, cfg
     for k, sl in enumerate(batches):
         if sharded:
             start_microbatch(model, k, len(batches))
-        loss, m, mask = _microbatch(model, ref, ro, sl or [0], adv, old_all, keep, cfg, pad_id, kl_in_loss)
+        loss, m, mask = _microbatch(model, ref, ro, sl or [0], adv, old_all, mask_all, cfg, pad_id, kl_in_loss)
         w = 0.0 if sl is None else microbatch_weight(cfg.loss.aggregation, mask, mask_all)
         if sl is not None:
             for key, v in m.items():
@@ -133,9 +134,8 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
     Tc = max(len(c) for c in ro.completion_ids)
     dev = next(model.parameters()).device
     keep = (torch.ones(len(ro)) if keep is None else keep).to(dev)            # [B]
-    counted = keep[:, None] * own_tokens(ro, Tc).to(dev)                       # [B, Tc]
     old_all = pad_rows(ro.logprobs, Tc).to(dev)                               # [B, Tc]
-    mask_all = pad_rows([[1.0] * len(c) for c in ro.completion_ids], Tc).to(dev) * counted   # [B, Tc]
+    mask_all = own_tokens(ro, Tc).to(dev) * keep[:, None]                     # [B, Tc] the tokens the loss counts
     adv = adv.to(dev)
     kl_in_loss = ref is not None and not cfg.loss.kl_in_reward
     model.train()
@@ -155,7 +155,7 @@ def policy_update(model, ref, opt, ro, adv: torch.Tensor, cfg, pad_id: int, keep
         tis = corrected[2]
     for _ in range(cfg.num_iterations):
         opt.zero_grad(set_to_none=True)
-        finite = _accumulate(model, ref, ro, batches, adv, old_all, counted, mask_all, cfg, pad_id, kl_in_loss, stats)
+        finite = _accumulate(model, ref, ro, batches, adv, old_all, mask_all, cfg, pad_id, kl_in_loss, stats)
         if any_rank(not finite, world):
             opt.zero_grad(set_to_none=True)
             return sum_values(stats, world), float("nan"), "non-finite loss"
