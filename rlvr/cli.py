@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from .config import ConfigError, apply_overrides, describe, from_dict, load_config, suggest, to_dict, validate
+from .distributed import close_world
 from .eval.evaluate import EvalConfig, evaluate_models, print_tables, run_task_config
 from .models import resolve_model
 from .plugins import plugins
@@ -237,13 +238,15 @@ def main(argv=None) -> int:
     set_command_line(argv)
     quiet_library_progress()
     try:
-        return args.func(args)
+        code = args.func(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"rlvr {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        code = 2
     except TrainingDiverged as e:
         print(f"rlvr {args.command}: stopped: {e}", file=sys.stderr)
-        return 1
+        code = 1
+    close_world()                          # errors above are raised on every rank (distributed.on_main)
+    return code
 
 
 if __name__ == "__main__":

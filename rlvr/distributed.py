@@ -46,6 +46,15 @@ def init_world(device: torch.device) -> World:
     return World(dist.get_rank(), dist.get_world_size())
 
 
+def close_world() -> None:
+    """Destroy the process group at the end of a command that ended normally, while the interpreter is whole:
+    left to interpreter shutdown, gloo's worker threads can abort the process (SIGABRT, "terminate called
+    without an active exception"). Not called after an unhandled error, where a peer may still wait in a
+    collective and destroying would hang it (the pattern of torchtitan's trainer)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _device() -> torch.device:
     """Where the small tensors of a collective live: the GPU for nccl, the CPU for gloo."""
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")

@@ -89,6 +89,16 @@ def test_two_ranks_match_one_process_and_resume(tmp_path, tiny_dir, one, paralle
         assert torch.equal(a, b)
 
 
+def test_the_command_line_destroys_its_process_group(tmp_path):
+    """A command that ends (well or with a refused input) destroys the process group, so that gloo's threads
+    are not left to interpreter shutdown (where they can abort the process)."""
+    import torch.distributed as dist
+    from rlvr.cli import main
+
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    assert main(["report", str(tmp_path / "missing")]) == 2 and not dist.is_initialized()
+
+
 def launch(*args: str) -> None:
     """``torchrun --nproc_per_node 2 -m rlvr ARGS`` (one thread a process)."""
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29532",
