@@ -1,31 +1,61 @@
-"""A scripted policy: a causal LM that writes a fixed script, whatever it is fed, for tests of multi-turn
-rollouts through the real engines (the engine, its cache and its stop strings run as in training).
+"""A scripted policy: a real causal LM (GPT-2, which rlvr's engine and vLLM both load) that writes a fixed
+script whatever it is fed, for tests of multi-turn rollouts through the real engines (the engine, its cache
+and its stop strings run as in training).
 
-Its logits at absolute position p put all the mass (up to exp(-1e4)) on the script's token at position p + 1,
-counted from ``start`` (the prompt's length); past the script, on EOS. The positions of an environment's
-output hold placeholders: the environment writes those tokens, the policy only continues after them.
+Attention and the MLP write nothing (their output projections are zero) and the token embeddings are zero,
+so the last hidden state is a function of the absolute position alone: position p's embedding is the p-th
+basis vector, and the (untied) head puts all the mass (up to exp(-100)) on the script's token at p + 1,
+counted from ``start`` (the prompt's length); elsewhere, on EOS. The positions of an environment's output
+hold placeholders: the environment writes those tokens, the policy only continues after them.
 """
 from __future__ import annotations
 
+import tempfile
+
 import torch
-from transformers import LlamaConfig
+from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
 
-class ScriptedLM(torch.nn.Module):
-    def __init__(self, script: list[int], start: int, vocab: int, eos: int):
-        super().__init__()
-        self.config = LlamaConfig(vocab_size=vocab, hidden_size=8, num_hidden_layers=1, num_attention_heads=1,
-                                  intermediate_size=8, max_position_embeddings=4096, eos_token_id=eos)
-        self.anchor = torch.nn.Parameter(torch.zeros(1))          # a device for the engine to find
-        table = torch.full((start + len(script) + 4096,), eos, dtype=torch.long)
-        table[start:start + len(script)] = torch.tensor(script)
-        self.register_buffer("table", table)
+def save_scripted_gpt2(path, tokenizer, script: list[int], start: int, positions: int = 256) -> str:
+    """The scripted policy saved to ``path`` with ``tokenizer``; returns the path."""
+    if start + len(script) > positions:
+        raise ValueError(f"a script of {len(script)} tokens after {start} needs more than {positions} positions")
+    table = torch.full((positions,), tokenizer.eos_token_id, dtype=torch.long)
+    table[start - 1:start - 1 + len(script)] = torch.tensor(script)              # the token after position p
+    cfg = GPT2Config(vocab_size=len(tokenizer), n_positions=positions, n_embd=positions, n_layer=1, n_head=4,
+                     n_inner=8, tie_word_embeddings=False, bos_token_id=tokenizer.bos_token_id,
+                     eos_token_id=tokenizer.eos_token_id)
+    model = GPT2LMHeadModel(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for ln in (model.transformer.h[0].ln_1, model.transformer.h[0].ln_2, model.transformer.ln_f):
+            ln.weight.fill_(1.0)
+        model.transformer.wpe.weight.copy_(torch.eye(positions))
+        model.lm_head.weight[table, torch.arange(positions)] = 100.0
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
 
-    def forward(self, input_ids, attention_mask=None, position_ids=None, past_key_values=None, use_cache=False,
-                **kwargs):
-        if position_ids is None:
-            position_ids = torch.arange(input_ids.size(1))[None].expand_as(input_ids)
-        nxt = self.table[(position_ids + 1).clamp(max=len(self.table) - 1)]                  # [B, L]
-        logits = torch.full((*input_ids.shape, self.config.vocab_size), -1e4)
-        logits.scatter_(-1, nxt[..., None], 0.0)
-        return type("Out", (), {"logits": logits})()
+
+def script_ids(tokenizer, turns: list[str], gaps: list[str]) -> list[int]:
+    """The token ids of ``turns`` with the environment's text ``gaps`` between them."""
+    ids = []
+    for k, turn in enumerate(turns):
+        ids += tokenizer.encode(turn, add_special_tokens=False)
+        if k < len(gaps):
+            ids += tokenizer.encode(gaps[k], add_special_tokens=False)
+    return ids
+
+
+def scripted(tokenizer, prompt: str, turns: list[str], gaps: list[str], path=None) -> str:
+    """A scripted policy writing ``turns`` after ``prompt``, saved to ``path`` (a new temporary folder by
+    default); returns the path."""
+    path = path or tempfile.mkdtemp(prefix="scripted-")
+    return save_scripted_gpt2(path, tokenizer, script_ids(tokenizer, turns, gaps), len(tokenizer.encode(prompt)))
+
+
+def load_scripted(tokenizer, prompt: str, turns: list[str], gaps: list[str]):
+    """The scripted policy, loaded for rlvr's engine (its folder removed once loaded)."""
+    with tempfile.TemporaryDirectory(prefix="scripted-") as path:
+        return AutoModelForCausalLM.from_pretrained(scripted(tokenizer, prompt, turns, gaps, path)).eval()

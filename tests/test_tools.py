@@ -13,7 +13,7 @@ from rlvr.rollout import SamplingConfig, generate
 from rlvr.rollout.episodes import Environment, ToolEpisode, run_episodes
 from rlvr.tools import ToolBox, ToolsConfig, parse_call
 from rlvr.tools.builtin import calculator, lies, lying_calculator
-from scripted_policy import ScriptedLM
+from scripted_policy import load_scripted
 
 
 @pytest.fixture(scope="module")
@@ -73,21 +73,10 @@ def test_the_python_tool_runs_in_the_sandbox_and_returns_what_it_printed():
     assert out[2] == "ZeroDivisionError: division by zero"
 
 
-def _scripted(tok, prompt: str, turns: list[str], gaps: list[str]):
-    """A scripted policy writing ``turns``, with the environment's text ``gaps`` between them."""
-    start = len(tok.encode(prompt))
-    ids = []
-    for k, turn in enumerate(turns):
-        ids += tok.encode(turn, add_special_tokens=False)
-        if k < len(gaps):
-            ids += tok.encode(gaps[k], add_special_tokens=False)
-    return ScriptedLM(ids, start, len(tok), tok.eos_token_id)
-
-
 def test_a_scripted_policy_calls_the_calculator_and_the_result_is_masked_out(tok):
     prompt = "12*4=\n"
     cfg = ToolsConfig(names=["calculator"], workers=0)
-    policy = _scripted(tok, prompt, ["<tool>12*4</tool>", "<answer>48</answer>"], ["<result>48</result>"])
+    policy = load_scripted(tok, prompt, ["<tool>12*4</tool>", "<answer>48</answer>"], ["<result>48</result>"])
     with ToolBox(cfg) as box:
         ro = run_episodes(policy, tok, ["p"], [prompt], 3, SamplingConfig(max_new_tokens=60),
                           lambda p: ToolEpisode(box, cfg), max_turns=cfg.max_calls + 1)
@@ -127,7 +116,7 @@ def test_an_environment_of_two_turns_gives_its_reward_at_the_end(tok):
     def make(problem):
         envs.append(_TwoTurns())
         return envs[-1]
-    policy = _scripted(tok, prompt, ["a</turn>", "ok</turn>"], ["<obs>go on</obs>"])
+    policy = load_scripted(tok, prompt, ["a</turn>", "ok</turn>"], ["<obs>go on</obs>"])
     ro = run_episodes(policy, tok, ["p"], [prompt], 2, SamplingConfig(max_new_tokens=60), make, max_turns=4)
     assert [e.seen for e in envs] == [["a</turn>", "ok</turn>"]] * 2
     assert ro.env_reward == [1.0, 1.0] and ro.turns == [2, 2]
@@ -140,7 +129,7 @@ def test_an_environment_of_two_turns_gives_its_reward_at_the_end(tok):
 def test_the_token_budget_covers_tool_output_and_the_call_budget_ends_an_episode(tok):
     prompt = "12*4=\n"
     cfg = ToolsConfig(names=["calculator"], workers=0, max_calls=1)
-    policy = _scripted(tok, prompt, ["<tool>1+1</tool>", "<tool>2+2</tool>", "<answer>4</answer>"],
+    policy = load_scripted(tok, prompt, ["<tool>1+1</tool>", "<tool>2+2</tool>", "<answer>4</answer>"],
                        ["<result>2</result>", "<result>4</result>"])
     with ToolBox(cfg) as box:
         ro = run_episodes(policy, tok, ["p"], [prompt], 1, SamplingConfig(max_new_tokens=80),
@@ -172,7 +161,7 @@ def test_an_environments_tokens_never_reach_the_loss(tok):
 
     prompt = "12*4=\n"
     cfg = ToolsConfig(names=["calculator"], workers=0)
-    policy = _scripted(tok, prompt, ["<tool>12*4</tool>", "<answer>48</answer>"], ["<result>48</result>"])
+    policy = load_scripted(tok, prompt, ["<tool>12*4</tool>", "<answer>48</answer>"], ["<result>48</result>"])
     with ToolBox(cfg) as box:
         ro = run_episodes(policy, tok, ["p"], [prompt], 2, SamplingConfig(max_new_tokens=60),
                           lambda p: ToolEpisode(box, cfg), max_turns=3)
@@ -254,7 +243,7 @@ def test_validation_samples_with_the_tools_when_the_run_has_them(tok):
     problem = task.make(12, "*", 4)
     cfg = ToolsConfig(names=["calculator"], workers=0)
     # the script's own placeholder for the result is wrong: only a real call puts 48 there
-    policy = _scripted(tok, problem.prompt, ["<tool>12*4</tool>", "\n<answer>48</answer>"], ["<result>00</result>"])
+    policy = load_scripted(tok, problem.prompt, ["<tool>12*4</tool>", "\n<answer>48</answer>"], ["<result>00</result>"])
     with ToolBox(cfg) as box:
         episodes = (lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
         texts, correct, _ = sample_once(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60), episodes=episodes)

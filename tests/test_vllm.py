@@ -93,6 +93,31 @@ def test_multi_turn_episodes_through_vllm(base):
     assert all(c[:len(p)] == p for c, p in zip(ro.completion_ids, plain.completion_ids))   # turn 1: plain sampling
 
 
+def test_a_scripted_policy_calls_the_calculator_through_vllm_as_through_rlvrs_engine(tmp_path, base):
+    """A scripted policy (a real GPT-2 whose next token is fixed by its position) calls the calculator: vLLM
+    and rlvr's engine give the same episodes, the tool's result in the context and out of the action mask."""
+    from rlvr.rollout.episodes import ToolEpisode, run_episodes
+    from rlvr.tools import ToolBox, ToolsConfig
+    from scripted_policy import scripted
+
+    tok = base[1]
+    prompt, call, result = "12*4=\n", "<tool>12*4</tool>", "<result>48</result>"
+    path = scripted(tok, prompt, [call, "<answer>48</answer>"], [result], path=tmp_path / "scripted")
+    cfg = ToolsConfig(names=["calculator"], workers=0)
+    s = SamplingConfig(max_new_tokens=60)
+    with ToolBox(cfg) as box:
+        episode = lambda p: ToolEpisode(box, cfg)  # noqa: E731
+        ours = run_episodes(AutoModelForCausalLM.from_pretrained(path).eval(), tok, ["p"], [prompt], 2, s,
+                            episode, max_turns=cfg.max_calls + 1)
+        theirs = run_episodes(VLLMEngine(path, tok, RolloutConfig(backend="vllm"), max_model_len=256), tok, ["p"],
+                              [prompt], 2, s, episode, max_turns=cfg.max_calls + 1)
+    n_call, n_result = (len(tok.encode(t, add_special_tokens=False)) for t in (call, result))
+    for ro in (ours, theirs):
+        assert ro.text == [f"{call}{result}<answer>48</answer>"] * 2 and ro.turns == [2, 2]
+        assert ro.action_mask[0][:n_call + n_result] == [1] * n_call + [0] * n_result
+    assert theirs.completion_ids == ours.completion_ids and theirs.action_mask == ours.action_mask
+
+
 def test_grpo_with_vllm_rollouts_syncs_every_step(tmp_path, small_dir):
     import json
 
