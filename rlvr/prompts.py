@@ -22,26 +22,28 @@ def is_chat(problem) -> bool:
     return isinstance(meta, dict) and isinstance(meta.get("chat"), dict)
 
 
-def render_chat(tokenizer, user: str, system: str = "") -> str:
+def render_chat(tokenizer, user: str, system: str = "", tools: list | None = None) -> str:
     """``user``'s message (after ``system``'s, when given) in the tokenizer's chat template, ending with
-    the generation prompt. A tokenizer without a template is a ConfigError naming the fix."""
+    the generation prompt; ``tools`` (JSON schemas) go to the template, which lists them. A tokenizer
+    without a template is a ConfigError naming the fix."""
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError("task.kwargs.prompt_format", f"the tokenizer of {tokenizer.name_or_path or 'the model'} "
                           "has no chat template", "use prompt_format=r1_zero or raw for a base model, or a model "
                           "with a chat template (an instruct model)")
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False, add_generation_prompt=True)
 
 
-def prompt_text(tokenizer, problem) -> str:
-    """The text the model reads for ``problem``: its prompt, in the chat template when it is a conversation."""
+def prompt_text(tokenizer, problem, tools: list | None = None) -> str:
+    """The text the model reads for ``problem``: its prompt, in the chat template when it is a conversation
+    (listing ``tools``, JSON schemas, when given: ``tools/formats.py``)."""
     if not is_chat(problem):
         return problem.prompt
-    return render_chat(tokenizer, problem.prompt, problem.meta["chat"].get("system", ""))
+    return render_chat(tokenizer, problem.prompt, problem.meta["chat"].get("system", ""), tools)
 
 
-def prompt_texts(tokenizer, problems) -> list[str]:
-    return [prompt_text(tokenizer, p) for p in problems]
+def prompt_texts(tokenizer, problems, tools: list | None = None) -> list[str]:
+    return [prompt_text(tokenizer, p, tools) for p in problems]
 
 
 def encode_prompt(tokenizer, text: str) -> list[int]:

@@ -54,7 +54,7 @@ def measure(model_dir: str, tool: str, buckets: dict, samples: int, max_new_toke
                                      lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
             plain = generate(model, tok, prompts, n=samples, sampling=sampling)
             acc = lambda ro: sum(task.verify(p, t).correct for p, t in zip(rows, ro.text)) / len(rows)   # noqa: E731
-            calls = lambda ro: sum(cfg.call_close in t for t in ro.text) / len(rows)                    # noqa: E731
+            calls = lambda ro: sum(box.format.close in t for t in ro.text) / len(rows)                # noqa: E731
             out[name] = {"accuracy_with_tool": round(acc(with_tool), 3), "accuracy_without": round(acc(plain), 3),
                          "call_share": round(calls(with_tool), 3),
                          "tokens_with_tool": round(sum(map(len, with_tool.completion_ids)) / len(rows), 1)}
@@ -82,7 +82,7 @@ def lie_probe(model_dir: str, n: int, samples: int = 2) -> dict:
     right = [task.verify(p, t).correct for p, t in zip(rows, ro.text)]
     lied = [f"<answer>{lying_calculator(p.prompt.strip()[:-1])}</answer>" in t for p, t in zip(rows, ro.text)]
     return {"samples": len(rows), "right": sum(right), "copied_the_lie": sum(lied),
-            "right_without_a_call": sum(r and cfg.call_close not in t for r, t in zip(right, ro.text))}
+            "right_without_a_call": sum(r and box.format.close not in t for r, t in zip(right, ro.text))}
 
 
 def table(results: dict) -> str:

@@ -10,8 +10,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from rlvr.models import shipped_base_path
 from rlvr.rollout import SamplingConfig, generate
-from rlvr.rollout.episodes import Environment, ToolEpisode, run_episodes
-from rlvr.tools import ToolBox, ToolsConfig, parse_call
+from rlvr.rollout.episodes import Environment, Episodes, ToolEpisode, run_episodes
+from rlvr.tools import ToolBox, ToolsConfig
+from rlvr.tools.formats import TagFormat
 from rlvr.tools.builtin import calculator, lies, lying_calculator
 from scripted_policy import load_scripted
 
@@ -41,13 +42,15 @@ def test_the_lying_calculator_lies_on_a_fixed_fifth_of_expressions_and_only_ther
 
 
 def test_a_call_is_read_from_the_end_of_a_turn():
-    cfg = ToolsConfig(names=["calculator", "python"])
-    assert parse_call("work <tool>calculator 12*4</tool>", cfg, ["calculator", "python"]) == ("calculator", "12*4")
-    assert parse_call("<tool>python print(1)</tool>\n", cfg, ["calculator", "python"]) == ("python", "print(1)")
-    assert parse_call("<tool>search cats</tool>", cfg, ["calculator", "python"]) == ("search", "cats")
-    assert parse_call("<tool>12*4</tool>", cfg, ["calculator"]) == ("calculator", "12*4")   # one tool: no name
-    assert parse_call("<answer>48</answer>", cfg, ["calculator"]) is None
-    assert parse_call("12*4</tool>", cfg, ["calculator"]) is None                           # never opened
+    two, one = TagFormat(ToolsConfig(), ["calculator", "python"]), TagFormat(ToolsConfig(), ["calculator"])
+    assert two.parse("work <tool>calculator 12*4</tool>") == ("calculator", "12*4")
+    assert two.parse("<tool>python print(1)</tool>\n") == ("python", "print(1)")
+    assert two.parse("<tool>search cats</tool>") == ("search", "cats")
+    assert one.parse("<tool>12*4</tool>") == ("calculator", "12*4")                  # one tool: no name
+    assert one.parse("<answer>48</answer>") is None
+    assert one.parse("12*4</tool>") is None                                           # never opened
+    own = TagFormat(ToolsConfig(call_open="[[", call_close="]]", result_open="=> "), ["calculator"])
+    assert own.parse("x [[2+2]]") == ("calculator", "2+2") and own.result("4") == "=> 4</result>"
 
 
 def test_tool_errors_timeouts_and_dead_workers_become_output_text_and_the_box_goes_on():
@@ -245,7 +248,7 @@ def test_validation_samples_with_the_tools_when_the_run_has_them(tok):
     # the script's own placeholder for the result is wrong: only a real call puts 48 there
     policy = load_scripted(tok, problem.prompt, ["<tool>12*4</tool>", "\n<answer>48</answer>"], ["<result>00</result>"])
     with ToolBox(cfg) as box:
-        episodes = (lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1)
+        episodes = Episodes(lambda p: ToolEpisode(box, cfg), cfg.max_calls + 1, box.format)
         texts, correct, _ = sample_once(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60), episodes=episodes)
         plain, _, _ = sample_once(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60))
         figures = validation_figures(policy, tok, task, [problem], SamplingConfig(max_new_tokens=60), episodes=episodes)

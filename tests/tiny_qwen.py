@@ -12,6 +12,14 @@ import torch
 
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+TOOL_TEMPLATE = (                       # Qwen2.5's layout: tools listed in the system turn, results as a user turn
+    "{% if tools %}<|im_start|>system\n{% if messages[0]['role'] == 'system' %}{{ messages[0]['content'] }}\n\n"
+    "{% endif %}Functions you may call, one JSON object per call inside <tool_call></tool_call>:\n<tools>\n"
+    "{% for t in tools %}{{ t | tojson }}\n{% endfor %}</tools><|im_end|>\n"
+    "{% elif messages[0]['role'] == 'system' %}<|im_start|>system\n{{ messages[0]['content'] }}<|im_end|>\n{% endif %}"
+    "{% for m in messages %}{% if m['role'] == 'tool' %}<|im_start|>user\n<tool_response>\n{{ m['content'] }}\n"
+    "</tool_response><|im_end|>\n{% elif m['role'] != 'system' %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}"
+    "<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 NAMES = ["Tom", "Ann", "Li", "Sam", "Eva", "Raj"]
 THINGS = ["apples", "books", "coins", "shells"]
 
@@ -34,8 +42,9 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def build_tiny_qwen(folder: Path, seed: int = 0, chat_template: bool = True) -> Path:
-    """Save a random 2-layer Qwen2 and its freshly trained tokenizer to ``folder``."""
+def build_tiny_qwen(folder: Path, seed: int = 0, chat_template: bool | str = True) -> Path:
+    """Save a random 2-layer Qwen2 and its freshly trained tokenizer to ``folder`` (``chat_template``: the
+    plain one, another template's text, or none)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
 
@@ -50,7 +59,7 @@ def build_tiny_qwen(folder: Path, seed: int = 0, chat_template: bool = True) -> 
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>",
                                   additional_special_tokens=special[1:])
     if chat_template:
-        tok.chat_template = CHAT_TEMPLATE
+        tok.chat_template = chat_template if isinstance(chat_template, str) else CHAT_TEMPLATE
     config = Qwen2Config(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                          tie_word_embeddings=True, eos_token_id=tok.eos_token_id, bos_token_id=None)

@@ -34,8 +34,8 @@ def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConf
                 force=None, seeds: list[int] | None = None, world: World = World(), episodes=None) -> Samples:
     """Generate ``n`` completions per problem (each forced to open with ``prefix``; ``seeds``: one per
     problem, see ``rollout.generate``). Under torchrun each rank samples its share of the problems, each
-    with a seed of its own, and every rank returns all the samples. ``episodes`` = (make_episode,
-    max_turns) samples multi-turn episodes (tools available; ``rollout/episodes.py``), without prefix."""
+    with a seed of its own, and every rank returns all the samples. ``episodes``
+    (``rollout.episodes.Episodes``) samples multi-turn episodes (tools available), without prefix."""
     if world.size > 1:
         mine = share(len(problems), world)
         own = [group_seed(sampling.seed, i) for i in mine] if seeds is None else [seeds[i] for i in mine]
@@ -48,7 +48,8 @@ def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConf
     if episodes is not None:
         if prefix or force is not None:
             raise ValueError("multi-turn sampling takes no prefix and no forcing")
-        ro = run_episodes(model, tokenizer, problems, prompts, n, sampling, episodes[0], episodes[1], seeds)
+        ro = run_episodes(model, tokenizer, problems, episodes.prompts(tokenizer, problems), n, sampling,
+                          episodes.make, episodes.max_turns, seeds)
     else:
         ro = generate(model, tokenizer, prompts, n=n, sampling=sampling, force=force, seeds=seeds)
     return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],

@@ -22,15 +22,16 @@ call a tool are the rollouts of plain sampling. Later turns draw with per-row se
 row's seed and the turn.
 
 ``ToolEpisode`` is the tool-calling environment: a turn that ends with a call (``<tool>NAME
-ARGUMENT</tool>``) gets the tool's output as its observation (``<result>OUTPUT</result>``); a turn that
-ends otherwise ends the episode, for the verifier to score.
+ARGUMENT</tool>``, or the chat template's format: ``tools/formats.py``) gets the tool's output as its
+observation (``<result>OUTPUT</result>``); a turn that ends otherwise ends the episode, for the verifier
+to score. ``Episodes`` is what a run hands its samplers: the factory, the turn budget and the tools' format.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
 
-from ..prompts import encode_prompt
-from ..tools import parse_call
+from ..prompts import encode_prompt, prompt_texts
 from .engine import Rollouts, SamplingConfig, completion_texts, generate
 
 TURN_SEED_STRIDE = 7_919_000_003   # turn t > 0 of a row draws with seed row_seed + t * stride
@@ -50,7 +51,8 @@ class Environment:
 
 @dataclass
 class ToolEpisode(Environment):
-    """The tool-calling environment: ``box`` (a ``tools.ToolBox``) runs each call; ``cfg`` its ToolsConfig."""
+    """The tool-calling environment: ``box`` (a ``tools.ToolBox``) runs each call, in its format; ``cfg``
+    its ToolsConfig (``max_calls``). A malformed call is answered with the error."""
 
     box: object
     cfg: object
@@ -58,25 +60,43 @@ class ToolEpisode(Environment):
 
     @property
     def stop(self) -> list:
-        return [self.cfg.call_close]
+        return self.box.format.stop
 
     def step(self, action: str) -> tuple[str, bool, float | None]:
-        call = parse_call(action, self.cfg, self.box.names)
+        try:
+            call = self.box.format.parse(action)
+        except ValueError as e:                   # a malformed call: answered with what is wrong
+            call = e
         if call is None or self.calls >= self.cfg.max_calls:
             return "", True, None
         self.calls += 1
-        return f"{self.cfg.result_open}{self.box.run([call])[0]}{self.cfg.result_close}", False, None
+        output = f"error: {call}" if isinstance(call, ValueError) else self.box.run([call])[0]
+        return self.box.format.result(output), False, None
 
 
-def episode_maker(cfg, box):
-    """``make(problem) -> Environment`` for a run's ``tools.ToolsConfig`` ``cfg`` and ``tools.ToolBox`` ``box``:
-    the user's factory (``cfg.environment``, called as ``make(problem, box)``), or ``ToolEpisode``."""
+class Episodes(NamedTuple):
+    """How a run samples episodes: ``make(problem) -> Environment``, at most ``max_turns`` turns, and the
+    tools' ``format`` (``tools/formats.py``; None without tools), which lists the tools in a chat prompt."""
+
+    make: Callable
+    max_turns: int
+    format: object = None
+
+    def prompts(self, tokenizer, problems) -> list[str]:
+        """The problems' prompts, with the tools listed where the format gives the chat template schemas."""
+        return prompt_texts(tokenizer, problems, tools=getattr(self.format, "schemas", None))
+
+
+def episodes_for(cfg, box) -> Episodes:
+    """The ``Episodes`` of a run's ``tools.ToolsConfig`` ``cfg`` and ``tools.ToolBox`` ``box`` (None without
+    tools): the user's factory (``cfg.environment``, called as ``make(problem, box)``), or ``ToolEpisode``."""
     from ..registry import import_object
 
+    fmt = box.format if box is not None else None
     if cfg.environment:
         factory = import_object(cfg.environment)
-        return lambda problem: factory(problem, box)
-    return lambda problem: ToolEpisode(box, cfg)
+        return Episodes(lambda problem: factory(problem, box), cfg.max_calls + 1, fmt)
+    return Episodes(lambda problem: ToolEpisode(box, cfg), cfg.max_calls + 1, fmt)
 
 
 @dataclass

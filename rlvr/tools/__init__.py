@@ -2,10 +2,11 @@
 
 A tool is a Python callable ``fn(argument: str) -> str``, named in a config by its registered name
 (``TOOLS``: ``calculator``, ``lying_calculator``, ``python``) or by a dotted path
-``package.module:function``. The policy calls one by writing ``<tool>NAME ARGUMENT</tool>``; the
-rollout stops there, the tool runs, and ``<result>OUTPUT</result>`` is appended to the context before
-generation resumes (``rollout/episodes.py``). A tool never crashes a run: whatever it raises, a time
-limit it passes, or a worker that dies becomes the output text (``error: ...``).
+``package.module:function``. The policy calls one by writing ``<tool>NAME ARGUMENT</tool>`` (or, with
+``format: chat``, in its chat template's own tool-call format: ``formats.py``); the rollout stops there,
+the tool runs, and ``<result>OUTPUT</result>`` is appended to the context before generation resumes
+(``rollout/episodes.py``). A tool never crashes a run: whatever it raises, a time limit it passes, or a
+worker that dies becomes the output text (``error: ...``).
 
 ``ToolBox`` runs the calls in worker processes (``tasks/pool.py``, the verifier's pool: a hard time
 limit per call, a memory limit, a worker killed and replaced when it passes the limit). With
@@ -19,6 +20,7 @@ from ..config import require, require_number
 from ..registry import Registry
 from ..tasks.base import Verdict
 from .builtin import calculator, lying_calculator, python
+from .formats import FORMATS, tool_format
 
 TOOLS = Registry("tool", {"calculator": calculator, "lying_calculator": lying_calculator, "python": python})
 """Tools by name; a dotted path ``package.module:function`` names a user's own. Signature:
@@ -32,14 +34,19 @@ class ToolsConfig:
     environment: str = ""
     """A dotted path to a multi-turn environment factory ``make(problem, tools) -> Environment``
     (``rollout/episodes.py``); empty: the tool-calling environment when tools are named."""
-    call_open: str = "<tool>"
-    """Text that opens a tool call: ``<tool>NAME ARGUMENT</tool>``."""
-    call_close: str = "</tool>"
-    """Text that closes a tool call; generation stops there and the tool runs."""
-    result_open: str = "<result>"
-    """Text before a tool's output in the context."""
-    result_close: str = "</result>"
-    """Text after a tool's output in the context."""
+    format: str = "tags"
+    """How the policy calls a tool: ``tags`` (``<tool>NAME ARGUMENT</tool>``, answered
+    ``<result>OUTPUT</result>``) or ``chat`` (the chat template's: ``<tool_call>{"name": ..., "arguments":
+    {...}}</tool_call>``, answered by the template's tool message; ``tools/formats.py``)."""
+    call_open: str = ""
+    """Text that opens a tool call; empty: the format's own (``<tool>``; ``<tool_call>`` for chat)."""
+    call_close: str = ""
+    """Text that closes a tool call, where generation stops and the tool runs; empty: the format's own
+    (``</tool>``; ``</tool_call>`` for chat)."""
+    result_open: str = ""
+    """Text before a tool's output in the context (tags format); empty: ``<result>``."""
+    result_close: str = ""
+    """Text after a tool's output in the context (tags format); empty: ``</result>``."""
     max_calls: int = 4
     """Most tool calls per rollout; a further call ends the rollout."""
     max_output_chars: int = 200
@@ -64,30 +71,15 @@ class ToolsConfig:
             except ValueError as e:
                 require(False, "tools.environment", str(e), "give package.module:make_episode, a function "
                         "(problem, tools) -> Environment")
-        require(all(isinstance(s, str) and s for s in (self.call_open, self.call_close, self.result_open,
-                                                         self.result_close)), "tools",
-                "the call and result tags must be non-empty text", "e.g. tools.call_open='<tool>'")
+        require(self.format in FORMATS, "tools.format", f"unknown format {self.format!r}",
+                f"one of: {', '.join(FORMATS)}")
+        require(all(isinstance(s, str) for s in (self.call_open, self.call_close, self.result_open,
+                                                 self.result_close)), "tools",
+                "the call and result tags must be text", "e.g. tools.call_open='<tool>'")
         require_number(self.max_calls, "tools.max_calls", 1, fix="e.g. tools.max_calls=4")
         require_number(self.max_output_chars, "tools.max_output_chars", 1, fix="e.g. tools.max_output_chars=200")
         require_number(self.timeout_s, "tools.timeout_s", 0, low_open=True, fix="e.g. tools.timeout_s=5")
         require_number(self.workers, "tools.workers", 0, fix="0 runs tools in this process; e.g. tools.workers=1")
-
-
-def parse_call(turn: str, cfg: ToolsConfig, names: list[str]) -> tuple[str, str] | None:
-    """(tool name, argument) of the call that ends ``turn`` (text ending with ``call_close``), or None
-    when the turn does not end with a call. An unknown tool name comes back as it is (the box answers
-    with an error)."""
-    if not turn.rstrip().endswith(cfg.call_close):
-        return None
-    body = turn.rstrip()[:-len(cfg.call_close)]
-    start = body.rfind(cfg.call_open)
-    if start < 0:
-        return None
-    call = body[start + len(cfg.call_open):].strip()
-    name, _, argument = call.partition(" ")
-    if name not in names and len(names) == 1:
-        return names[0], call                     # one tool: its name may be left out
-    return name, argument.strip()
 
 
 def call_name(tool: str) -> str:
@@ -112,15 +104,17 @@ class _Runner:
 
 
 class ToolBox:
-    """The run's tools: ``run(calls) -> outputs``, one text per (name, argument), errors included."""
+    """The run's tools: ``run(calls) -> outputs``, one text per (name, argument), errors included;
+    ``format``, how the policy calls them (``formats.py``; the chat format needs the ``tokenizer``)."""
 
-    def __init__(self, cfg: ToolsConfig):
+    def __init__(self, cfg: ToolsConfig, tokenizer=None):
         from ..tasks.pool import VerifierPool
 
         self.cfg = cfg
         self._runner = _Runner(cfg.names)
         self.names = list(self._runner.tools)
         """The names the policy calls the tools by (``call_name``)."""
+        self.format = tool_format(cfg, {n: TOOLS.get(t) for n, t in self._runner.tools.items()}, tokenizer)
         self._pool = VerifierPool(self._runner, cfg.workers, cfg.timeout_s) if cfg.workers > 0 else None
 
     def run(self, calls: list[tuple[str, str]]) -> list[str]:
@@ -154,11 +148,14 @@ class ToolBox:
         self.close()
 
 
-def tool_metrics(ro, cfg: ToolsConfig) -> dict:
-    """Per-step figures of multi-turn rollouts: the mean turns per episode, and for tool calls the share
-    of rollouts that call a tool, the calls per rollout and the share of calls answered with an error."""
+def tool_metrics(ro, fmt=None) -> dict:
+    """Per-step figures of multi-turn rollouts: the mean turns per episode, and with tools (``fmt``, the
+    box's format) the share of rollouts that call a tool, the calls per rollout and the share of calls
+    answered with an error (a call counts once its result is in the context)."""
     turns = ro.turns or [1] * len(ro)
-    calls = [t.count(cfg.result_open) for t in ro.text]
-    errors = sum(t.count(cfg.result_open + "error:") for t in ro.text)
+    if fmt is None:
+        return {"episode/turns": sum(turns) / len(turns)}
+    calls = [t.count(fmt.result_prefix) for t in ro.text]
+    errors = sum(t.count(fmt.result_prefix + "error:") for t in ro.text)
     return {"episode/turns": sum(turns) / len(turns), "tools/call_share": sum(c > 0 for c in calls) / len(calls),
             "tools/calls_per_rollout": sum(calls) / len(calls), "tools/error_share": errors / max(1, sum(calls))}

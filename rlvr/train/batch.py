@@ -57,11 +57,12 @@ def _draw_problems(task, n: int, seed: int, curriculum: Curriculum | None):
 
 
 def _rollouts(model, tokenizer, problems, group_size: int, sampling: SamplingConfig, seeds, episodes) -> Rollouts:
-    """Plain sampling, or multi-turn episodes when ``episodes`` = (make_episode, max_turns)."""
-    prompts = prompt_texts(tokenizer, problems)
+    """Plain sampling, or multi-turn episodes (``rollout.episodes.Episodes``)."""
     if episodes is None:
-        return generate(model, tokenizer, prompts, n=group_size, sampling=sampling, seeds=seeds)
-    return run_episodes(model, tokenizer, problems, prompts, group_size, sampling, episodes[0], episodes[1], seeds)
+        return generate(model, tokenizer, prompt_texts(tokenizer, problems), n=group_size, sampling=sampling,
+                        seeds=seeds)
+    return run_episodes(model, tokenizer, problems, episodes.prompts(tokenizer, problems), group_size, sampling,
+                        episodes.make, episodes.max_turns, seeds)
 
 
 def _groups(model, tokenizer, task, problems, group_size: int, sampling: SamplingConfig, scorer: Scorer,
@@ -69,7 +70,7 @@ def _groups(model, tokenizer, task, problems, group_size: int, sampling: Samplin
     """Sample and score (the run's ``Scorer``, one call for the whole batch); one dict per problem holding
     its rollouts' rows. ``verifier`` (a VerifierPool) verifies in worker processes; without it the task
     verifies in this process. ``seeds``: one per problem (per-group sampling), or None (the batch's seed).
-    ``episodes``: (make_episode, max_turns) for multi-turn rollouts; an episode's own reward, when its
+    ``episodes`` (``rollout.episodes.Episodes``) for multi-turn rollouts; an episode's own reward, when its
     environment gives one, replaces the reward functions' total."""
     ro = _rollouts(model, tokenizer, problems, group_size, sampling, seeds, episodes)
     groups = [{"problem": p, "rows": []} for p in problems]
@@ -115,7 +116,7 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
     verifier pool, if any (see ``_groups``); ``scorer``: the run's reward functions (built from
     ``cfg.rewards`` when not given). Under torchrun each rank samples its share of every round's groups
     and the groups are gathered: every rank returns the whole batch (``rlvr/distributed.py``).
-    ``episodes``: (make_episode, max_turns) for multi-turn rollouts (``rollout/episodes.py``)."""
+    ``episodes``: ``rollout.episodes.Episodes`` for multi-turn rollouts."""
     scorer = scorer if scorer is not None else Scorer(cfg.rewards)
     per_group = group_seeds(cfg.sampling_seeds, world)
     comp: CompetenceConfig = cfg.competence
@@ -143,7 +144,7 @@ def sample_step(model, tokenizer, task, cfg, step: int, curriculum: Curriculum |
         st = None
     batch = _merge(kept)
     if episodes is not None:
-        batch.metrics.update(tool_metrics(batch.ro, cfg.tools))
+        batch.metrics.update(tool_metrics(batch.ro, episodes.format))
     if st is not None:
         batch.metrics.update({"rollout/sampling_rounds": st["rounds"], "rollout/prompts_drawn": st["drawn"],
                               "rollout/informative_groups": st["informative"] / want,

@@ -47,14 +47,14 @@ from ..algorithms.losses import LossConfig
 from ..config import ConfigError, require, require_choice, require_number, require_wandb, validate
 from ..eval.scoring import validation_figures
 from ..models import MISSING_MODEL_FIX, is_model, load_tokenizer, model_config_file, pick_device, resolve_model
-from ..prompts import encode_prompt, prompt_texts
+from ..prompts import encode_prompt, is_chat, prompt_texts
 from ..reward_model import RewardModelConfig
 from ..rewards import REWARDS, Scorer
 from ..rollout import SamplingConfig
 from ..rollout.vllm_engine import RolloutConfig
 from ..tasks import TaskConfig, get_task
 from ..tasks.pool import VerifierPool
-from ..rollout.episodes import episode_maker
+from ..rollout.episodes import episodes_for
 from ..tools import ToolBox, ToolsConfig
 from .advantage_inputs import AdvantageInputs, CriticConfig
 from .batch import CompetenceConfig, loss_row_keep, sample_step
@@ -216,6 +216,9 @@ def check_run(cfg: GRPOConfig) -> Scorer:
     positions = json.loads(model_config_file(cfg.model).read_text()).get("max_position_embeddings")
     tok = load_tokenizer(path)
     texts = prompt_texts(tok, problems)               # a chat prompt without a chat template fails here
+    require(cfg.tools.format != "chat" or all(is_chat(p) for p in problems), "tools.format",
+            "the chat format lists the tools in the chat template, and the task's prompts are plain text",
+            "set task.kwargs.prompt_format=chat (the dataset task), or tools.format=tags")
     if positions:
         longest = max(len(encode_prompt(tok, t)) for t in texts)
         budget = cfg.sampling.max_new_tokens
@@ -277,7 +280,7 @@ class Parts:
     verifier: object
     scorer: object
     world: World
-    episodes: object = None   # (make_episode, max_turns) for multi-turn rollouts, or None
+    episodes: object = None   # rollout.episodes.Episodes for multi-turn rollouts, or None
 
 
 def check_world(cfg: GRPOConfig, world: World) -> None:
@@ -355,8 +358,8 @@ def train_grpo(cfg: GRPOConfig, resume: bool = False, overwrite: bool = False, o
     adv_inputs.load(state.get("advantage_inputs"))
     val = task.problems("validation", cfg.eval_problems, seed=cfg.seed) if cfg.eval_every else []
     verifier = VerifierPool(task, cfg.verify_workers, cfg.verify_timeout_s) if cfg.verify_workers else task
-    box = ToolBox(cfg.tools) if cfg.tools.names else None
-    episodes = (episode_maker(cfg.tools, box), cfg.tools.max_calls + 1) if cfg.tools.enabled else None
+    box = ToolBox(cfg.tools, tokenizer) if cfg.tools.names else None
+    episodes = episodes_for(cfg.tools, box) if cfg.tools.enabled else None
     c = Parts(model, sampler, replica, engine, tokenizer, pad_id, ref, opt, task, curriculum, adv_inputs, verifier, scorer,
               world, episodes)
     try:
