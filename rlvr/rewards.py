@@ -124,10 +124,11 @@ def tag_count(problem, completion: str, verdict) -> float:
 
 
 def tool_calls(problem, completion: str, verdict) -> float:
-    """The number of tool calls in the completion (``<tool>``, rlvr's default call tag: ``docs/tools.md``).
-    Given a negative weight it prices each call: ``rewards: {accuracy: 1.0, tool_calls: -0.1}``."""
+    """The number of tool calls in the completion: the default call openers of both formats, ``<tool>`` and
+    ``<tool_call>`` (``docs/tools.md``). Given a negative weight it prices each call:
+    ``rewards: {accuracy: 1.0, tool_calls: -0.1}``."""
     text = _text(completion)
-    return float(text.count("<tool>")) if text is not None else 0.0
+    return float(text.count("<tool>") + text.count("<tool_call>")) if text is not None else 0.0
 
 
 def batched(fn):

@@ -212,6 +212,8 @@ def test_grpo_with_an_environment_trains_logs_turns_and_resumes_exactly(tmp_path
             assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
     with pytest.raises(ConfigError, match="tools.names"):
         train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'bad'}", "tools.names=[calculater]"]))
+    with pytest.raises(ConfigError, match="tools.format: unknown format 'xml'"):
+        train_grpo(load_config(GRPOConfig, None, [*fast, f"out={tmp_path / 'bad'}", "tools.format=xml"]))
 
 
 def test_the_corpus_tool_style_calls_the_calculator_with_the_output_untrained():
@@ -236,6 +238,7 @@ def test_the_tool_calls_reward_counts_calls_to_price_them():
 
     assert REWARDS.get("tool_calls")(None, "<tool>1+1</tool><result>2</result>\n<tool>2*3</tool>", None) == 2.0
     assert REWARDS.get("tool_calls")(None, "<answer>5</answer>", None) == 0.0
+    assert REWARDS.get("tool_calls")(None, '<tool_call>{"name": "calculator"}</tool_call>', None) == 1.0
 
 
 def test_validation_samples_with_the_tools_when_the_run_has_them(tok):
