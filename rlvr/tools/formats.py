@@ -25,22 +25,37 @@ from ..config import ConfigError
 MARK = "\x00rlvr-tool\x00"
 
 
-class TagFormat:
-    """``<tool>NAME ARGUMENT</tool>`` answered ``<result>OUTPUT</result>`` (the tags from ``cfg``)."""
+class _Tagged:
+    """A call between an opening and a closing tag (``open``, ``close``), at the end of a turn."""
 
+    open: str
+    close: str
     schemas = None
+
+    @property
+    def stop(self) -> list[str]:
+        return [self.close]
+
+    def body(self, turn: str) -> str | None:
+        """The text between the last ``open`` and the ``close`` that ends ``turn``, or None."""
+        turn = turn.rstrip()
+        if not turn.endswith(self.close):
+            return None
+        body = turn[:-len(self.close)]
+        start = body.rfind(self.open)
+        return body[start + len(self.open):].strip() if start >= 0 else None
+
+
+class TagFormat(_Tagged):
+    """``<tool>NAME ARGUMENT</tool>`` answered ``<result>OUTPUT</result>`` (the tags from ``cfg``)."""
 
     def __init__(self, cfg, names: list[str]):
         self.open, self.close = cfg.call_open or "<tool>", cfg.call_close or "</tool>"
         self.result_prefix, self.result_close = cfg.result_open or "<result>", cfg.result_close or "</result>"
         self.names = names
 
-    @property
-    def stop(self) -> list[str]:
-        return [self.close]
-
     def parse(self, turn: str) -> tuple[str, str] | None:
-        body = _call_body(turn, self.open, self.close)
+        body = self.body(turn)
         if body is None:
             return None
         name, _, argument = body.partition(" ")
@@ -52,7 +67,7 @@ class TagFormat:
         return f"{self.result_prefix}{output}{self.result_close}"
 
 
-class ChatFormat:
+class ChatFormat(_Tagged):
     """``<tool_call>{"name": ..., "arguments": {...}}</tool_call>`` answered by the chat template's ``tool``
     message. ``tools``: the functions by the names the policy calls them (each takes one text argument,
     named by its first parameter)."""
@@ -72,12 +87,8 @@ class ChatFormat:
             raise ConfigError("tools.format", "the chat template writes nothing before a tool's output",
                               "use tools.format=tags")
 
-    @property
-    def stop(self) -> list[str]:
-        return [self.close]
-
     def parse(self, turn: str) -> tuple[str, str] | None:
-        body = _call_body(turn, self.open, self.close)
+        body = self.body(turn)
         if body is None:
             return None
         try:
@@ -115,16 +126,6 @@ class ChatFormat:
         if output not in after:
             raise ConfigError("tools.format", "the chat template drops tool messages", "use tools.format=tags")
         return after
-
-
-def _call_body(turn: str, open_tag: str, close_tag: str) -> str | None:
-    """The text between the last ``open_tag`` and the ``close_tag`` that ends ``turn``, or None."""
-    turn = turn.rstrip()
-    if not turn.endswith(close_tag):
-        return None
-    body = turn[:-len(close_tag)]
-    start = body.rfind(open_tag)
-    return body[start + len(open_tag):].strip() if start >= 0 else None
 
 
 def _parameter(fn) -> str:
