@@ -92,7 +92,10 @@ def test_a_scripted_chat_policy_calls_in_its_templates_format_and_the_tool_messa
     assert ro.text == [shown(CALL + RESULT + bad + refused) + "<answer>48</answer>"] * 2 and ro.turns == [3, 3]
     n_call, n_result = (len(tok.encode(t, add_special_tokens=False)) for t in (CALL, RESULT))
     assert ro.action_mask[0][:n_call + n_result + 1] == [1] * n_call + [0] * n_result + [1]
-    assert tool_metrics(ro, box.format) == {"episode/turns": 3.0, "tools/call_share": 1.0,
+    own, env = sum(ro.action_mask[0]), len(ro.action_mask[0]) - sum(ro.action_mask[0])
+    assert own == sum(len(tok.encode(t, add_special_tokens=False)) for t in (CALL, bad, "<answer>48</answer><|im_end|>"))
+    assert tool_metrics(ro, box.format) == {"episode/turns": 3.0, "episode/own_tokens_per_turn": own / 3,
+                                            "episode/observation_share": env / (own + env), "tools/call_share": 1.0,
                                             "tools/calls_per_rollout": 2.0, "tools/error_share": 0.5}
 
 

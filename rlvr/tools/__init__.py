@@ -149,13 +149,18 @@ class ToolBox:
 
 
 def tool_metrics(ro, fmt=None) -> dict:
-    """Per-step figures of multi-turn rollouts: the mean turns per episode, and with tools (``fmt``, the
-    box's format) the share of rollouts that call a tool, the calls per rollout and the share of calls
-    answered with an error (a call counts once its result is in the context)."""
+    """Per-step figures of multi-turn rollouts: turns per episode, the policy's own tokens per turn and the
+    environment's share of the completion tokens; with tools (``fmt``, the box's format) the share of
+    rollouts that call a tool, the calls per rollout and the share of calls answered with an error (a call
+    counts once its result is in the context)."""
     turns = ro.turns or [1] * len(ro)
+    masks = ro.action_mask or [[1] * len(c) for c in ro.completion_ids]
+    own, tokens = sum(map(sum, masks)), sum(map(len, masks))
+    out = {"episode/turns": sum(turns) / len(turns), "episode/own_tokens_per_turn": own / max(1, sum(turns)),
+           "episode/observation_share": (tokens - own) / max(1, tokens)}
     if fmt is None:
-        return {"episode/turns": sum(turns) / len(turns)}
+        return out
     calls = [t.count(fmt.result_prefix) for t in ro.text]
     errors = sum(t.count(fmt.result_prefix + "error:") for t in ro.text)
-    return {"episode/turns": sum(turns) / len(turns), "tools/call_share": sum(c > 0 for c in calls) / len(calls),
+    return {**out, "tools/call_share": sum(c > 0 for c in calls) / len(calls),
             "tools/calls_per_rollout": sum(calls) / len(calls), "tools/error_share": errors / max(1, sum(calls))}

@@ -12,7 +12,7 @@
 A format answers four questions: ``stop`` (the strings that end a calling turn), ``parse(turn)`` (the
 call a turn ends with: (name, argument), None when it ends without one, ValueError when the call is
 malformed), ``result(output)`` (the text appended to the context) and ``result_prefix`` (the text every
-result opens with, by which finished completions' calls and errors are counted). ``schemas`` are the
+result opens with in a completion's text, special tokens left out, by which calls and errors are counted). ``schemas`` are the
 tools as the chat template lists them, or None.
 """
 from __future__ import annotations
