@@ -124,6 +124,22 @@ def test_each_curve_panel_has_its_own_legend_and_colours(tmp_path):
     assert {"fake: task/accuracy", "other: task/accuracy"} <= {t["name"] for t in fig["data"]}   # runs prefixed
 
 
+def test_a_run_with_tools_gets_the_tool_and_turn_panels(tmp_path):
+    from rlvr.report import build_report
+
+    run = fake_run(tmp_path)
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    for r in recs:
+        r.update({"tools/call_share": 0.2 * r["step"], "tools/error_share": 0.0, "episode/observation_share": 0.1,
+                  "episode/turns": 1 + 0.2 * r["step"], "tools/calls_per_rollout": 0.3 * r["step"]})
+    (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    fig = report_data(build_report([run], out=tmp_path / "r.html", traces=0))["figures"]["curves"]
+    titles = [a["text"] for a in fig["layout"]["annotations"]]
+    assert any(t.startswith("tool calls") for t in titles) and "turns per episode, tool calls per rollout" in titles
+    curve = next(t for t in fig["data"] if t["name"].endswith("tools/call_share"))
+    assert curve["y"] == pytest.approx([0.2, 0.4, 0.6])
+
+
 def test_cli_report_and_view(tmp_path, capsys):
     from rlvr.cli import main
 

@@ -28,6 +28,9 @@ CURVE_PANELS = [
     ("entropy", [r"^loss/entropy$", r"^rollout/entropy$"]),
     ("KL", [r"^loss/kl_ref$", r"^loss/approx_kl_old$"]),
     ("clip fraction", [r"^loss/clip_fraction$", r"^loss/clip_frac$"]),
+    ("tool calls: share of rollouts calling, of calls failing; environment's token share",
+     [r"^tools/call_share$", r"^tools/error_share$", r"^episode/observation_share$"]),
+    ("turns per episode, tool calls per rollout", [r"^episode/turns$", r"^tools/calls_per_rollout$"]),
     ("seconds per step", [r"^perf/step_s$"]),
 ]
 # The watch's panels (train/watch.py), one per pathology: title -> patterns (the first must match for the
