@@ -2,7 +2,7 @@
 operation and digit count, on held-out problems.
 
     python scripts/tools_lab.py MODEL [MODEL ...] [--tool calculator] [--problems 40] [--samples 4]
-                                [--json PATH] [--png PATH]
+                                [--json PATH] [--png PATH] [--saved JSON ...]
 
 For each model (a model folder or a run) and each bucket (``+``, ``-`` at 2-7 digits, ``*`` at 2-5
 digits, 40 validation problems each), ``--samples`` completions per problem at temperature 1:
@@ -11,6 +11,7 @@ digits, 40 validation problems each), ``--samples`` completions per problem at t
 - **without it**: plain sampling, where a call gets nothing and the model writes on as it will.
 
 Reported per bucket: accuracy with and without the tool, and the share of completions that call it.
+``--saved`` shows results written earlier with ``--json`` beside (or instead of) new measurements.
 
 With ``--lie-probe N``: for each model, the first N held-out problems (``+-*`` at 4-7 digits) on which
 ``lying_calculator`` lies, 2 samples each with that tool: how many samples are right, how many copy the
@@ -122,7 +123,9 @@ def plot(results: dict, path: str) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("models", nargs="+")
+    ap.add_argument("models", nargs="*")
+    ap.add_argument("--saved", nargs="+", default=[], metavar="JSON",
+                    help="results written earlier with --json, shown beside the models measured now")
     ap.add_argument("--tool", default="calculator")
     ap.add_argument("--problems", type=int, default=40)
     ap.add_argument("--samples", type=int, default=4)
@@ -138,8 +141,11 @@ def main(argv=None) -> int:
         for m in args.models:
             print(m, json.dumps(lie_probe(m, args.lie_probe)))
         return 0
-    buckets = bucket_problems(args.problems)
-    results = {m: measure(m, args.tool, buckets, args.samples) for m in args.models}
+    if not args.models and not args.saved:
+        ap.error("name a model to measure, or --saved results")
+    results = {m: r for path in args.saved for m, r in json.loads(Path(path).read_text())["results"].items()}
+    buckets = bucket_problems(args.problems) if args.models else {}
+    results.update({m: measure(m, args.tool, buckets, args.samples) for m in args.models})
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps({"tool": args.tool, "problems": args.problems, "samples": args.samples,
