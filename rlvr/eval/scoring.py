@@ -44,14 +44,14 @@ def sample_many(model, tokenizer, task, problems, n: int, sampling: SamplingConf
         ids, text, reason = (gather(x, world) for x in (part.completion_ids, part.text, part.finish_reason))
         return Samples(list(problems), n, prefix, ids, text, reason, max(gather([part.seconds], world)))
     t0 = time.time()
-    prompts = [t + prefix for t in prompt_texts(tokenizer, problems)]
     if episodes is not None:
         if prefix or force is not None:
             raise ValueError("multi-turn sampling takes no prefix and no forcing")
         ro = run_episodes(model, tokenizer, problems, episodes.prompts(tokenizer, problems), n, sampling,
                           episodes.make, episodes.max_turns, seeds)
     else:
-        ro = generate(model, tokenizer, prompts, n=n, sampling=sampling, force=force, seeds=seeds)
+        ro = generate(model, tokenizer, [t + prefix for t in prompt_texts(tokenizer, problems)], n=n,
+                      sampling=sampling, force=force, seeds=seeds)
     return Samples(list(problems), n, prefix, ro.completion_ids, [prefix + t for t in ro.text],
                    ro.finish_reason, time.time() - t0)
 

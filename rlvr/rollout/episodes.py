@@ -92,11 +92,8 @@ def episodes_for(cfg, box) -> Episodes:
     tools): the user's factory (``cfg.environment``, called as ``make(problem, box)``), or ``ToolEpisode``."""
     from ..registry import import_object
 
-    fmt = box.format if box is not None else None
-    if cfg.environment:
-        factory = import_object(cfg.environment)
-        return Episodes(lambda problem: factory(problem, box), cfg.max_calls + 1, fmt)
-    return Episodes(lambda problem: ToolEpisode(box, cfg), cfg.max_calls + 1, fmt)
+    factory = import_object(cfg.environment) if cfg.environment else (lambda problem, box: ToolEpisode(box, cfg))
+    return Episodes(lambda problem: factory(problem, box), cfg.max_calls + 1, box.format if box is not None else None)
 
 
 @dataclass
